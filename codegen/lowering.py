@@ -1,0 +1,101 @@
+"""Per-op lowering: how one IR node becomes C constants, a kernel call and runtime files.
+
+Each op registers a `Lowering` subclass with `@lowers("op")` in its own module under
+codegen/ops/; the modules are imported on first use, so adding an op is new files.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from edgekiln.errors import UnsupportedModelError
+from edgekiln.ir import Graph, Node
+
+_LOWERINGS: dict[str, type["Lowering"]] = {}
+_loaded = False
+
+_CTYPES = {
+    np.dtype(np.float32): "float", np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
+    np.dtype(np.int16): "int16_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.int32): "int32_t",
+}
+
+
+@dataclass
+class CArray:
+    """A `static const` array in flash."""
+
+    name: str
+    values: np.ndarray
+    ctype: str = ""
+
+    def __post_init__(self) -> None:
+        self.values = np.ascontiguousarray(self.values).reshape(-1)
+        if not self.ctype:
+            self.ctype = _CTYPES[self.values.dtype]
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
+
+
+def lowers(op: str):
+    def wrap(cls: type["Lowering"]) -> type["Lowering"]:
+        cls.op = op
+        _LOWERINGS[op] = cls
+        return cls
+
+    return wrap
+
+
+def lowering_for(node: Node) -> "Lowering":
+    global _loaded
+    if not _loaded:
+        from . import ops
+
+        for mod in pkgutil.iter_modules(ops.__path__):
+            importlib.import_module(f"{ops.__name__}.{mod.name}")
+        _loaded = True
+    if node.op not in _LOWERINGS:
+        raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(sorted(_LOWERINGS))}")
+    return _LOWERINGS[node.op]()
+
+
+class Lowering:
+    """Base class. Subclasses set `template`, `kernels`, `headers` and fill `context`."""
+
+    op: ClassVar[str] = ""
+    template: ClassVar[str] = ""          # file under codegen/templates/ops/
+    kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
+    headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names
+
+    def context(self, node: Node, graph: Graph, cid: str) -> dict:
+        """Template variables; must include `arrays`: list[CArray]."""
+        raise NotImplementedError
+
+    def scratch_bytes(self, node: Node) -> int:
+        return 0
+
+    def config(self, node: Node) -> dict[str, str]:
+        """Project-wide #defines for ek_config.h (index widths, …)."""
+        return {}
+
+
+def pack_bits(flags: np.ndarray) -> np.ndarray:
+    return np.packbits(np.asarray(flags, dtype=np.uint8), bitorder="little")
+
+
+def smallest_int_type(lo: int, hi: int, signed: bool = True) -> type:
+    kinds = (np.int8, np.int16, np.int32) if signed else (np.uint8, np.uint16, np.uint32)
+    for t in kinds:
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return t
+    raise UnsupportedModelError(f"index range {lo}..{hi} does not fit 32 bits")

@@ -1,0 +1,1 @@
+"""One module per IR op; each registers its Lowering with @lowers."""

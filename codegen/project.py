@@ -1,0 +1,155 @@
+"""Render a self-contained C project for one graph and one target.
+
+The folder builds with `make` and nothing but the cross compiler: generated model,
+harness, the runtime subset the model uses, the target's port files and linker script.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import edgekiln.runtime_c
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from edgekiln import __version__
+from edgekiln.ir import Graph
+
+from .lowering import lowering_for
+from .memory_plan import check_fits, memory_plan
+
+TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME = Path(edgekiln.runtime_c.__file__).parent
+TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
+
+
+@dataclass
+class ProjectInfo:
+    """What was rendered; saved as project.json so later stages need no Python objects."""
+
+    path: Path
+    model: str
+    target: str
+    sources: list[str]
+    plan: dict[str, int]
+
+    def save(self) -> None:
+        doc = {"model": self.model, "target": self.target, "sources": self.sources, "plan": self.plan,
+               "edgekiln_version": __version__}
+        (self.path / "project.json").write_text(json.dumps(doc, indent=1))
+
+
+def _cvalue(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        f = float(np.float32(v))
+        if not np.isfinite(f):
+            raise ValueError(f"non-finite constant {f} in model")
+        text = "%.9g" % f
+        if "e" not in text and "." not in text:
+            text += ".0"
+        return text + "f"
+    return str(int(v))
+
+
+def _cvalues(values: np.ndarray, per_line: int = 8) -> str:
+    flat = np.asarray(values).reshape(-1)
+    items = [_cvalue(np.float32(v)) for v in flat] if flat.dtype.kind == "f" else [str(int(v)) for v in flat]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "{\n    " + ",\n    ".join(lines) + "\n}"
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cvalues"] = _cvalues
+    return env
+
+
+def _kernel_path(name: str, families: list[str]) -> Path:
+    """Optimized kernels override the reference one by file name (TFLite Micro's rule)."""
+    for fam in families:
+        p = RUNTIME / "kernels" / fam / name
+        if p.exists():
+            return p
+    return RUNTIME / "kernels" / "ref" / name
+
+
+def lower_graph(graph: Graph) -> tuple[list[dict], dict]:
+    """Per-node template contexts plus the project-wide facts (headers, kernels, config)."""
+    nodes, headers, kernels, defines = [], [], [], {}
+    scratch = 0
+    for i, node in enumerate(graph.nodes):
+        low = lowering_for(node)
+        cid = f"{graph.name}_n{i}"
+        ctx = low.context(node, graph, cid)
+        ctx.update(cid=cid, name=node.name, op=node.op, template=low.template, input=node.inputs[0])
+        nodes.append(ctx)
+        headers += [h for h in low.headers if h not in headers]
+        kernels += [k for k in low.kernels if k not in kernels]
+        defines.update(low.config(node))
+        scratch = max(scratch, low.scratch_bytes(node))
+    return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch}
+
+
+def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True) -> ProjectInfo:
+    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    nodes, facts = lower_graph(graph)
+    plan = memory_plan(graph, nodes, facts)
+    check_fits(plan, target)
+
+    classes = graph.classes or []
+    classes_numeric = bool(classes) and all(isinstance(c, (int, bool)) for c in classes)
+    n_scores = next((o.length for o in graph.outputs if o.name == "scores"), 0)
+    ctx = dict(
+        name=graph.name, version=__version__, estimator=graph.meta.get("estimator", "?"),
+        n_features=graph.n_features, task=graph.task, task_code=TASK_CODES[graph.task],
+        n_outputs=max(1, n_scores), n_scores=n_scores, score_kind=graph.score_kind,
+        classes=[int(c) for c in classes] if classes_numeric else classes, classes_numeric=classes_numeric,
+        nodes=nodes, headers=facts["headers"], scratch_bytes=facts["scratch_bytes"],
+        buffers=graph.meta.get("_intermediates", []),
+    )
+    (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
+    (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
+    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
+
+    # Runtime subset: headers, the model's kernels, the protocol, the port.
+    rt = out / "runtime"
+    if rt.exists():
+        shutil.rmtree(rt)
+    (rt / "include").mkdir(parents=True)
+    for h in (RUNTIME / "include").glob("*.h"):
+        shutil.copy(h, rt / "include" / h.name)
+    (rt / "include" / "ek_config.h").write_text(
+        env.get_template("ek_config.h.j2").render(n_cores=1, defines=facts["defines"]))
+    sources = ["model.c", "main.c"]
+    for k in facts["kernels"]:
+        dst = rt / "kernels" / k
+        dst.parent.mkdir(exist_ok=True)
+        shutil.copy(_kernel_path(k, target.kernel_families), dst)
+        sources.append(f"runtime/kernels/{k}")
+    for p in sorted((RUNTIME / "protocol").glob("*.c")):
+        (rt / "protocol").mkdir(exist_ok=True)
+        shutil.copy(p, rt / "protocol" / p.name)
+        sources.append(f"runtime/protocol/{p.name}")
+    (rt / "port").mkdir()
+    for src in target.port_sources:
+        shutil.copy(target.path / src, rt / "port" / Path(src).name)
+        sources.append(f"runtime/port/{Path(src).name}")
+    if target.linker_template:
+        lenv = Environment(loader=FileSystemLoader(str(target.path)), undefined=StrictUndefined)
+        (out / "linker.ld").write_text(lenv.get_template(target.linker_template).render(
+            memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
+
+    (out / "Makefile").write_text(env.get_template("Makefile.j2").render(
+        target=target, sources=sources, harness_outputs=int(harness_outputs),
+        library_sources=[s for s in sources if s.startswith("model.c") or s.startswith("runtime/kernels/")]))
+    (out / "graph.json").write_text(graph.to_json())
+    info = ProjectInfo(out, graph.name, target.name, sources, plan)
+    info.save()
+    return info

@@ -1,0 +1,1 @@
+"""The C runtime, shipped as package data (include/, kernels/, protocol/)."""

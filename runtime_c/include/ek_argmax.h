@@ -1,0 +1,13 @@
+/* ek_argmax.h - small vector helpers shared by classifier kernels. */
+#ifndef EK_ARGMAX_H
+#define EK_ARGMAX_H
+#include "ek_common.h"
+
+/* Index of the first maximum, as numpy.argmax. */
+int32_t ek_argmax_f32(const float *v, uint32_t n);
+
+/* In-place softmax and logistic, numerically stable. */
+void ek_softmax_f32(float *v, uint32_t n);
+float ek_sigmoid_f32(float z);
+
+#endif

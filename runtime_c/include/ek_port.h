@@ -1,0 +1,27 @@
+/* ek_port.h - the three-file port seam every target implements (log, timer, setup/exit).
+ * A target folder provides one C file (ek_port.c, plus startup code on bare metal)
+ * implementing these functions. The harness and the runtime use nothing else from the
+ * platform, so a new target is one new folder. */
+#ifndef EK_PORT_H
+#define EK_PORT_H
+#include <stdint.h>
+
+/* setup: clocks, FPU enable, UART init. Called first thing in main(). */
+void ek_port_setup(void);
+/* exit: report the code to the simulator/host and never return. */
+void ek_port_exit(int code) __attribute__((noreturn));
+
+/* log: byte I/O on the console (UART on boards and system emulators, stdio on Linux). */
+void ek_port_putc(char c);
+/* Blocking read of one byte; returns -1 at end of input. */
+int ek_port_getc(void);
+
+/* timer: a free-running cycle counter where the platform has a usable one, else 0. */
+uint32_t ek_port_cycles(void);
+
+/* Stack high-water measurement (bare metal only): paint the unused stack, then report how
+ * many bytes below the painting point were touched. Ports without it return -1. */
+void ek_port_stack_paint(void);
+int32_t ek_port_stack_used(void);
+
+#endif

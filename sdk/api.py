@@ -1,0 +1,133 @@
+"""Public Python API: convert / export / load_model, and CompiledModel that executes the C.
+
+    cm = edgekiln.convert(estimator, target="cortex-m4")
+    cm.predict(X); cm.predict_proba(X)
+
+On `host` the generated C runs in-process through cffi; on other targets all rows go
+through one firmware run on the target's simulator.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, UnsupportedModelError
+from .frontends.sklearn import from_sklearn
+from .ir import Graph
+from .model_io import load_model  # noqa: F401  (public)
+from .results import RunResult
+
+__all__ = ["convert", "export", "load_model", "CompiledModel", "to_graph"]
+
+
+def to_graph(model: Any, name: str = "model") -> Graph:
+    if isinstance(model, Graph):
+        return model
+    return from_sklearn(model, name=name)
+
+
+def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True):
+    """Write the self-contained C project for `model` on `target`; returns ProjectInfo."""
+    from edgekiln.codegen import render_project
+    from edgekiln.targets import get_target
+
+    return render_project(to_graph(model, name), get_target(target), out_dir, harness_outputs=harness_outputs)
+
+
+def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,
+            opt: str = "-O2") -> "CompiledModel":
+    """Export, build and return a CompiledModel that executes the generated C."""
+    from edgekiln.targets import get_target
+    from edgekiln.targets.build import build_project
+
+    graph = to_graph(model, name)
+    tgt = get_target(target)
+    tgt.require_toolchain()
+    tgt.require_simulator()
+    out = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"edgekiln-{target}-"))
+    export(graph, target, out, name=name)
+    build = build_project(out, opt=opt)
+    return CompiledModel(graph, tgt, out, build)
+
+
+def validate_input(graph: Graph, X: Any) -> np.ndarray:
+    """Shape and value checks with scikit-learn's rules, before anything runs."""
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"X must be numeric: {e}") from None
+    if X.ndim == 1:
+        raise InputError(f"X must be 2-D (n_samples, {graph.n_features}); got a 1-D array. "
+                         "Use X.reshape(1, -1) for a single sample.")
+    if X.ndim != 2 or X.shape[1] != graph.n_features:
+        raise InputError(f"X has {X.shape[-1] if X.ndim else 0} features, but the model expects {graph.n_features} "
+                         f"(shape {X.shape}).")
+    if X.shape[0] == 0:
+        raise InputError("X has no samples")
+    policy = graph.meta.get("nan_policy", {"nan": "NaN not allowed", "inf": "inf not allowed"})
+    if policy.get("nan") and np.isnan(X).any():
+        raise InputError(f"X contains NaN at row {int(np.argwhere(np.isnan(X))[0][0])}: {policy['nan']}")
+    if policy.get("inf") and np.isinf(X).any():
+        raise InputError(f"X contains infinity at row {int(np.argwhere(np.isinf(X))[0][0])}: {policy['inf']}")
+    return X.astype(np.float32)
+
+
+class CompiledModel:
+    """A model compiled for a target; its methods run the generated C on that target."""
+
+    def __init__(self, graph: Graph, target, project: Path, build) -> None:
+        self.graph, self.target, self.project, self.build = graph, target, project, build
+        self.last_run: RunResult | None = None
+        self._cache: tuple[bytes, RunResult] | None = None
+        self._lib = None
+
+    @property
+    def classes_(self) -> np.ndarray | None:
+        return None if self.graph.classes is None else np.asarray(self.graph.classes)
+
+    def run(self, X: Any) -> RunResult:
+        X32 = validate_input(self.graph, X)
+        key = hashlib.sha1(X32.tobytes()).digest()
+        if self._cache and self._cache[0] == key:
+            return self._cache[1]
+        if self.target.kind == "host":
+            result = self._run_in_process(X32)
+        else:
+            from edgekiln.targets.simulators import run_firmware
+
+            result = run_firmware(self.build.elf, self.target, X32)
+        self._cache = (key, result)
+        self.last_run = result
+        return result
+
+    def _run_in_process(self, X32: np.ndarray) -> RunResult:
+        from edgekiln.targets.host_lib import load_model_library
+
+        if self._lib is None:
+            self._lib = load_model_library(self.project)
+        labels, outputs = self._lib.run(X32)
+        return RunResult(target="host", simulator="in-process", labels=labels, outputs=outputs,
+                         task={"classify": 0, "regress": 1, "cluster": 2}[self.graph.task])
+
+    def predict(self, X: Any) -> np.ndarray:
+        r = self.run(X)
+        if self.graph.task == "regress":
+            return r.outputs[:, 0].astype(np.float64)
+        if self.graph.task == "classify":
+            return self.classes_[r.labels]
+        return r.labels.astype(np.int64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if self.graph.score_kind != "proba":
+            raise UnsupportedModelError(f"{self.graph.meta.get('estimator')} has no predict_proba on device")
+        return self.run(X).outputs.astype(np.float64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        if self.graph.score_kind != "decision":
+            raise UnsupportedModelError(f"{self.graph.meta.get('estimator')} has no decision_function on device")
+        out = self.run(X).outputs.astype(np.float64)
+        return out[:, 0] if out.shape[1] == 1 else out

@@ -1,0 +1,1 @@
+"""Frontends turn user models (scikit-learn estimators; ONNX later) into the IR."""

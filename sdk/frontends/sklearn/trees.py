@@ -1,0 +1,140 @@
+"""Decision trees and forests (random forest, extra trees): one `tree_ensemble` node.
+
+Layout (see runtime_c/include/ek_tree.h): only split nodes are stored, as parallel arrays
+across all trees; a child index >= 0 is a split node, < 0 is `~leaf` into a deduplicated
+leaf table. Pure leaves of a forest collapse into n_classes shared rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
+                              RandomForestRegressor)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor
+
+from ...errors import UnsupportedModelError
+from . import GraphBuilder, class_list, converter
+
+
+def floor_float32(t64: np.ndarray) -> np.ndarray:
+    """Largest float32 <= each float64 threshold.
+
+    scikit-learn compares float32 X against float64 thresholds (`x <= t`); with this
+    rounding `x32 <= floor32(t)` decides identically for every float32 x.
+    """
+    t32 = t64.astype(np.float32)
+    over = t32.astype(np.float64) > t64
+    t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
+    return t32
+
+
+class _ForestTables:
+    """Collects split nodes of several trees and deduplicates leaf rows."""
+
+    def __init__(self) -> None:
+        self.feature: list[int] = []
+        self.threshold: list[np.ndarray] = []
+        self.left: list[int] = []
+        self.right: list[int] = []
+        self.nan_left: list[bool] = []
+        self.roots: list[int] = []
+        self.leaf_rows: dict[bytes, int] = {}
+        self.leaves: list[np.ndarray] = []
+
+    def leaf(self, row: np.ndarray) -> int:
+        row = np.asarray(row, dtype=np.float32)
+        key = row.tobytes()
+        if key not in self.leaf_rows:
+            self.leaf_rows[key] = len(self.leaves)
+            self.leaves.append(row)
+        return self.leaf_rows[key]
+
+    def add_tree(self, tree, leaf_row) -> None:
+        t = tree.tree_
+        thr32 = floor_float32(t.threshold)
+        go_left = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=np.uint8))
+        base = len(self.feature)
+        # Preorder over split nodes so a tree's nodes are contiguous and root comes first.
+        index: dict[int, int] = {}
+        order = []
+        stack = [0]
+        while stack:
+            n = stack.pop()
+            if t.children_left[n] == -1:
+                continue
+            index[n] = base + len(order)
+            order.append(n)
+            stack.append(t.children_right[n])
+            stack.append(t.children_left[n])
+
+        def child(c: int) -> int:
+            if t.children_left[c] == -1:
+                return ~self.leaf(leaf_row(t.value[c]))
+            return index[c]
+
+        if not order:  # a single-leaf tree (constant target)
+            self.roots.append(~self.leaf(leaf_row(t.value[0])))
+            return
+        self.roots.append(base)
+        for n in order:
+            self.feature.append(int(t.feature[n]))
+            self.threshold.append(thr32[n])
+            self.left.append(child(t.children_left[n]))
+            self.right.append(child(t.children_right[n]))
+            self.nan_left.append(bool(go_left[n]))
+
+    def consts(self) -> dict[str, np.ndarray]:
+        return {
+            "feature": np.asarray(self.feature, dtype=np.int32),
+            "threshold": np.asarray(self.threshold, dtype=np.float32),
+            "left": np.asarray(self.left, dtype=np.int32),
+            "right": np.asarray(self.right, dtype=np.int32),
+            "nan_left": np.asarray(self.nan_left, dtype=np.uint8),
+            "roots": np.asarray(self.roots, dtype=np.int32),
+            "leaves": np.stack(self.leaves).astype(np.float32),
+        }
+
+
+def _trees_of(est) -> list:
+    return list(getattr(est, "estimators_", [est]))
+
+
+def _check_single_output(est) -> None:
+    if getattr(est, "n_outputs_", 1) != 1:
+        raise UnsupportedModelError(
+            f"{type(est).__name__} was fitted with {est.n_outputs_} outputs; edgekiln exports single-output "
+            "trees. Fit one model per output."
+        )
+
+
+@converter(DecisionTreeClassifier, ExtraTreeClassifier, RandomForestClassifier, ExtraTreesClassifier,
+           alternative_for=("GradientBoostingClassifier", "HistGradientBoostingClassifier",
+                            "AdaBoostClassifier", "BaggingClassifier"))
+def convert_tree_classifier(est, b: GraphBuilder) -> None:
+    _check_single_output(est)
+    tables = _ForestTables()
+
+    def proba_row(value: np.ndarray) -> np.ndarray:
+        v = np.asarray(value[0], dtype=np.float64)
+        return v / v.sum()  # what each tree's predict_proba returns
+
+    for tree in _trees_of(est):
+        tables.add_tree(tree, proba_row)
+    consts = tables.consts()
+    n_classes = len(est.classes_)
+    # Per-leaf argmax: a single tree predicts without touching the probability rows.
+    consts["leaf_class"] = np.argmax(consts["leaves"], axis=1).astype(np.int32)
+    b.add_final("tree_ensemble", "classify",
+                {"mode": "classify", "n_trees": len(tables.roots), "n_classes": n_classes},
+                consts, classes=class_list(est), n_scores=n_classes, score_kind="proba")
+
+
+@converter(DecisionTreeRegressor, ExtraTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
+           alternative_for=("GradientBoostingRegressor", "HistGradientBoostingRegressor", "AdaBoostRegressor"))
+def convert_tree_regressor(est, b: GraphBuilder) -> None:
+    _check_single_output(est)
+    tables = _ForestTables()
+    for tree in _trees_of(est):
+        tables.add_tree(tree, lambda value: np.asarray(value[0][:1], dtype=np.float64))
+    b.add_final("tree_ensemble", "regress",
+                {"mode": "regress", "n_trees": len(tables.roots), "n_classes": 0},
+                tables.consts(), n_values=1)

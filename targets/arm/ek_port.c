@@ -1,0 +1,41 @@
+/* ek_port.c (arm) - the port seam for AArch64 Linux user mode (qemu-aarch64): stdio
+ * console, exit(). Same as the host port; kept per target so each folder is complete. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ek_port.h"
+
+void ek_port_setup(void)
+{
+}
+
+void ek_port_exit(int code)
+{
+    exit(code);                         /* flushes stdout */
+}
+
+void ek_port_putc(char c)
+{
+    putchar((unsigned char)c);
+}
+
+int ek_port_getc(void)
+{
+    int c = getchar();
+    return c == EOF ? -1 : c;
+}
+
+/* No cycle counter worth reporting on the host: figures come from instruction counts. */
+uint32_t ek_port_cycles(void)
+{
+    return 0;
+}
+
+void ek_port_stack_paint(void)
+{
+}
+
+int32_t ek_port_stack_used(void)
+{
+    return -1;
+}

@@ -1,0 +1,122 @@
+"""Cross-compile a rendered project and report its memory use.
+
+Memory figures come from the linked ELF and its map file, never from estimates:
+whole firmware per region, and the model alone (model.o + its kernels).
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from edgekiln.errors import MemoryBudgetError, ToolchainError
+
+from .registry import Target, get_target
+
+_OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
+_NOFIT = re.compile(r"will not fit in region [`'](\w+)'")
+
+
+@dataclass
+class BuildResult:
+    elf: Path
+    target: str
+    regions: dict[str, dict[str, int]]  # region -> {"used", "size"}
+    model_flash_bytes: int              # model.o + kernels: text + rodata + data init
+    model_ram_bytes: int                # model.o + kernels: data + bss (static RAM)
+    firmware_flash_bytes: int
+    firmware_ram_bytes: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["elf"] = str(self.elf)
+        return d
+
+
+def load_project(path: Path) -> dict:
+    meta = path / "project.json"
+    if not meta.exists():
+        raise ToolchainError(f"{path} is not an edgekiln project (no project.json); create one with `kiln export`")
+    return json.loads(meta.read_text())
+
+
+def build_project(path: str | Path, *, extra_cflags: str = "", opt: str = "-O2", timeout: float = 600) -> BuildResult:
+    path = Path(path)
+    target = get_target(load_project(path)["target"])
+    target.require_toolchain()
+    cmd = ["make", "-s", "-C", str(path), f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", "fw.elf"]
+    # A changed flag must rebuild everything: drop stale objects first.
+    subprocess.run(["make", "-s", "-C", str(path), "clean"], capture_output=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        _raise_build_error(proc.stdout + proc.stderr, target)
+    return measure(path / "fw.elf", target)
+
+
+def _raise_build_error(log: str, target: Target) -> None:
+    m = _OVERFLOW.search(log)
+    if m:
+        region = next((r for r in target.memory if r.name == m.group(1)), None)
+        size = region.length if region else 0
+        raise MemoryBudgetError(
+            f"the firmware needs {size + int(m.group(2))} bytes of {m.group(1)} but {target.name} has {size} "
+            f"(over by {m.group(2)} bytes). Use a smaller model or a target with more memory."
+        )
+    m = _NOFIT.search(log)
+    if m:
+        raise MemoryBudgetError(f"the firmware does not fit region {m.group(1)} of {target.name}.\n{log[-2000:]}")
+    raise ToolchainError(f"build failed for {target.name}:\n{log[-4000:]}")
+
+
+def measure(elf: Path, target: Target) -> BuildResult:
+    regions = {r.name: {"used": 0, "size": r.length} for r in target.memory}
+    fw_flash = fw_ram = 0
+    with open(elf, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            flags = sec["sh_flags"]
+            if not flags & 0x2 or sec["sh_size"] == 0:  # SHF_ALLOC
+                continue
+            size, nobits = sec["sh_size"], sec["sh_type"] == "SHT_NOBITS"
+            writable = bool(flags & 0x1)
+            if not nobits:
+                fw_flash += size
+            if writable:
+                fw_ram += size
+            for r in target.memory:
+                addr = sec["sh_addr"]
+                if r.origin <= addr < r.origin + r.length:
+                    regions[r.name]["used"] += size
+    model_flash, model_ram = _model_bytes_from_map(elf.parent / "fw.map")
+    return BuildResult(elf, target.name, regions, model_flash, model_ram, fw_flash, fw_ram)
+
+
+_MAP_LINE = re.compile(r"^\s*(\.[\w.$]+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.o)\s*$")
+
+
+def _model_bytes_from_map(map_path: Path) -> tuple[int, int]:
+    """Sum input sections of the model's own objects (model.o and runtime kernels)."""
+    flash = ram = 0
+    pending = None
+    for line in map_path.read_text(errors="replace").splitlines():
+        m = _MAP_LINE.match(line)
+        if m is None:
+            s = line.strip()
+            pending = s if s.startswith(".") and " " not in s else None
+            continue
+        section = m.group(1) or pending
+        pending = None
+        size, obj = int(m.group(3), 16), m.group(4)
+        if size == 0 or section is None or not ("model.o" in obj or "/kernels/" in obj):
+            continue
+        if section.startswith((".text", ".rodata")):
+            flash += size
+        elif section.startswith(".data"):
+            flash += size
+            ram += size
+        elif section.startswith((".bss", "COMMON")):
+            ram += size
+    return flash, ram

@@ -1,0 +1,96 @@
+/* ek_port.c (cortex-m4) - the port seam on QEMU mps2-an386 (and CMSDK-based boards):
+ * console on CMSDK APB UART0, exit by Arm semihosting, stack high-water by painting. */
+#include <stdint.h>
+
+#include "ek_port.h"
+
+#define UART0_BASE 0x40004000u
+#define UART_DATA  (*(volatile uint32_t *)(UART0_BASE + 0x00u))
+#define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
+#define UART_CTRL  (*(volatile uint32_t *)(UART0_BASE + 0x08u))
+#define UART_BAUDDIV (*(volatile uint32_t *)(UART0_BASE + 0x10u))
+#define STATE_TXFULL 0x1u
+#define STATE_RXFULL 0x2u
+#define CTRL_TX_RX_EN 0x3u
+/* 25 MHz APB clock / 115200 baud on MPS2. QEMU ignores the rate but logs a guest error
+ * if TX is enabled with a divider below 16 (its reset value is 0). */
+#define UART_DIV_115200 217u
+
+/* Linker symbols (linker.ld.j2): the stack occupies [bottom, top). */
+extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
+
+#define STACK_PAINT 0xA5A5A5A5u
+static uint32_t *stack_paint_top;        /* painted words lie below this address */
+
+void ek_port_setup(void)
+{
+    /* The FPU is already on (startup.c enables it before any C code runs). */
+    UART_BAUDDIV = UART_DIV_115200;
+    UART_CTRL = CTRL_TX_RX_EN;
+}
+
+void ek_port_putc(char c)
+{
+    while (UART_STATE & STATE_TXFULL)
+        ;
+    UART_DATA = (uint8_t)c;
+}
+
+/* A UART has no end of input: this blocks until a byte arrives and never returns -1.
+ * The host side must frame its input (e.g. a line or a length) rather than close it. */
+int ek_port_getc(void)
+{
+    while (!(UART_STATE & STATE_RXFULL))
+        ;
+    return (int)(UART_DATA & 0xFFu);
+}
+
+/* DWT CYCCNT reads 0 on QEMU, and real figures come from the instruction-count plugin. */
+uint32_t ek_port_cycles(void)
+{
+    return 0;
+}
+
+/* Semihosting SYS_EXIT_EXTENDED: the simulator exits with `code` as its exit status. */
+void ek_port_exit(int code)
+{
+    while (UART_STATE & STATE_TXFULL)   /* let the last byte leave */
+        ;
+    static volatile uint32_t block[2];
+    block[0] = 0x20026u;                /* ADP_Stopped_ApplicationExit */
+    block[1] = (uint32_t)code;
+    register uint32_t r0 __asm__("r0") = 0x20u;
+    register volatile uint32_t *r1 __asm__("r1") = block;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    for (;;)                            /* without semihosting: stop here */
+        ;
+}
+
+static uint32_t *current_sp(void)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    return sp;
+}
+
+/* Paints the free stack below the caller's frame. noinline: the frame of this function
+ * itself lies above the sp it reads, so it cannot paint over its own locals. */
+__attribute__((noinline)) void ek_port_stack_paint(void)
+{
+    uint32_t *top = current_sp();
+    for (volatile uint32_t *p = __ek_stack_bottom; p < top; p++)
+        *p = STACK_PAINT;
+    stack_paint_top = top;
+}
+
+/* Bytes below the painting point that were written since ek_port_stack_paint(). A value
+ * equal to the whole painted size means the stack may have overflowed. */
+int32_t ek_port_stack_used(void)
+{
+    if (!stack_paint_top)
+        return -1;
+    const uint32_t *p = __ek_stack_bottom;
+    while (p < stack_paint_top && *p == STACK_PAINT)
+        p++;
+    return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
+}

@@ -1,0 +1,96 @@
+"""Target registry: every folder here with a target.toml is a target. No central list."""
+from __future__ import annotations
+
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgekiln.errors import InputError, ToolchainError
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class MemoryRegion:
+    name: str
+    origin: int
+    length: int
+    kind: str  # "flash" or "ram"
+
+
+@dataclass
+class Target:
+    name: str
+    path: Path
+    description: str
+    isa: str
+    fpu: str
+    cores: int
+    kind: str  # "baremetal", "linux-user" or "host"
+    cc: str
+    cflags: list[str]
+    ldflags: list[str]
+    port_sources: list[str]
+    linker_template: str | None
+    toolchain_apt: list[str]
+    simulator: dict
+    memory: list[MemoryRegion]
+    stack_bytes: int
+    kernel_families: list[str] = field(default_factory=list)
+
+    def region_bytes(self, kind: str) -> int | None:
+        regions = [m.length for m in self.memory if m.kind == kind]
+        return sum(regions) if regions else None
+
+    def compiler_path(self) -> str | None:
+        return shutil.which(self.cc)
+
+    def simulator_path(self) -> str | None:
+        binary = self.simulator.get("binary")
+        return shutil.which(binary) if binary else None
+
+    def require_toolchain(self) -> str:
+        cc = self.compiler_path()
+        if cc is None:
+            raise ToolchainError(
+                f"{self.cc} not found (needed for target {self.name}). Install it with: "
+                f"sudo apt-get install -y {' '.join(self.toolchain_apt)}   (or run `make setup`)"
+            )
+        return cc
+
+    def require_simulator(self) -> str | None:
+        if self.simulator.get("name") == "native":
+            return None
+        path = self.simulator_path()
+        if path is None:
+            raise ToolchainError(
+                f"{self.simulator['binary']} not found (simulator for target {self.name}). Install it with: "
+                f"sudo apt-get install -y {' '.join(self.simulator.get('apt_packages', []))}   (or run `make setup`)"
+            )
+        return path
+
+
+def _load(folder: Path) -> Target:
+    with open(folder / "target.toml", "rb") as f:
+        d = tomllib.load(f)
+    tc, sim = d["toolchain"], d.get("simulator", {})
+    return Target(
+        name=d["name"], path=folder, description=d.get("description", ""), isa=d["isa"], fpu=d["fpu"],
+        cores=int(d.get("cores", 1)), kind=d["kind"], cc=tc["cc"], cflags=list(tc.get("cflags", [])),
+        ldflags=list(tc.get("ldflags", [])), port_sources=list(tc.get("sources", [])),
+        linker_template=tc.get("linker_template"), toolchain_apt=list(tc.get("apt_packages", [])),
+        simulator=sim, memory=[MemoryRegion(**m) for m in d.get("memory", [])],
+        stack_bytes=int(d.get("stack_bytes", 0)), kernel_families=list(tc.get("kernel_families", [])),
+    )
+
+
+def all_targets() -> dict[str, Target]:
+    return {t.name: t for t in (_load(p.parent) for p in sorted(HERE.glob("*/target.toml")))}
+
+
+def get_target(name: str) -> Target:
+    targets = all_targets()
+    if name not in targets:
+        raise InputError(f"unknown target {name!r}; available: {', '.join(sorted(targets))} (see `kiln targets`)")
+    return targets[name]

@@ -1,0 +1,49 @@
+"""The QEMU instruction-count plugin (targets/plugin/ek_insn_count.c), built on demand."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from edgekiln.errors import SimulatorError, ToolchainError
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "plugin"
+PLUGIN = PLUGIN_DIR / "ek_insn_count.so"
+
+
+def plugin_path() -> Path:
+    src = PLUGIN_DIR / "ek_insn_count.c"
+    if not PLUGIN.exists() or PLUGIN.stat().st_mtime < src.stat().st_mtime:
+        if shutil.which("gcc") is None:
+            raise ToolchainError("gcc is needed to build the QEMU instruction-count plugin: sudo apt-get install -y gcc")
+        proc = subprocess.run(["make", "-s", "-C", str(PLUGIN_DIR)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ToolchainError(f"building the QEMU plugin failed:\n{proc.stderr[-2000:]}")
+    return PLUGIN
+
+
+def marker_addresses(elf: Path) -> tuple[int, int]:
+    """Symbol values of ek_mark_begin / ek_mark_end (the plugin clears the Thumb bit)."""
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is None:
+            raise SimulatorError(f"{elf} has no symbol table; build without stripping to count instructions")
+        found = {}
+        for name in ("ek_mark_begin", "ek_mark_end"):
+            syms = symtab.get_symbol_by_name(name)
+            if not syms:
+                raise SimulatorError(f"{elf} lacks the profiling marker {name}; was it built by edgekiln?")
+            found[name] = syms[0]["st_value"]
+    return found["ek_mark_begin"], found["ek_mark_end"]
+
+
+def parse_counts(path: Path) -> dict[int, list[int]]:
+    """vcpu -> instructions per completed interval, in order."""
+    per_vcpu: dict[int, list[int]] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] != "total":
+            per_vcpu.setdefault(int(parts[0]), []).append(int(parts[1]))
+    return per_vcpu

@@ -1,0 +1,68 @@
+"""Run a firmware on the target's simulator (QEMU system/user mode, or natively on the host),
+stream the samples over its console and parse the harness protocol into a RunResult."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekiln.errors import SimulatorError
+from edgekiln.results import RunResult, encode_inputs, parse_harness_output
+
+from ..registry import Target
+from .plugin import marker_addresses, parse_counts, plugin_path
+
+# Generous: QEMU runs tens of millions of guest instructions per second.
+BASE_TIMEOUT_S = 60.0
+PER_SAMPLE_TIMEOUT_S = 0.05
+
+
+def simulator_command(target: Target, elf: Path, plugin_args: list[str]) -> list[str]:
+    sim = target.simulator
+    if sim.get("name") == "native":
+        return [str(elf)]
+    binary = target.require_simulator()
+    args = [a.replace("{elf}", str(elf)) for a in sim.get("args", [])]
+    # User-mode QEMU takes options only before the program, so the plugin goes first.
+    return [str(binary), *plugin_args, *args]
+
+
+def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instructions: bool = True,
+                 timeout: float | None = None) -> RunResult:
+    elf = Path(elf)
+    X = np.asarray(X, dtype=np.float32)
+    count = count_instructions and target.simulator.get("name") == "qemu"
+    with tempfile.TemporaryDirectory(prefix="edgekiln-run-") as tmp:
+        counts_file = Path(tmp) / "counts.txt"
+        plugin_args: list[str] = []
+        if count:
+            begin, end = marker_addresses(elf)
+            plugin_args = ["-plugin", f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"]
+        cmd = simulator_command(target, elf, plugin_args)
+        limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
+        try:
+            proc = subprocess.run(cmd, input=encode_inputs(X), capture_output=True, timeout=limit,
+                                  cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"})
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace")
+            tail = "\n".join(out.strip().splitlines()[-10:])
+            raise SimulatorError(
+                f"{' '.join(cmd[:1])} did not finish within {limit:.0f} s on {target.name} (hung firmware?); "
+                f"it was stopped. Last output:\n{tail or '(none)'}"
+            ) from None
+        text = proc.stdout.decode(errors="replace")
+        if proc.returncode != 0:
+            tail = "\n".join((text + proc.stderr.decode(errors="replace")).strip().splitlines()[-15:])
+            raise SimulatorError(f"{target.name} firmware exited with code {proc.returncode}. Last output:\n{tail}")
+        labels, outputs, task, stack = parse_harness_output(text, len(X))
+        instructions = None
+        if count:
+            per_vcpu = parse_counts(counts_file)
+            instructions = per_vcpu.get(0, [])
+            if len(instructions) != len(X):
+                raise SimulatorError(f"instruction counter saw {len(instructions)} inferences, expected {len(X)}")
+    return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,
+                     outputs=outputs, task=task, instructions=instructions, stack_bytes=stack, log=text)
