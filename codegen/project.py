@@ -65,6 +65,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cvalues"] = _cvalues
+    env.filters["cfloat"] = lambda v: _cvalue(float(v))
     return env
 
 

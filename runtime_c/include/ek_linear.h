@@ -7,7 +7,7 @@
 void ek_linear_f32(const ek_ctx_t *ctx, const float *w, const float *b, uint32_t rows, uint32_t cols,
                    const float *x, float *y);
 
-/* Elementwise y = (x - offset) * scale (StandardScaler, MinMaxScaler after folding). */
-void ek_affine_f32(const float *offset, const float *scale, uint32_t n, const float *x, float *y);
+/* Elementwise y = x * scale + shift (StandardScaler, MinMaxScaler). */
+void ek_scale_shift_f32(const float *scale, const float *shift, uint32_t n, const float *x, float *y);
 
 #endif

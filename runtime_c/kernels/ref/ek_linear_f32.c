@@ -13,7 +13,7 @@ void ek_linear_f32(const ek_ctx_t *ctx, const float *w, const float *b, uint32_t
     }
 }
 
-void ek_affine_f32(const float *offset, const float *scale, uint32_t n, const float *x, float *y)
+void ek_scale_shift_f32(const float *scale, const float *shift, uint32_t n, const float *x, float *y)
 {
-    for (uint32_t i = 0; i < n; i++) y[i] = (x[i] - offset[i]) * scale[i];
+    for (uint32_t i = 0; i < n; i++) y[i] = x[i] * scale[i] + shift[i];
 }

@@ -20,6 +20,7 @@ from ...ir import Graph, Node, ValueInfo
 Converter = Callable[[Any, "GraphBuilder"], None]
 _CONVERTERS: dict[type, Converter] = {}
 _ALTERNATIVES: dict[str, str] = {}
+_PASSES: list[Callable[["GraphBuilder"], None]] = []
 _loaded = False
 
 
@@ -38,6 +39,12 @@ def converter(*classes: type, alternative_for: tuple[str, ...] = ()) -> Callable
         return fn
 
     return wrap
+
+
+def graph_pass(fn: Callable[["GraphBuilder"], None]) -> Callable[["GraphBuilder"], None]:
+    """Register a rewrite run on every converted graph (e.g. folding scalers into trees)."""
+    _PASSES.append(fn)
+    return fn
 
 
 def _load_modules() -> None:
@@ -138,6 +145,8 @@ def from_sklearn(est: Any, name: str = "model") -> Graph:
     check_fitted(est)
     builder = GraphBuilder(name=name, n_features=n_features_of(est))
     find_converter(est)(est, builder)
+    for rewrite in _PASSES:
+        rewrite(builder)
     g = builder.graph()
     g.meta.update(estimator=type(est).__name__, nan_policy=_probe_nonfinite(est, builder.n_features))
     return g

@@ -12,7 +12,7 @@ from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomF
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor
 
 from ...errors import UnsupportedModelError
-from . import GraphBuilder, class_list, converter
+from . import GraphBuilder, class_list, converter, graph_pass
 
 
 def floor_float32(t64: np.ndarray) -> np.ndarray:
@@ -138,3 +138,38 @@ def convert_tree_regressor(est, b: GraphBuilder) -> None:
     b.add_final("tree_ensemble", "regress",
                 {"mode": "regress", "n_trees": len(tables.roots), "n_classes": 0},
                 tables.consts(), n_values=1)
+
+
+@graph_pass
+def fold_scalers_into_trees(b: GraphBuilder) -> None:
+    """Scalers in front of a tree are folded into its thresholds, so the tree still decides
+    exactly as scikit-learn does (which compares float32(scaled x) with the threshold).
+
+    float32(x*S + H) <= t32  <=>  x*S + H < mid(t32, next float32)  <=>  x < (mid - H) / S
+    for S > 0; the device compares raw x with the largest float32 below that bound.
+    """
+    if len(b.nodes) < 2 or b.nodes[-1].op != "tree_ensemble":
+        return
+    chain = b.nodes[:-1]
+    if not all(n.op == "affine" for n in chain):
+        return
+    scale = np.ones(b.n_features)
+    shift = np.zeros(b.n_features)
+    for n in chain:
+        scale, shift = scale * n.consts["scale"], shift * n.consts["scale"] + n.consts["shift"]
+    if np.any(scale <= 0):
+        return
+    tree = b.nodes[-1]
+    t32 = tree.consts["threshold"]
+    feat = tree.consts["feature"]
+    upper = np.nextafter(t32, np.float32(np.inf)).astype(np.float64)
+    mid = (t32.astype(np.float64) + upper) / 2.0
+    bound = (mid - shift[feat]) / scale[feat]
+    raw = bound.astype(np.float32)
+    too_high = raw.astype(np.float64) >= bound
+    raw[too_high] = np.nextafter(raw[too_high], np.float32(-np.inf))
+    tree.consts["threshold"] = raw
+    tree.inputs = ["x"]
+    tree.attrs["folded_scalers"] = len(chain)
+    b.nodes = [tree]
+    b.intermediates = []

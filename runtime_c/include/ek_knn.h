@@ -1,0 +1,22 @@
+/* ek_knn.h - k nearest neighbours by brute force, scikit-learn's voting rules. */
+#ifndef EK_KNN_H
+#define EK_KNN_H
+#include "ek_distance.h"
+
+typedef struct {
+    ek_metric_t metric;
+    const float *points;      /* n_points x n_features training rows */
+    uint32_t n_points, n_features, k;
+    uint32_t distance_weighted; /* 0: uniform, 1: 1/distance */
+    const uint8_t *labels;    /* class index per row (classifier) */
+    const float *values;      /* target per row (regressor) */
+    uint32_t n_classes;
+} ek_knn_t;
+
+/* Returns the class with the largest (weighted) vote, first on ties; proba may be NULL. */
+int32_t ek_knn_classify_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x, float *proba);
+float ek_knn_regress_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x);
+/* Scratch: idx[k], dist[k], weights[k], votes[n_classes]. */
+uint32_t ek_knn_scratch_bytes(uint32_t k, uint32_t n_classes);
+
+#endif

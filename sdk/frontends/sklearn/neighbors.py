@@ -1,0 +1,48 @@
+"""k-nearest neighbours (brute force over the stored training set): one `knn` node."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+from ...errors import UnsupportedModelError
+from . import GraphBuilder, class_list, converter
+
+
+def _metric(est) -> str:
+    metric = est.effective_metric_
+    p = (est.effective_metric_params_ or {}).get("p", getattr(est, "p", 2))
+    if metric in ("euclidean", "l2") or (metric == "minkowski" and p == 2):
+        return "euclidean"
+    if metric in ("manhattan", "cityblock", "l1") or (metric == "minkowski" and p == 1):
+        return "manhattan"
+    raise UnsupportedModelError(f"kNN metric {metric!r} is not supported; use euclidean or manhattan")
+
+
+def _weights(est) -> str:
+    if est.weights not in ("uniform", "distance"):
+        raise UnsupportedModelError("kNN with callable weights cannot be exported; use 'uniform' or 'distance'")
+    return est.weights
+
+
+@converter(KNeighborsClassifier, alternative_for=("RadiusNeighborsClassifier",))
+def convert_knn_classifier(est, b: GraphBuilder) -> None:
+    if np.asarray(est._y).ndim != 1:
+        raise UnsupportedModelError("multi-output KNeighborsClassifier is not supported; fit one model per output")
+    n_classes = len(est.classes_)
+    if n_classes > 255:
+        raise UnsupportedModelError(f"KNeighborsClassifier with {n_classes} classes: at most 255 are supported")
+    attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": n_classes,
+             "mode": "classify"}
+    consts = {"points": est._fit_X.astype(np.float32), "labels": np.asarray(est._y, dtype=np.uint8)}
+    b.add_final("knn", "classify", attrs, consts, classes=class_list(est), n_scores=n_classes, score_kind="proba")
+
+
+@converter(KNeighborsRegressor, alternative_for=("RadiusNeighborsRegressor",))
+def convert_knn_regressor(est, b: GraphBuilder) -> None:
+    y = np.asarray(est._y, dtype=np.float64)
+    if y.ndim != 1:
+        raise UnsupportedModelError("multi-output KNeighborsRegressor is not supported; fit one model per output")
+    attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": 0,
+             "mode": "regress"}
+    consts = {"points": est._fit_X.astype(np.float32), "values": y.astype(np.float32)}
+    b.add_final("knn", "regress", attrs, consts, n_values=1)
