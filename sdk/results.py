@@ -88,3 +88,13 @@ def encode_inputs(X: np.ndarray) -> bytes:
     lines = [f"EKIN {n} {f}"]
     lines += [" ".join(f"{w:08x}" for w in row) for row in words]
     return ("\n".join(lines) + "\n").encode()
+
+
+BULK_MAGIC = 0x4E49424B  # ek_port.h EK_BULK_MAGIC
+
+
+def encode_bulk_inputs(X: np.ndarray) -> bytes:
+    """The preloaded-memory form of the inputs (ek_bulk_input_t): header + float32 rows."""
+    X = np.ascontiguousarray(X, dtype="<f4")
+    header = struct.pack("<4I", BULK_MAGIC, X.shape[0], X.shape[1], 0)
+    return header + X.tobytes()

@@ -24,4 +24,14 @@ uint32_t ek_port_cycles(void);
 void ek_port_stack_paint(void);
 int32_t ek_port_stack_used(void);
 
+/* Bulk input: where a simulator preloaded the samples into memory (QEMU's generic loader
+ * device), as an ek_bulk_input_t; NULL where the port has no such area. The harness
+ * falls back to reading the console when this is NULL or holds no valid header. */
+#define EK_BULK_MAGIC 0x4E49424Bu /* "KBIN" little-endian */
+typedef struct {
+    uint32_t magic, n_samples, n_features, reserved;
+    float data[]; /* n_samples x n_features */
+} ek_bulk_input_t;
+const ek_bulk_input_t *ek_port_bulk_input(void);
+
 #endif

@@ -39,3 +39,9 @@ int32_t ek_port_stack_used(void)
 {
     return -1;
 }
+
+/* stdin is a pipe here, fast enough for any batch: no preloaded input area. */
+const ek_bulk_input_t *ek_port_bulk_input(void)
+{
+    return NULL;
+}

@@ -94,3 +94,14 @@ int32_t ek_port_stack_used(void)
         p++;
     return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
 }
+
+/* QEMU's mps2-an386 has 4 MiB of SSRAM1 at 0; the linker budget uses the first 1 MiB as
+ * flash, and the runner preloads samples above it with `-device loader` (target.toml
+ * simulator.bulk_input), because the CMSDK UART receives one byte per emulator main-loop
+ * round (about 12 KB/s). Zero there (nothing loaded) means: read the console. */
+#define BULK_INPUT_ADDR 0x00100000u
+
+const ek_bulk_input_t *ek_port_bulk_input(void)
+{
+    return (const ek_bulk_input_t *)BULK_INPUT_ADDR;
+}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
 from .plugin import marker_addresses, parse_counts, plugin_path
@@ -20,31 +20,41 @@ BASE_TIMEOUT_S = 60.0
 PER_SAMPLE_TIMEOUT_S = 0.05
 
 
-def simulator_command(target: Target, elf: Path, plugin_args: list[str]) -> list[str]:
+def simulator_command(target: Target, elf: Path, extra_args: list[str]) -> list[str]:
     sim = target.simulator
     if sim.get("name") == "native":
         return [str(elf)]
     binary = target.require_simulator()
     args = [a.replace("{elf}", str(elf)) for a in sim.get("args", [])]
     # User-mode QEMU takes options only before the program, so the plugin goes first.
-    return [str(binary), *plugin_args, *args]
+    return [str(binary), *extra_args, *args]
 
 
 def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instructions: bool = True,
-                 timeout: float | None = None) -> RunResult:
-    elf = Path(elf)
+                 timeout: float | None = None, preload: bool = True) -> RunResult:
+    """Run all rows of X in one firmware run. preload=False forces the console stream
+    (the path boards use) even where the simulator can preload memory."""
+    elf = Path(elf).resolve()
     X = np.asarray(X, dtype=np.float32)
     count = count_instructions and target.simulator.get("name") == "qemu"
     with tempfile.TemporaryDirectory(prefix="edgekiln-run-") as tmp:
         counts_file = Path(tmp) / "counts.txt"
-        plugin_args: list[str] = []
+        extra_args: list[str] = []
         if count:
             begin, end = marker_addresses(elf)
-            plugin_args = ["-plugin", f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"]
-        cmd = simulator_command(target, elf, plugin_args)
+            extra_args = ["-plugin", f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"]
+        stdin_data = encode_inputs(X)
+        bulk = target.simulator.get("bulk_input")
+        if bulk is not None and preload:
+            blob = encode_bulk_inputs(X)
+            if len(blob) <= bulk["size"]:
+                (Path(tmp) / "inputs.bin").write_bytes(blob)
+                extra_args += ["-device", f"loader,file={Path(tmp) / 'inputs.bin'},addr={bulk['addr']:#x},force-raw=on"]
+                stdin_data = b""
+        cmd = simulator_command(target, elf, extra_args)
         limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
         try:
-            proc = subprocess.run(cmd, input=encode_inputs(X), capture_output=True, timeout=limit,
+            proc = subprocess.run(cmd, input=stdin_data, capture_output=True, timeout=limit,
                                   cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"})
         except subprocess.TimeoutExpired as e:
             out = (e.stdout or b"").decode(errors="replace")

@@ -1,0 +1,179 @@
+"""`kiln`: the command line. Each stage runs alone and leaves an inspectable artifact."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from .errors import EdgekilnError, InputError
+
+console = Console()
+
+
+def _fail(e: Exception) -> None:
+    console.print(f"[bold red]error:[/] {e}", highlight=False)
+    sys.exit(2)
+
+
+class KilnGroup(click.Group):
+    """Prints edgekiln's own errors as one clear line instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EdgekilnError as e:
+            _fail(e)
+
+
+@click.group(cls=KilnGroup)
+@click.version_option(package_name="edgekiln")
+def main() -> None:
+    """edgekiln: turn trained models into firmware, run it, and measure it."""
+
+
+@main.command()
+def targets() -> None:
+    """List targets, their hardware and whether their toolchain and simulator are installed."""
+    from edgekiln.targets import all_targets
+
+    t = Table(title="edgekiln targets")
+    for col in ("target", "ISA", "FPU", "cores", "flash", "RAM", "simulator", "toolchain found", "simulator found"):
+        t.add_column(col)
+    for tg in all_targets().values():
+        flash, ram = tg.region_bytes("flash"), tg.region_bytes("ram")
+        sim = tg.simulator.get("binary") or "native"
+        t.add_row(tg.name, tg.isa, tg.fpu, str(tg.cores), _kib(flash), _kib(ram),
+                  " ".join([sim] + [a for a in tg.simulator.get("args", [])[:2] if a.startswith("-M") or a == "mps2-an386"]),
+                  _yes(tg.compiler_path()), "yes" if tg.simulator.get("name") == "native" else _yes(tg.simulator_path()))
+    console.print(t)
+
+
+def _kib(n: int | None) -> str:
+    return "-" if n is None else (f"{n // 1024} KiB" if n < 1 << 20 else f"{n >> 20} MiB")
+
+
+def _yes(path: str | None) -> str:
+    return "yes" if path else "[red]no[/] (make setup)"
+
+
+def _load(model_path: str, trust_pickle: bool):
+    from .model_io import load_model
+
+    return load_model(model_path, trust_pickle=trust_pickle)
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="target name (see `kiln targets`)")
+@click.option("--name", default="model", show_default=True, help="C symbol prefix of the model")
+@click.option("--trust-pickle", is_flag=True, help="allow .joblib/.pkl files (they run code when loaded)")
+def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
+    """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing."""
+    from edgekiln.codegen.memory_plan import check_fits, memory_plan
+    from edgekiln.codegen.project import lower_graph
+    from edgekiln.targets import get_target
+
+    from .api import to_graph
+
+    tg = get_target(target)
+    graph = to_graph(_load(model, trust_pickle), name)
+    nodes, facts = lower_graph(graph)
+    plan = memory_plan(graph, nodes, facts)
+    t = Table(title=f"{graph.meta.get('estimator')} on {tg.name}: supported")
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    t.add_row("graph", " -> ".join(n.op for n in graph.nodes))
+    t.add_row("features / task", f"{graph.n_features} / {graph.task}")
+    t.add_row("constants (flash bytes)", str(plan["constants_flash_bytes"]))
+    t.add_row("buffers + scratch (RAM bytes)", str(plan["buffers_ram_bytes"] + plan["scratch_ram_bytes"]))
+    t.add_row("target flash / RAM", f"{_kib(tg.region_bytes('flash'))} / {_kib(tg.region_bytes('ram'))}")
+    console.print(t)
+    check_fits(plan, tg)
+    console.print("[green]fits[/] (code size is known after `kiln build`)")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True)
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="project folder to write")
+@click.option("--name", default="model", show_default=True)
+@click.option("--trust-pickle", is_flag=True)
+def export(model: str, target: str, output: str, name: str, trust_pickle: bool) -> None:
+    """Write a self-contained C project (builds with `make`, no Python needed)."""
+    from .api import export as do_export
+
+    info = do_export(_load(model, trust_pickle), target, output, name=name)
+    console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
+                  f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
+
+
+@main.command()
+@click.argument("project", type=click.Path(file_okay=False, exists=True))
+@click.option("--opt", default="-O2", show_default=True, help="optimisation flag, e.g. -Os")
+def build(project: str, opt: str) -> None:
+    """Cross-compile PROJECT; prints flash/RAM use per memory region."""
+    from edgekiln.targets.build import build_project
+
+    from .report import print_build_summary
+
+    result = build_project(project, opt=opt)
+    summary = result.to_dict()
+    (Path(project) / "build.json").write_text(json.dumps(summary, indent=1))
+    print_build_summary(summary, console)
+
+
+def _read_data(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"data file {p} does not exist")
+    try:
+        if p.suffix == ".npy":
+            return np.load(p, allow_pickle=False)
+        if p.suffix in (".csv", ".txt"):
+            return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
+    except ValueError as e:
+        raise InputError(f"could not read {p}: {e}") from None
+    raise InputError(f"{p}: use a .npy (numpy.save) or .csv file of shape (n_samples, n_features)")
+
+
+@main.command()
+@click.argument("project", type=click.Path(file_okay=False, exists=True))
+@click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report here")
+@click.option("--reference", type=click.Path(dir_okay=False), help="model file to compare predictions with")
+@click.option("--trust-pickle", is_flag=True)
+@click.option("--timeout", type=float, default=None, help="seconds before a hung simulator is stopped")
+def run(project: str, data: str, json_path: str | None, reference: str | None, trust_pickle: bool,
+        timeout: float | None) -> None:
+    """Run PROJECT's firmware on its simulator over the rows of --data."""
+    from edgekiln.targets import get_target
+    from edgekiln.targets.build import build_project, load_project
+    from edgekiln.targets.simulators import run_firmware
+
+    from .api import validate_input
+    from .ir import Graph
+    from .report import print_run_summary, reference_agreement, run_report
+
+    path = Path(project)
+    meta = load_project(path)
+    graph = Graph.from_json((path / "graph.json").read_text())
+    X32 = validate_input(graph, _read_data(data))
+    ref_model = _load(reference, trust_pickle) if reference else None
+    built = build_project(path).to_dict()
+    result = run_firmware(path / "fw.elf", get_target(meta["target"]), X32, timeout=timeout)
+    report = run_report(graph, result, built)
+    if ref_model is not None:
+        report["reference_agreement"] = reference_agreement(graph, report["predictions"], ref_model, X32)
+    print_run_summary(report, console)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+        console.print(f"report written to {json_path}")
+
+
+if __name__ == "__main__":
+    main()
