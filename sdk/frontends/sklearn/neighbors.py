@@ -44,5 +44,5 @@ def convert_knn_regressor(est, b: GraphBuilder) -> None:
         raise UnsupportedModelError("multi-output KNeighborsRegressor is not supported; fit one model per output")
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": 0,
              "mode": "regress"}
-    consts = {"points": est._fit_X.astype(np.float32), "values": y.astype(np.float32)}
+    consts = {"points": est._fit_X.astype(np.float32), "targets": y.astype(np.float32)}
     b.add_final("knn", "regress", attrs, consts, n_values=1)

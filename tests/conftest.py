@@ -1,0 +1,115 @@
+"""Shared fixtures: data sets (scikit-learn's shipped ones and seeded generators), the model
+zoo, and the exactness checks every parity test applies."""
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+
+warnings.filterwarnings("ignore")
+
+DATASETS = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+
+
+def dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    X, y = DATASETS[name](return_X_y=True)
+    return X, y
+
+
+def require_target(name: str) -> None:
+    """Skip (with the install command) when a target's toolchain or simulator is absent."""
+    from edgekiln.targets import get_target
+
+    t = get_target(name)
+    if t.compiler_path() is None:
+        pytest.skip(f"{t.cc} not installed: apt-get install {' '.join(t.toolchain_apt)}")
+    if t.simulator.get("name") != "native" and t.simulator_path() is None:
+        pytest.skip(f"{t.simulator['binary']} not installed: apt-get install {' '.join(t.simulator['apt_packages'])}")
+
+
+def as_float32(X: np.ndarray) -> np.ndarray:
+    """The inputs the device sees; scikit-learn gets the same values as the reference."""
+    return np.asarray(X, dtype=np.float32).astype(np.float64)
+
+
+def score_margins(est, X: np.ndarray) -> np.ndarray | None:
+    for method in ("predict_proba", "decision_function"):
+        fn = getattr(est, method, None)
+        if fn is None:
+            continue
+        try:
+            s = np.asarray(fn(X), dtype=np.float64)
+        except Exception:
+            continue
+        if s.ndim == 1:
+            return np.abs(s)
+        top = np.sort(s, axis=1)
+        return top[:, -1] - top[:, -2]
+    return None
+
+
+def assert_parity(cm, est, X: np.ndarray, *, exact: bool, tie_margin: float = 1e-4,
+                  near_tie=None) -> None:
+    """The exactness rules of the foundation issue.
+
+    exact (trees/forests): labels identical for every sample; regression within 1e-5 relative.
+    otherwise: >= 99.9% identical labels, every mismatch a near-tie (scikit-learn's margin
+    below tie_margin, or `near_tie(i)` true), probabilities within 1e-4 absolute.
+    """
+    X32 = as_float32(X)
+    task = cm.graph.task
+    got = cm.predict(X32)
+    ref = est.predict(X32)
+    if task == "regress":
+        rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1.0)
+        limit = 1e-5 if exact else 1e-4
+        assert rel.max() <= limit, f"regression error {rel.max():.3g} > {limit}"
+        return
+    same = got == ref
+    if exact:
+        assert same.all(), f"{(~same).sum()} of {len(X)} labels differ at rows {np.flatnonzero(~same)[:10]}"
+    else:
+        assert same.mean() >= 0.999 or (~same).sum() <= 1, f"agreement {same.mean():.4f} < 99.9%"
+        if not same.all():
+            margins = score_margins(est, X32)
+            for i in np.flatnonzero(~same):
+                tie = (margins is not None and margins[i] < tie_margin) or (near_tie is not None and near_tie(i))
+                assert tie, f"row {i}: device {got[i]} vs scikit-learn {ref[i]} is not a near-tie " \
+                            f"(margin {None if margins is None else margins[i]})"
+    if cm.graph.score_kind == "proba":
+        p = cm.predict_proba(X32)
+        q = est.predict_proba(X32)
+        bad = np.abs(p - q).max(axis=1) > 1e-4
+        for i in np.flatnonzero(bad):
+            assert near_tie is not None and near_tie(i), \
+                f"row {i}: probabilities differ by {np.abs(p[i] - q[i]).max():.3g} > 1e-4"
+
+
+def knn_boundary_tie(est, X32: np.ndarray):
+    """True where the k-th and (k+1)-th nearest training rows are equally far (float64):
+    which of them counts is arbitrary in scikit-learn as well."""
+    k = est.n_neighbors
+    fit_X = est._fit_X
+    p = 1 if est.effective_metric_ in ("manhattan", "cityblock", "l1") or \
+        (est.effective_metric_ == "minkowski" and est.effective_metric_params_.get("p") == 1) else 2
+
+    def check(i: int) -> bool:
+        diff = np.abs(fit_X - X32[i])
+        d = diff.sum(axis=1) if p == 1 else np.sqrt((diff ** 2).sum(axis=1))
+        s = np.sort(d)
+        return len(s) > k and abs(s[k] - s[k - 1]) <= 1e-6 * max(1.0, s[k])
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def toolchains_ok():
+    return shutil.which("arm-none-eabi-gcc") is not None

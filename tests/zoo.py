@@ -1,0 +1,47 @@
+"""The estimators every parity test runs: (id, factory, exact?) per task."""
+from __future__ import annotations
+
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
+                              RandomForestRegressor)
+from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC, SVR, LinearSVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+CLASSIFIERS = [
+    ("dt", lambda: DecisionTreeClassifier(random_state=0), True),
+    ("rf", lambda: RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0), True),
+    ("et", lambda: ExtraTreesClassifier(n_estimators=8, random_state=0), True),
+    ("scaled_dt", lambda: make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=0)), True),
+    ("minmax_rf", lambda: make_pipeline(MinMaxScaler(), RandomForestClassifier(5, random_state=0)), True),
+    ("gnb", lambda: GaussianNB(), False),
+    ("logreg", lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), False),
+    ("linsvc", lambda: make_pipeline(StandardScaler(), LinearSVC(max_iter=5000)), False),
+    ("svc_rbf", lambda: make_pipeline(StandardScaler(), SVC()), False),
+    ("svc_linear", lambda: make_pipeline(MinMaxScaler(), SVC(kernel="linear")), False),
+    ("svc_poly", lambda: make_pipeline(StandardScaler(), SVC(kernel="poly", degree=3)), False),
+    ("svc_sigmoid", lambda: make_pipeline(StandardScaler(), SVC(kernel="sigmoid", gamma=0.01)), False),
+    ("knn", lambda: KNeighborsClassifier(), False),
+    ("knn_dist_l1", lambda: KNeighborsClassifier(weights="distance", metric="manhattan"), False),
+    ("pca_logreg", lambda: make_pipeline(StandardScaler(), PCA(n_components=3), LogisticRegression()), False),
+]
+
+REGRESSORS = [
+    ("dtr", lambda: DecisionTreeRegressor(max_depth=8, random_state=0), True),
+    ("rfr", lambda: RandomForestRegressor(n_estimators=8, max_depth=8, random_state=0), True),
+    ("etr", lambda: ExtraTreesRegressor(n_estimators=5, max_depth=8, random_state=0), True),
+    ("linreg", lambda: LinearRegression(), False),
+    ("ridge", lambda: make_pipeline(StandardScaler(), Ridge()), False),
+    ("lasso", lambda: Lasso(alpha=0.1), False),
+    ("svr", lambda: make_pipeline(StandardScaler(), SVR()), False),
+    ("knnr", lambda: KNeighborsRegressor(weights="distance"), False),
+]
+
+CLUSTERERS = [
+    ("kmeans", lambda: KMeans(n_clusters=4, n_init=3, random_state=0), False),
+]
