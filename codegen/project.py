@@ -45,8 +45,10 @@ class ProjectInfo:
 def _cvalue(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         f = float(np.float32(v))
-        if not np.isfinite(f):
-            raise ValueError(f"non-finite constant {f} in model")
+        if np.isnan(f):
+            return "NAN"
+        if np.isinf(f):  # e.g. a tree split that separates only missing values
+            return "INFINITY" if f > 0 else "-INFINITY"
         text = "%.9g" % f
         if "e" not in text and "." not in text:
             text += ".0"

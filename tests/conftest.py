@@ -57,12 +57,14 @@ def score_margins(est, X: np.ndarray) -> np.ndarray | None:
 
 
 def assert_parity(cm, est, X: np.ndarray, *, exact: bool, tie_margin: float = 1e-4,
-                  near_tie=None) -> None:
+                  near_tie=None, min_agreement: float = 0.999) -> None:
     """The exactness rules of the foundation issue.
 
     exact (trees/forests): labels identical for every sample; regression within 1e-5 relative.
     otherwise: >= 99.9% identical labels, every mismatch a near-tie (scikit-learn's margin
     below tie_margin, or `near_tie(i)` true), probabilities within 1e-4 absolute.
+    min_agreement is lowered only for data built to be full of exact distance ties (kNN on
+    duplicated rows), where every mismatch must still be such a tie.
     """
     X32 = as_float32(X)
     task = cm.graph.task
@@ -77,7 +79,8 @@ def assert_parity(cm, est, X: np.ndarray, *, exact: bool, tie_margin: float = 1e
     if exact:
         assert same.all(), f"{(~same).sum()} of {len(X)} labels differ at rows {np.flatnonzero(~same)[:10]}"
     else:
-        assert same.mean() >= 0.999 or (~same).sum() <= 1, f"agreement {same.mean():.4f} < 99.9%"
+        assert same.mean() >= min_agreement or (~same).sum() <= 1, \
+            f"agreement {same.mean():.4f} < {min_agreement:.3%}"
         if not same.all():
             margins = score_margins(est, X32)
             for i in np.flatnonzero(~same):

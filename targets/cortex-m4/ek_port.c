@@ -16,6 +16,12 @@
  * if TX is enabled with a divider below 16 (its reset value is 0). */
 #define UART_DIV_115200 217u
 
+/* SysTick, used only to wake QEMU's main loop (see ek_port_getc). */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define SYST_ENABLE_CPUCLK 0x5u         /* ENABLE | CLKSOURCE=core, no interrupt */
+
 /* Linker symbols (linker.ld.j2): the stack occupies [bottom, top). */
 extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
 
@@ -27,12 +33,25 @@ void ek_port_setup(void)
     /* The FPU is already on (startup.c enables it before any C code runs). */
     UART_BAUDDIV = UART_DIV_115200;
     UART_CTRL = CTRL_TX_RX_EN;
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0u;
+    SYST_CSR = SYST_ENABLE_CPUCLK;
+}
+
+/* QEMU 7.2's CMSDK UART model does not tell the emulator's main loop when the guest
+ * empties the receive register (nor when a blocked transmit could resume), so the next
+ * byte waited for the main loop's 1 s poll timeout whenever nothing else woke it: seen at
+ * boot and at random mid-stream. Rewriting SysTick's current value re-arms a QEMU timer,
+ * which wakes the main loop. On a real chip it only restarts an unused counter. */
+static void wake_emulator(void)
+{
+    SYST_CVR = 0u;
 }
 
 void ek_port_putc(char c)
 {
     while (UART_STATE & STATE_TXFULL)
-        ;
+        wake_emulator();
     UART_DATA = (uint8_t)c;
 }
 
@@ -41,7 +60,7 @@ void ek_port_putc(char c)
 int ek_port_getc(void)
 {
     while (!(UART_STATE & STATE_RXFULL))
-        ;
+        wake_emulator();
     return (int)(UART_DATA & 0xFFu);
 }
 
@@ -55,7 +74,7 @@ uint32_t ek_port_cycles(void)
 void ek_port_exit(int code)
 {
     while (UART_STATE & STATE_TXFULL)   /* let the last byte leave */
-        ;
+        wake_emulator();
     static volatile uint32_t block[2];
     block[0] = 0x20026u;                /* ADP_Stopped_ApplicationExit */
     block[1] = (uint32_t)code;

@@ -4,8 +4,11 @@
 
 #include "ek_port.h"
 
+/* Line-buffered even into a pipe, so a runner talking request/response over stdin and
+ * stdout sees each reply line at once (full buffering would hold it until exit). */
 void ek_port_setup(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 void ek_port_exit(int code)

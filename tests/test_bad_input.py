@@ -1,0 +1,150 @@
+"""Bad input gets a clear error that says what was wrong and what to do."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+import edgekiln
+from conftest import require_target
+from edgekiln.errors import (InputError, MemoryBudgetError, ModelLoadError, SimulatorError, ToolchainError,
+                             UnsupportedModelError)
+from edgekiln.targets import get_target
+from edgekiln.targets.build import build_project
+from edgekiln.targets.simulators import run_firmware
+
+X, y = load_iris(return_X_y=True)
+
+
+def test_unsupported_estimator_lists_supported_and_nearest():
+    with pytest.raises(UnsupportedModelError) as e:
+        edgekiln.export(GradientBoostingClassifier(n_estimators=3).fit(X, y), "host", "/tmp/unused")
+    msg = str(e.value)
+    assert "GradientBoostingClassifier is not supported" in msg
+    assert "nearest supported alternative is DecisionTreeClassifier" in msg or "RandomForest" in msg
+    assert "KNeighborsClassifier" in msg and "GaussianNB" in msg  # the supported list
+
+
+def test_unfitted_estimator():
+    with pytest.raises(InputError, match="not fitted"):
+        edgekiln.convert(RandomForestClassifier(), "host")
+
+
+def test_unsupported_options_say_what_to_change():
+    with pytest.raises(UnsupportedModelError, match="precomputed"):
+        edgekiln.export(SVC(kernel="precomputed").fit(X @ X.T, y), "host", "/tmp/unused")
+    with pytest.raises(UnsupportedModelError, match="metric"):
+        edgekiln.export(KNeighborsClassifier(metric="chebyshev").fit(X, y), "host", "/tmp/unused")
+
+
+def test_wrong_feature_count_and_shape(tmp_path):
+    cm = edgekiln.convert(DecisionTreeClassifier().fit(X, y), "host", workdir=tmp_path)
+    with pytest.raises(InputError, match="3 features, but the model expects 4"):
+        cm.predict(X[:, :3])
+    with pytest.raises(InputError, match="2-D"):
+        cm.predict(X[0])
+
+
+def test_nan_follows_scikit_learn(tmp_path):
+    """Trees define a result for NaN (the learned missing-value direction): the device gives
+    the same. SVC rejects NaN: so do we, with scikit-learn's reason."""
+    rng = np.random.default_rng(0)
+    Xn = X.copy()
+    Xn[rng.random(Xn.shape) < 0.15] = np.nan
+    tree = DecisionTreeClassifier(random_state=0).fit(Xn, y)  # learns where NaN goes
+    cm = edgekiln.convert(tree, "host", workdir=tmp_path / "tree")
+    Xt = X.copy()
+    Xt[rng.random(Xt.shape) < 0.3] = np.nan
+    assert np.array_equal(cm.predict(Xt), tree.predict(Xt))
+    plain = DecisionTreeClassifier(random_state=0).fit(X, y)  # never saw NaN: sklearn still defines it
+    cm2 = edgekiln.convert(plain, "host", workdir=tmp_path / "plain")
+    assert np.array_equal(cm2.predict(Xt), plain.predict(Xt))
+    svc = edgekiln.convert(SVC().fit(X, y), "host", workdir=tmp_path / "svc")
+    with pytest.raises(InputError, match="NaN"):
+        svc.predict(Xt)
+    with pytest.raises(InputError, match="infinity"):
+        svc.predict(np.full((1, 4), np.inf))
+
+
+def test_pickle_needs_explicit_trust(tmp_path):
+    import joblib
+
+    p = tmp_path / "m.joblib"
+    joblib.dump(DecisionTreeClassifier().fit(X, y), p)
+    with pytest.raises(ModelLoadError, match="--trust-pickle"):
+        edgekiln.load_model(p)
+    assert edgekiln.load_model(p, trust_pickle=True).predict(X[:2]).shape == (2,)
+
+
+def test_malformed_and_missing_model_files(tmp_path):
+    bad = tmp_path / "broken.skops"
+    bad.write_bytes(b"this is not a zip file")
+    with pytest.raises(ModelLoadError, match="not a valid .skops"):
+        edgekiln.load_model(bad)
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        edgekiln.load_model(tmp_path / "nope.skops")
+    with pytest.raises(ModelLoadError, match="unknown model file type"):
+        edgekiln.load_model(bad.with_suffix(".txt").__fspath__() if bad.with_suffix(".txt").write_text("x") else "")
+
+
+def test_unknown_target():
+    with pytest.raises(InputError, match="unknown target 'gap9'.*available"):
+        edgekiln.convert(DecisionTreeClassifier().fit(X, y), "gap9")
+
+
+@pytest.mark.qemu
+def test_model_too_large_before_linking():
+    require_target("cortex-m4")
+    rng = np.random.default_rng(0)
+    big = KNeighborsClassifier().fit(rng.normal(size=(6000, 64)), rng.integers(0, 3, 6000))  # 1.5 MB of rows
+    with pytest.raises(MemoryBudgetError, match=r"needs \d+ bytes of flash.*cortex-m4 has 1048576"):
+        edgekiln.convert(big, "cortex-m4")
+
+
+@pytest.mark.qemu
+def test_linker_overflow_is_translated(tmp_path):
+    """A flash region smaller than the firmware: the linker's overflow becomes our message."""
+    require_target("cortex-m4")
+    info = edgekiln.export(RandomForestClassifier(10, random_state=0).fit(X, y), "cortex-m4", tmp_path)
+    ld = (tmp_path / "linker.ld").read_text()
+    assert "LENGTH = 1048576" in ld or "LENGTH = 0x100000" in ld
+    (tmp_path / "linker.ld").write_text(ld.replace("LENGTH = 1048576", "LENGTH = 2048", 1)
+                                        .replace("LENGTH = 0x100000", "LENGTH = 2048", 1))
+    with pytest.raises(MemoryBudgetError, match=r"needs \d+ bytes of FLASH but cortex-m4 has"):
+        build_project(info.path)
+
+
+def test_missing_cross_compiler_names_the_install_command(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolchainError, match="apt-get install -y gcc-arm-none-eabi"):
+        edgekiln.convert(DecisionTreeClassifier().fit(X, y), "cortex-m4")
+
+
+@pytest.mark.qemu
+def test_hung_simulator_times_out_with_log_tail(tmp_path):
+    require_target("cortex-m4")
+    edgekiln.export(DecisionTreeClassifier().fit(X, y), "cortex-m4", tmp_path)
+    build = build_project(tmp_path)
+    # Streamed over the UART, 4000 rows take far longer than a 2 s budget: the run is stopped.
+    with pytest.raises(SimulatorError, match=r"did not finish within 2 s.*Last output:\n.*EK"):
+        run_firmware(build.elf, get_target("cortex-m4"), np.tile(X, (27, 1)), timeout=2, preload=False)
+    assert not _processes_with(str(build.elf)), "the stopped simulator is still running"
+
+
+def _processes_with(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.split(" ")[0].endswith("qemu-system-arm") and text in cmd:
+            found.append(cmd)
+    return found
