@@ -97,6 +97,16 @@ def lower_graph(graph: Graph) -> tuple[list[dict], dict]:
     return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch}
 
 
+def write_makefile(out: Path, target: Any, sources: list[str], *, harness_outputs: bool = True,
+                   extra_cflags: tuple[str, ...] = (), extra_ldflags: tuple[str, ...] = (),
+                   warnings: str = "-Wall -Wextra -Werror -Wconversion -Wdouble-promotion") -> None:
+    """The project's Makefile; `warnings` is relaxed only for third-party code (benchmarks)."""
+    (Path(out) / "Makefile").write_text(environment().get_template("Makefile.j2").render(
+        target=target, sources=sources, harness_outputs=int(harness_outputs), warnings=warnings,
+        extra_cflags=" ".join(extra_cflags), extra_ldflags=" ".join(extra_ldflags),
+        library_sources=[s for s in sources if s.startswith("model.c") or s.startswith("runtime/kernels/")]))
+
+
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True) -> ProjectInfo:
     """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
     out = Path(out_dir)
@@ -149,9 +159,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         (out / "linker.ld").write_text(lenv.get_template(target.linker_template).render(
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
-    (out / "Makefile").write_text(env.get_template("Makefile.j2").render(
-        target=target, sources=sources, harness_outputs=int(harness_outputs),
-        library_sources=[s for s in sources if s.startswith("model.c") or s.startswith("runtime/kernels/")]))
+    write_makefile(out, target, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
     info = ProjectInfo(out, graph.name, target.name, sources, plan)
     info.save()

@@ -1,7 +1,8 @@
 /* ek_insn_count.c - QEMU 7.2 TCG plugin: instructions executed per vCPU inside the
  * inference, i.e. between the runtime markers ek_mark_begin() and ek_mark_end().
  *
- * Usage:  -plugin ek_insn_count.so,begin=0x...,end=0x...,out=/path/counts.txt -d plugin
+ * Usage:  -plugin ek_insn_count.so,begin=0x...,end=0x...,out=/path/counts.txt
+ *   (it prints nothing itself, so `-d plugin` is optional; errors go to stderr)
  *   begin/end: the ELF symbol values of ek_mark_begin / ek_mark_end, passed as they are.
  *              The plugin clears bit 0 itself (Arm M-profile symbols carry the Thumb
  *              bit; translation blocks start at the even address). Clearing it is
@@ -12,6 +13,8 @@
  *              file is deterministic even under multi-threaded TCG), then per vCPU
  *                  total <vcpu_index> <sum of its intervals>
  *              (a total line for every vCPU that completed at least one interval).
+ *              In user mode (qemu-aarch64) a vCPU is a guest thread, and QEMU reuses
+ *              the index of a thread that exited for the next one created.
  *
  * What is counted, per vCPU: the instructions of every translation block (TB) executed
  * from the TB at `begin` (included: the marker's own body, e.g. one `bx lr`) up to the TB
@@ -58,7 +61,8 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t 
                                     void *userdata);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
-void qemu_plugin_outs(const char *string);
+EK_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+                                  int argc, char **argv);
 
 /* QEMU 7.2 accepts plugins declaring versions 0..1; API version 2 arrived with 9.0. */
 EK_EXPORT int qemu_plugin_version = 1;
@@ -87,7 +91,7 @@ static void record(vcpu_state *s, uint64_t value)
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         uint64_t *p = realloc(s->intervals, cap * sizeof *p);
-        if (!p) {                       /* keep what we have; the total stays right */
+        if (!p) {                       /* drop it: the runner sees an interval missing */
             pthread_mutex_unlock(&lock);
             return;
         }
@@ -132,7 +136,7 @@ static void on_atexit(qemu_plugin_id_t id, void *udata)
     (void)id; (void)udata;
     FILE *f = fopen(out_path, "w");
     if (!f) {
-        qemu_plugin_outs("ek_insn_count: cannot open the out= file\n");
+        fprintf(stderr, "ek_insn_count: cannot write %s\n", out_path);
         return;
     }
     pthread_mutex_lock(&lock);
@@ -183,6 +187,14 @@ EK_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
         fprintf(stderr, "ek_insn_count: at most %d vCPUs\n", EK_MAX_VCPUS);
         return -1;
     }
+    /* Fail now rather than at exit if the file cannot be written. Not kept open: in
+     * user mode the guest shares the process's file descriptors. */
+    FILE *probe = fopen(out_path, "w");
+    if (!probe) {
+        fprintf(stderr, "ek_insn_count: cannot write %s\n", out_path);
+        return -1;
+    }
+    fclose(probe);
     begin_pc &= ~(uint64_t)1;           /* Thumb bit: see the header comment */
     end_pc &= ~(uint64_t)1;
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
