@@ -72,6 +72,7 @@ class Lowering:
     """Base class. Subclasses set `template`, `kernels`, `headers` and fill `context`."""
 
     op: ClassVar[str] = ""
+    options: dict = {}  # codegen options, set per use by lower_graph
     template: ClassVar[str] = ""          # file under codegen/templates/ops/
     kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
     headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names

@@ -80,18 +80,24 @@ def _kernel_path(name: str, families: list[str]) -> Path:
     return RUNTIME / "kernels" / "ref" / name
 
 
-def lower_graph(graph: Graph) -> tuple[list[dict], dict]:
-    """Per-node template contexts plus the project-wide facts (headers, kernels, config)."""
+def lower_graph(graph: Graph, options: dict | None = None) -> tuple[list[dict], dict]:
+    """Per-node template contexts plus the project-wide facts (headers, kernels, config).
+
+    options: codegen choices such as {"tree_layout": "inline" | "table" | "auto"}.
+    """
     nodes, headers, kernels, defines = [], [], [], {}
     scratch = 0
     for i, node in enumerate(graph.nodes):
         low = lowering_for(node)
+        low.options = dict(options or {})
         cid = f"{graph.name}_n{i}"
         ctx = low.context(node, graph, cid)
-        ctx.update(cid=cid, name=node.name, op=node.op, template=low.template, input=node.inputs[0])
+        # A lowering may pick its template and runtime files per node (e.g. tree layouts).
+        ctx.setdefault("template", low.template)
+        ctx.update(cid=cid, name=node.name, op=node.op, input=node.inputs[0])
         nodes.append(ctx)
-        headers += [h for h in low.headers if h not in headers]
-        kernels += [k for k in low.kernels if k not in kernels]
+        headers += [h for h in ctx.get("headers", low.headers) if h not in headers]
+        kernels += [k for k in ctx.get("kernels", low.kernels) if k not in kernels]
         defines.update(low.config(node))
         scratch = max(scratch, low.scratch_bytes(node))
     return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch}
@@ -107,12 +113,13 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
         library_sources=[s for s in sources if s.startswith("model.c") or s.startswith("runtime/kernels/")]))
 
 
-def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True) -> ProjectInfo:
+def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
+                   options: dict | None = None) -> ProjectInfo:
     """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    nodes, facts = lower_graph(graph)
+    nodes, facts = lower_graph(graph, options)
     plan = memory_plan(graph, nodes, facts)
     check_fits(plan, target)
 

@@ -102,12 +102,14 @@ def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
 @click.option("--target", "-t", required=True)
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="project folder to write")
 @click.option("--name", default="model", show_default=True)
+@click.option("--tree-layout", type=click.Choice(["auto", "inline", "table"]), default="auto", show_default=True,
+              help="trees as if/else code (fastest) or arrays walked by a loop (smallest)")
 @click.option("--trust-pickle", is_flag=True)
-def export(model: str, target: str, output: str, name: str, trust_pickle: bool) -> None:
+def export(model: str, target: str, output: str, name: str, tree_layout: str, trust_pickle: bool) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from .api import export as do_export
 
-    info = do_export(_load(model, trust_pickle), target, output, name=name)
+    info = do_export(_load(model, trust_pickle), target, output, name=name, options={"tree_layout": tree_layout})
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
 

@@ -58,10 +58,15 @@ def test_nan_follows_scikit_learn(tmp_path):
     Xn = X.copy()
     Xn[rng.random(Xn.shape) < 0.15] = np.nan
     tree = DecisionTreeClassifier(random_state=0).fit(Xn, y)  # learns where NaN goes
-    cm = edgekiln.convert(tree, "host", workdir=tmp_path / "tree")
     Xt = X.copy()
     Xt[rng.random(Xt.shape) < 0.3] = np.nan
-    assert np.array_equal(cm.predict(Xt), tree.predict(Xt))
+    for layout in ("inline", "table"):
+        cm = edgekiln.convert(tree, "host", workdir=tmp_path / layout, options={"tree_layout": layout})
+        assert np.array_equal(cm.predict(Xt), tree.predict(Xt))
+        assert np.array_equal(cm.predict_proba(Xt), tree.predict_proba(Xt))
+    forest = RandomForestClassifier(5, random_state=0).fit(Xn, y)
+    cmf = edgekiln.convert(forest, "host", workdir=tmp_path / "forest")
+    assert np.array_equal(cmf.predict(Xt), forest.predict(Xt))
     plain = DecisionTreeClassifier(random_state=0).fit(X, y)  # never saw NaN: sklearn still defines it
     cm2 = edgekiln.convert(plain, "host", workdir=tmp_path / "plain")
     assert np.array_equal(cm2.predict(Xt), plain.predict(Xt))

@@ -51,11 +51,12 @@ def threshold_probes(tree_est, n_features: int) -> np.ndarray:
 
 @pytest.mark.parametrize("integer", [False, True])
 @pytest.mark.parametrize("n_features,n_classes", [(1, 2), (5, 3), (40, 7), (200, 20)])
-def test_trees_on_generated_data_and_thresholds(n_features, n_classes, integer, tmp_path):
+@pytest.mark.parametrize("layout", ["inline", "table"])
+def test_trees_on_generated_data_and_thresholds(n_features, n_classes, integer, layout, tmp_path):
     X, y = make_data(n_features * 31 + n_classes, n_features, n_classes, integer=integer)
     for est in (DecisionTreeClassifier(random_state=0), RandomForestClassifier(7, random_state=1)):
         est.fit(X, y)
-        cm = edgekiln.convert(est, "host", workdir=tmp_path / type(est).__name__)
+        cm = edgekiln.convert(est, "host", workdir=tmp_path / type(est).__name__, options={"tree_layout": layout})
         assert_parity(cm, est, X, exact=True)
         probes = threshold_probes(est, n_features)
         assert_parity(cm, est, probes, exact=True)
@@ -65,9 +66,10 @@ def test_forest_regressor_on_integer_features(tmp_path):
     X, _ = make_data(3, 6, 2, integer=True)
     y = X[:, 1] * 2.5 - X[:, 2] ** 2
     est = RandomForestRegressor(6, random_state=0).fit(X, y)
-    cm = edgekiln.convert(est, "host", workdir=tmp_path)
-    assert_parity(cm, est, X, exact=True)
-    assert_parity(cm, est, threshold_probes(est, 6), exact=True)
+    for layout in ("inline", "table"):
+        cm = edgekiln.convert(est, "host", workdir=tmp_path / layout, options={"tree_layout": layout})
+        assert_parity(cm, est, X, exact=True)
+        assert_parity(cm, est, threshold_probes(est, 6), exact=True)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -66,3 +66,17 @@ def test_kmeans_parity(target, data, model_id, factory, exact, tmp_path):
     near_tie = (d[:, 1] - d[:, 0]) <= 1e-4 * np.maximum(d[:, 1], 1.0)
     assert np.all((got == ref) | near_tie), f"non-tie mismatches at {np.flatnonzero((got != ref) & ~near_tie)}"
     assert (got == ref).mean() >= 0.999
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("data", list(DATASETS))
+@pytest.mark.parametrize("model_id,factory,exact", [c for c in CLASSIFIERS if c[2]] + [r for r in REGRESSORS if r[2]],
+                         ids=[c[0] for c in CLASSIFIERS if c[2]] + [r[0] for r in REGRESSORS if r[2]])
+def test_table_tree_layout_parity(target, data, model_id, factory, exact, tmp_path):
+    """The compact array layout is exact too (auto picks inline code for these sizes)."""
+    require_target(target)
+    X, y = dataset(data)
+    est = factory().fit(X, y)
+    cm = edgekiln.convert(est, target, workdir=tmp_path, options={"tree_layout": "table"})
+    assert cm.graph.nodes[-1].op == "tree_ensemble" and (tmp_path / "runtime/kernels/ek_tree_predict_f32.c").exists()
+    assert_parity(cm, est, X, exact=True)
