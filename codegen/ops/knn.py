@@ -1,6 +1,8 @@
 """Lowering of `knn` (KNeighborsClassifier / KNeighborsRegressor, brute force)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..lowering import CArray, Lowering, lowers
 from .nearest_centroid import METRICS
 
@@ -13,11 +15,23 @@ class Knn(Lowering):
 
     def context(self, node, graph, cid: str) -> dict:
         a = node.attrs
-        arrays = {k: CArray(f"{cid}_{k}", v) for k, v in node.consts.items()}
         pts = node.consts["points"]
+        elem, stored = compact_points(pts)
+        arrays = {k: CArray(f"{cid}_{k}", v) for k, v in node.consts.items() if k != "points"}
+        arrays["points"] = CArray(f"{cid}_points", stored)
         return {"arrays": list(arrays.values()), "a": arrays, "metric": METRICS[a["metric"]],
                 "n_points": int(pts.shape[0]), "n_features": int(pts.shape[1]), "k": a["k"],
-                "weighted": int(a["weights"] == "distance"), "n_classes": a["n_classes"], "mode": a["mode"]}
+                "weighted": int(a["weights"] == "distance"), "elem": elem, "n_classes": a["n_classes"], "mode": a["mode"]}
 
     def scratch_bytes(self, node) -> int:
         return 4 * (3 * node.attrs["k"] + node.attrs["n_classes"])
+
+
+def compact_points(points: np.ndarray) -> tuple[str, np.ndarray]:
+    """Store training rows as uint8/int16 when that is exact (integer data such as pixels);
+    the kernel converts each back to the same float, so distances are unchanged."""
+    for elem, dtype in (("EK_ELEM_U8", np.uint8), ("EK_ELEM_I16", np.int16)):
+        info = np.iinfo(dtype)
+        if points.min() >= info.min and points.max() <= info.max and np.array_equal(np.round(points), points):
+            return elem, points.astype(dtype)
+    return "EK_ELEM_F32", points

@@ -5,6 +5,10 @@
 
 typedef enum { EK_METRIC_EUCLIDEAN = 0, EK_METRIC_MANHATTAN = 1 } ek_metric_t;
 
+/* Storage of stored points: float32, or integers when every stored value is an integer in
+ * range (exact, 4x or 2x less flash; chosen by the generator). */
+typedef enum { EK_ELEM_F32 = 0, EK_ELEM_U8 = 1, EK_ELEM_I16 = 2 } ek_elem_t;
+
 /* Squared euclidean or manhattan distance (monotone in the true distance). */
 float ek_distance_f32(ek_metric_t metric, const float *a, const float *b, uint32_t n);
 
@@ -12,9 +16,13 @@ float ek_distance_f32(ek_metric_t metric, const float *a, const float *b, uint32
 int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
                        uint32_t n_features, const float *x);
 
+/* Distance from x to an integer-stored point (same value as ek_distance_f32 on the floats). */
+float ek_distance_u8_f32(ek_metric_t metric, const uint8_t *a, const float *b, uint32_t n);
+float ek_distance_i16_f32(ek_metric_t metric, const int16_t *a, const float *b, uint32_t n);
+
 /* The k nearest rows, ascending by distance, earlier rows first on ties.
  * idx[k] and dist[k] receive them (dist as ek_distance_f32 returns it). */
-void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
-                uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist);
+void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist);
 
 #endif

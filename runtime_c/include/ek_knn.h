@@ -5,7 +5,8 @@
 
 typedef struct {
     ek_metric_t metric;
-    const float *points;      /* n_points x n_features training rows */
+    const void *points;       /* n_points x n_features training rows, stored as `elem` */
+    ek_elem_t elem;
     uint32_t n_points, n_features, k;
     uint32_t distance_weighted; /* 0: uniform, 1: 1/distance */
     const uint8_t *labels;    /* class index per row (classifier) */
