@@ -63,7 +63,7 @@ def reference_agreement(graph: Graph, predictions: list, estimator: Any, X32: np
                 "within_1e-5_rel": float(np.mean(rel <= 1e-5))}
     same = dev == ref
     mismatches = []
-    margins = _margins(estimator, Xr)
+    margins = reference_margins(estimator, Xr)
     for i in np.flatnonzero(~same)[:100]:
         mismatches.append({"index": int(i), "device": _py(dev[i]), "reference": _py(ref[i]),
                            "reference_margin": None if margins is None else float(margins[i])})
@@ -71,7 +71,7 @@ def reference_agreement(graph: Graph, predictions: list, estimator: Any, X32: np
             "mismatches": mismatches}
 
 
-def _margins(estimator: Any, X: np.ndarray) -> np.ndarray | None:
+def reference_margins(estimator: Any, X: np.ndarray) -> np.ndarray | None:
     """Gap between the two best scores in scikit-learn: how close a sample is to a tie."""
     for method in ("predict_proba", "decision_function"):
         fn = getattr(estimator, method, None)

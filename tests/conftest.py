@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 
+from edgekiln.report import reference_margins
+
 warnings.filterwarnings("ignore")
 
 DATASETS = {
@@ -40,22 +42,6 @@ def as_float32(X: np.ndarray) -> np.ndarray:
     return np.asarray(X, dtype=np.float32).astype(np.float64)
 
 
-def score_margins(est, X: np.ndarray) -> np.ndarray | None:
-    for method in ("predict_proba", "decision_function"):
-        fn = getattr(est, method, None)
-        if fn is None:
-            continue
-        try:
-            s = np.asarray(fn(X), dtype=np.float64)
-        except Exception:
-            continue
-        if s.ndim == 1:
-            return np.abs(s)
-        top = np.sort(s, axis=1)
-        return top[:, -1] - top[:, -2]
-    return None
-
-
 def assert_parity(cm, est, X: np.ndarray, *, exact: bool, tie_margin: float = 1e-4,
                   near_tie=None, min_agreement: float = 0.999) -> None:
     """The exactness rules of the foundation issue.
@@ -82,7 +68,7 @@ def assert_parity(cm, est, X: np.ndarray, *, exact: bool, tie_margin: float = 1e
         assert same.mean() >= min_agreement or (~same).sum() <= 1, \
             f"agreement {same.mean():.4f} < {min_agreement:.3%}"
         if not same.all():
-            margins = score_margins(est, X32)
+            margins = reference_margins(est, X32)
             for i in np.flatnonzero(~same):
                 tie = (margins is not None and margins[i] < tie_margin) or (near_tie is not None and near_tie(i))
                 assert tie, f"row {i}: device {got[i]} vs scikit-learn {ref[i]} is not a near-tie " \

@@ -131,6 +131,19 @@ def test_missing_cross_compiler_names_the_install_command(monkeypatch):
         edgekiln.convert(DecisionTreeClassifier().fit(X, y), "cortex-m4")
 
 
+def test_missing_simulator_names_the_install_command(monkeypatch, tmp_path):
+    """The cross compiler is there, QEMU is not: say which package brings it."""
+    import shutil
+
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc not installed: apt-get install gcc-arm-none-eabi")
+    (tmp_path / "arm-none-eabi-gcc").symlink_to(cc)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolchainError, match="qemu-system-arm not found.*apt-get install -y qemu-system-arm"):
+        edgekiln.convert(DecisionTreeClassifier().fit(X, y), "cortex-m4")
+
+
 @pytest.mark.qemu
 def test_hung_simulator_times_out_with_log_tail(tmp_path):
     require_target("cortex-m4")

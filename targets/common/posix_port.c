@@ -1,4 +1,5 @@
-/* ek_port.c (host) - the port seam on the build machine: stdio console, exit(). */
+/* posix_port.c - the port seam for Linux user mode and the host: stdio console, exit().
+ * Shared by the host and arm targets (their target.toml lists it). */
 #include <stdio.h>
 #include <stdlib.h>
 
