@@ -102,6 +102,22 @@ def print_table(rows: list[dict]) -> None:
     Console().print(t)
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The table for docs/benchmarks.md; best figure per case in bold."""
+    lines = ["| dataset | model | tool | instructions / inference | flash bytes | RAM bytes | agreement |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        case = [x for x in rows if x["dataset"] == r["dataset"] and x["model"] == r["model"]]
+
+        def fmt(key: str, r=r, case=case) -> str:
+            v = f"{r[key]:,}"
+            return f"**{v}**" if len(case) > 1 and r[key] == min(x[key] for x in case) else v
+
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['method']} | {fmt('instructions_per_inference')} | "
+                     f"{fmt('flash_bytes')} | {fmt('ram_bytes')} | {r['agreement'] * 100:.2f}% |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", help="write the rows here")
@@ -110,6 +126,7 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--tools", default="edgekiln,emlearn,m2cgen")
     ap.add_argument("--workdir", help="keep the projects here (default: a temporary folder)")
+    ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = ap.parse_args()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="ek-bench-") as tmp:
@@ -119,6 +136,8 @@ def main() -> None:
                 print(f"[bench] {dataset} / {model}", file=sys.stderr, flush=True)
                 rows += bench_case(model, dataset, args.target, root / dataset / model, args.tools.split(","))
     print_table(rows)
+    if args.markdown:
+        print(markdown_table(rows))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=1))
