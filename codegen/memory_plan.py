@@ -9,7 +9,7 @@ from edgekiln.ir import Graph
 
 def memory_plan(graph: Graph, nodes: list[dict], facts: dict) -> dict[str, int]:
     const_bytes = sum(a.nbytes for n in nodes for a in n["arrays"])
-    buffer_bytes = sum(4 * v.length for v in graph.meta.get("_intermediates", []))
+    buffer_bytes = sum(4 * v.length for v in graph.intermediates)
     return {
         "constants_flash_bytes": const_bytes,
         "buffers_ram_bytes": buffer_bytes,

@@ -132,7 +132,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         n_outputs=max(1, n_scores), n_scores=n_scores, score_kind=graph.score_kind,
         classes=[int(c) for c in classes] if classes_numeric else classes, classes_numeric=classes_numeric,
         nodes=nodes, headers=facts["headers"], scratch_bytes=facts["scratch_bytes"],
-        buffers=graph.meta.get("_intermediates", []),
+        buffers=graph.intermediates,
     )
     (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
     (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))

@@ -72,6 +72,8 @@ def validate_input(graph: Graph, X: Any) -> np.ndarray:
                          f"(shape {X.shape}).")
     if X.shape[0] == 0:
         raise InputError("X has no samples")
+    if np.isfinite(X).all() and not np.isfinite(X.astype(np.float32)).all():
+        raise InputError("X has values beyond the float32 range (|x| > 3.4e38) that the device cannot represent")
     policy = graph.meta.get("nan_policy", {"nan": "NaN not allowed", "inf": "inf not allowed"})
     if policy.get("nan") and np.isnan(X).any():
         raise InputError(f"X contains NaN at row {int(np.argwhere(np.isnan(X))[0][0])}: {policy['nan']}")

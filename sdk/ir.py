@@ -53,6 +53,7 @@ class Graph:
     classes: list[Any] | None = None
     score_kind: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    intermediates: list[ValueInfo] = field(default_factory=list)  # buffers between nodes
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -69,9 +70,7 @@ class Graph:
         raise KeyError(name)
 
     def all_values(self) -> list[ValueInfo]:
-        vals = list(self.inputs) + list(self.outputs)
-        vals += self.meta.get("_intermediates", [])
-        return vals
+        return list(self.inputs) + list(self.outputs) + list(self.intermediates)
 
     def ops(self) -> list[str]:
         return sorted({n.op for n in self.nodes})
@@ -91,8 +90,8 @@ class Graph:
             "score_kind": self.score_kind,
             "inputs": [vars(v) for v in self.inputs],
             "outputs": [vars(v) for v in self.outputs],
-            "intermediates": [vars(v) for v in self.meta.get("_intermediates", [])],
-            "meta": {k: _jsonable(v) for k, v in self.meta.items() if not k.startswith("_")},
+            "intermediates": [vars(v) for v in self.intermediates],
+            "meta": _jsonable(self.meta),
             "nodes": [
                 {
                     "op": n.op,
@@ -116,8 +115,6 @@ class Graph:
         def arr(s: str) -> np.ndarray:
             return np.load(io.BytesIO(base64.b64decode(s)), allow_pickle=False)
 
-        meta = dict(doc["meta"])
-        meta["_intermediates"] = [ValueInfo(**v) for v in doc["intermediates"]]
         return cls(
             name=doc["name"],
             task=doc["task"],
@@ -130,7 +127,8 @@ class Graph:
             ],
             classes=doc["classes"],
             score_kind=doc["score_kind"],
-            meta=meta,
+            meta=dict(doc["meta"]),
+            intermediates=[ValueInfo(**v) for v in doc["intermediates"]],
         )
 
 

@@ -49,11 +49,15 @@ def build_project(path: str | Path, *, extra_cflags: str = "", opt: str = "-O2",
     target = get_target(load_project(path)["target"])
     target.require_toolchain()
     cmd = ["make", "-s", "-C", str(path), f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", "fw.elf"]
-    # A changed flag must rebuild everything: drop stale objects first.
-    subprocess.run(["make", "-s", "-C", str(path), "clean"], capture_output=True, check=False)
+    # make rebuilds what changed; changed flags must rebuild everything, so they are stamped.
+    stamp = path / "build" / "flags.txt"
+    flags = f"{opt} {extra_cflags}"
+    if not stamp.exists() or stamp.read_text() != flags:
+        subprocess.run(["make", "-s", "-C", str(path), "clean"], capture_output=True, check=False)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         _raise_build_error(proc.stdout + proc.stderr, target)
+    stamp.write_text(flags)
     return measure(path / "fw.elf", target)
 
 

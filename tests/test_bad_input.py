@@ -94,8 +94,10 @@ def test_malformed_and_missing_model_files(tmp_path):
         edgekiln.load_model(bad)
     with pytest.raises(ModelLoadError, match="does not exist"):
         edgekiln.load_model(tmp_path / "nope.skops")
+    text = tmp_path / "model.txt"
+    text.write_text("x")
     with pytest.raises(ModelLoadError, match="unknown model file type"):
-        edgekiln.load_model(bad.with_suffix(".txt").__fspath__() if bad.with_suffix(".txt").write_text("x") else "")
+        edgekiln.load_model(text)
 
 
 def test_unknown_target():

@@ -24,7 +24,7 @@ def test_graph_json_round_trip():
         assert a.op == b.op and a.inputs == b.inputs and a.attrs == b.attrs
         for k in a.consts:
             assert np.array_equal(a.consts[k], b.consts[k]) and a.consts[k].dtype == b.consts[k].dtype
-    assert [v.name for v in g2.meta["_intermediates"]] == ["t0", "t1"]
+    assert [v.name for v in g2.intermediates] == ["t0", "t1"]
 
 
 def test_every_target_folder_is_registered_with_memory():

@@ -115,9 +115,8 @@ class GraphBuilder:
         g = Graph(
             name=self.name, task=self.final["task"], inputs=[ValueInfo("x", self.n_features)],
             outputs=self.final["outputs"], nodes=self.nodes, classes=self.final["classes"],
-            score_kind=self.final["score_kind"],
+            score_kind=self.final["score_kind"], intermediates=self.intermediates,
         )
-        g.meta["_intermediates"] = self.intermediates
         return g
 
 
