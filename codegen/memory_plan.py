@@ -17,6 +17,12 @@ def memory_plan(graph: Graph, nodes: list[dict], facts: dict) -> dict[str, int]:
     }
 
 
+def _called(target: Any, kind: str, default: str) -> str:
+    """The memory as the target names it: GAP8's L2 plays the role flash plays elsewhere."""
+    names = [m.name for m in target.memory if m.kind == kind]
+    return default if all(n.lower() == kind for n in names) else "+".join(names)
+
+
 def check_fits(plan: dict[str, int], target: Any) -> None:
     """Fail before compiling when the constants alone exceed the target's flash or RAM."""
     flash = target.region_bytes("flash")
@@ -24,10 +30,12 @@ def check_fits(plan: dict[str, int], target: Any) -> None:
     need_ram = plan["buffers_ram_bytes"] + plan["scratch_ram_bytes"]
     if flash is not None and plan["constants_flash_bytes"] > flash:
         raise MemoryBudgetError(
-            f"the model needs {plan['constants_flash_bytes']} bytes of flash for its constants but {target.name} "
-            f"has {flash}. Use a smaller model (fewer trees, lower depth, fewer support vectors) or a larger target."
+            f"the model needs {plan['constants_flash_bytes']} bytes of {_called(target, 'flash', 'flash')} for its "
+            f"constants but {target.name} has {flash}. Use a smaller model (fewer trees, lower depth, fewer "
+            f"support vectors) or a larger target."
         )
     if ram is not None and need_ram > ram:
         raise MemoryBudgetError(
-            f"the model needs {need_ram} bytes of RAM for buffers and scratch but {target.name} has {ram}."
+            f"the model needs {need_ram} bytes of {_called(target, 'ram', 'RAM')} for buffers and scratch but "
+            f"{target.name} has {ram}."
         )

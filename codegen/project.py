@@ -162,8 +162,10 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         shutil.copy(target.path / src, rt / "port" / Path(src).name)
         sources.append(f"runtime/port/{Path(src).name}")
     if target.linker_template:
-        lenv = Environment(loader=FileSystemLoader(str(target.path)), undefined=StrictUndefined)
-        (out / "linker.ld").write_text(lenv.get_template(target.linker_template).render(
+        # Relative to the target folder, like `sources`, so targets can share one in common/.
+        tpl = target.path / target.linker_template
+        lenv = Environment(loader=FileSystemLoader(str(tpl.parent)), undefined=StrictUndefined)
+        (out / "linker.ld").write_text(lenv.get_template(tpl.name).render(
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)

@@ -1,0 +1,109 @@
+/* riscv_virt_port.c (gap8, pulp-open) - the port seam on QEMU virt: console on the 16550
+ * UART, exit through the SiFive test device, stack high-water of hart 0 by painting.
+ * Only hart 0 (the fabric controller, which runs the harness) calls these. */
+#include <stdint.h>
+
+#include "ek_port.h"
+
+/* 16550 with byte-wide registers (reg-shift 0 on virt). */
+#define UART_BASE 0x10000000u
+#define UART_RBR (*(volatile uint8_t *)(UART_BASE + 0u))   /* read: receive buffer */
+#define UART_THR (*(volatile uint8_t *)(UART_BASE + 0u))   /* write: transmit holding */
+#define UART_IER (*(volatile uint8_t *)(UART_BASE + 1u))
+#define UART_FCR (*(volatile uint8_t *)(UART_BASE + 2u))
+#define UART_LCR (*(volatile uint8_t *)(UART_BASE + 3u))
+#define UART_LSR (*(volatile uint8_t *)(UART_BASE + 5u))
+#define LSR_DATA_READY 0x01u
+#define LSR_THR_EMPTY 0x20u
+#define LSR_TX_IDLE 0x40u                  /* holding and shift registers both empty */
+#define LCR_8N1 0x03u
+#define FCR_FIFO_ON_14 0xC7u               /* FIFOs on and cleared, RX trigger at 14 bytes */
+
+/* SiFive test device: (code << 16) | 0x3333 ends QEMU with exit status `code`. */
+#define EXIT_DEVICE (*(volatile uint32_t *)0x00100000u)
+#define EXIT_FAIL 0x3333u
+
+/* Linker symbols (riscv_virt.ld.j2): hart 0's stack occupies [bottom, top). */
+extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
+
+#define STACK_PAINT 0xA5A5A5A5u
+static uint32_t *stack_paint_top;        /* painted words lie below this address */
+
+/* QEMU needs nothing here; a real 16550 also needs its baud divisor (board-specific). The
+ * receive FIFO lets QEMU hand over up to 14 bytes at a time instead of one. */
+void ek_port_setup(void)
+{
+    UART_IER = 0u;
+    UART_LCR = LCR_8N1;
+    UART_FCR = FCR_FIFO_ON_14;
+}
+
+void ek_port_putc(char c)
+{
+    while (!(UART_LSR & LSR_THR_EMPTY))
+        ;
+    UART_THR = (uint8_t)c;
+}
+
+/* A UART has no end of input: this blocks until a byte arrives and never returns -1. */
+int ek_port_getc(void)
+{
+    while (!(UART_LSR & LSR_DATA_READY))
+        ;
+    return (int)UART_RBR;
+}
+
+/* mcycle follows the host clock on QEMU without -icount: figures come from the
+ * instruction-count plugin instead. */
+uint32_t ek_port_cycles(void)
+{
+    return 0;
+}
+
+void ek_port_exit(int code)
+{
+    while (!(UART_LSR & LSR_TX_IDLE))    /* let the last byte leave */
+        ;
+    EXIT_DEVICE = ((uint32_t)code << 16) | EXIT_FAIL;
+    for (;;)                            /* without the test device: stop here */
+        __asm__ volatile("wfi");
+}
+
+static uint32_t *current_sp(void)
+{
+    uint32_t *sp;
+    __asm__ volatile("mv %0, sp" : "=r"(sp));
+    return sp;
+}
+
+/* Paints the free stack below the caller's frame. noinline: the frame of this function
+ * itself lies above the sp it reads, so it cannot paint over its own locals. */
+__attribute__((noinline)) void ek_port_stack_paint(void)
+{
+    uint32_t *top = current_sp();
+    for (volatile uint32_t *p = __ek_stack_bottom; p < top; p++)
+        *p = STACK_PAINT;
+    stack_paint_top = top;
+}
+
+/* Bytes below the painting point that were written since ek_port_stack_paint(). A value
+ * equal to the whole painted size means the stack may have overflowed. */
+int32_t ek_port_stack_used(void)
+{
+    if (!stack_paint_top)
+        return -1;
+    const uint32_t *p = __ek_stack_bottom;
+    while (p < stack_paint_top && *p == STACK_PAINT)
+        p++;
+    return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
+}
+
+/* The runner preloads samples here with `-device loader` (target.toml simulator.bulk_input,
+ * which must agree): DRAM above the L2 and L1 budgets, far below the device tree QEMU puts
+ * near the top of its 128 MiB. Zero there (nothing loaded) means: read the console. */
+#define BULK_INPUT_ADDR 0x80100000u
+
+const ek_bulk_input_t *ek_port_bulk_input(void)
+{
+    return (const ek_bulk_input_t *)BULK_INPUT_ADDR;
+}

@@ -1,0 +1,105 @@
+/* riscv_virt_startup.c (gap8, pulp-open) - reset for a PULP-style chip on QEMU virt: hart 0
+ * is the fabric controller and runs main(); harts 1..EK_CLUSTER_CORES are the cluster
+ * cores and park in the team loop (riscv_virt_team.c). No C library startup: symbols come
+ * from common/riscv_virt.ld.j2.
+ *
+ * QEMU virt (-bios none) starts every hart at once at the start of DRAM, on zeroed RAM.
+ * On silicon the fabric controller boots alone and starts the cluster later; to stay
+ * equivalent, a cluster core touches nothing but its own stack (never .data/.bss, which
+ * hart 0 is still initialising) until hart 0 first wakes it. */
+#include <stdint.h>
+
+#include "ek_port.h"
+#include "ek_protocol.h"
+
+/* Cluster size of GAP8 and PULP-OPEN (target.toml `cores`). PMSIS gives the cluster's
+ * worker cores 1 KiB of stack by default; they live in L1 next to the data they use. */
+#define EK_CLUSTER_CORES 8
+#define EK_WORKER_STACK_BYTES 1024
+#define EK_STR_(x) #x
+#define EK_STR(x) EK_STR_(x)
+
+/* Exit code when a hart takes a trap (illegal instruction, bad address...), so a crashed
+ * firmware ends the simulation instead of jumping to address 0 and hanging. */
+#define EK_EXIT_FAULT 250
+
+extern uint32_t __ek_data_load[], __ek_data_start[], __ek_data_end[];
+extern uint32_t __ek_tdata_load[], __ek_tls_base[], __ek_tdata_end[];
+extern uint32_t __ek_bss_start[], __ek_bss_end[];
+
+int main(void);
+void ek_boot(void) __attribute__((noreturn));
+void ek_trap(void) __attribute__((noreturn));
+void ek_team_worker(uint32_t hart) __attribute__((noreturn)); /* riscv_virt_team.c */
+
+__attribute__((section(".noinit.ek_worker_stacks"), aligned(16), used))
+static uint8_t worker_stacks[EK_CLUSTER_CORES][EK_WORKER_STACK_BYTES];
+
+/* mstatus.FS = Initial: without it the first float instruction traps (hard float only). */
+#ifdef __riscv_flen
+#define EK_FPU_ON "li t0, 0x2000\n\tcsrs mstatus, t0\n\tcsrw fcsr, zero\n\t"
+#else
+#define EK_FPU_ON ""
+#endif
+
+/* Every hart: trap vector, FPU, thread pointer; then a stack per hart. Hart h (1..8) gets
+ * the top of worker_stacks[h-1], i.e. worker_stacks + h * size. Harts beyond the cluster
+ * (a larger -smp) sleep forever without a stack. */
+__attribute__((naked, noreturn, section(".text.ek_start")))
+void _start(void)
+{
+    __asm__ volatile(
+        "la t0, ek_trap\n\t"
+        "csrw mtvec, t0\n\t"
+        EK_FPU_ON
+        "la tp, __ek_tls_base\n\t"
+        "csrr a0, mhartid\n\t"
+        "bnez a0, 1f\n\t"
+        "la sp, __ek_stack_top\n\t"
+        "j ek_boot\n"
+        "1:\n\t"
+        "li t0, " EK_STR(EK_CLUSTER_CORES) "\n\t"
+        "bgtu a0, t0, 2f\n\t"
+        "li t0, " EK_STR(EK_WORKER_STACK_BYTES) "\n\t"
+        "mul t0, a0, t0\n\t"
+        "la sp, worker_stacks\n\t"
+        "add sp, sp, t0\n\t"
+        "j ek_team_worker\n"
+        "2:\n\t"
+        "wfi\n\t"
+        "j 2b\n");
+}
+
+/* Hart 0: the .data/.tdata images from L2 to L1, zero .tbss/.bss, run the harness.
+ * no-tree-loop-distribute-patterns keeps the loops from becoming memcpy/memset calls. */
+__attribute__((noreturn, optimize("no-tree-loop-distribute-patterns")))
+void ek_boot(void)
+{
+    const uint32_t *src = __ek_data_load;
+    for (uint32_t *dst = __ek_data_start; dst < __ek_data_end; )
+        *dst++ = *src++;
+    src = __ek_tdata_load;
+    for (uint32_t *dst = __ek_tls_base; dst < __ek_tdata_end; )
+        *dst++ = *src++;
+    for (uint32_t *dst = __ek_bss_start; dst < __ek_bss_end; )
+        *dst++ = 0;
+    ek_port_exit(main());
+}
+
+/* Direct-mode mtvec needs a 4-byte aligned handler. Global interrupts stay off (mstatus.MIE
+ * = 0), so only synchronous exceptions land here. "EKERR" makes the runner show it. */
+__attribute__((aligned(4), noreturn))
+void ek_trap(void)
+{
+    uint32_t cause, epc, hart;
+    __asm__ volatile("csrr %0, mcause\n\tcsrr %1, mepc\n\tcsrr %2, mhartid"
+                     : "=r"(cause), "=r"(epc), "=r"(hart));
+    ek_write_str("EKERR trap on hart ");
+    ek_write_int((int32_t)hart);
+    ek_write_str(": mcause 0x");
+    ek_write_hex32(cause);
+    ek_write_str(" mepc 0x");
+    ek_write_hex32(epc);
+    ek_write_str("\n");
+    ek_port_exit(EK_EXIT_FAULT);
+}
