@@ -8,5 +8,9 @@
 
 void ek_mark_begin(void);
 void ek_mark_end(void);
+/* Around spin-waiting (barriers, joins) in parallel runtimes: the plugin reports those
+ * instructions apart, so the critical path excludes them. */
+void ek_mark_wait_begin(void);
+void ek_mark_wait_end(void);
 
 #endif

@@ -13,3 +13,13 @@ __attribute__((noinline, noipa)) void ek_mark_end(void)
 {
     __asm__ volatile("" ::: "memory");
 }
+
+__attribute__((noinline, noipa)) void ek_mark_wait_begin(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, noipa)) void ek_mark_wait_end(void)
+{
+    __asm__ volatile("" ::: "memory");
+}

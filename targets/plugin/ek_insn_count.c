@@ -2,13 +2,17 @@
  * inference, i.e. between the runtime markers ek_mark_begin() and ek_mark_end().
  *
  * Usage:  -plugin ek_insn_count.so,begin=0x...,end=0x...,out=/path/counts.txt
+ *                 [,wait_begin=0x...,wait_end=0x...]
  *   (it prints nothing itself, so `-d plugin` is optional; errors go to stderr)
  *   begin/end: the ELF symbol values of ek_mark_begin / ek_mark_end, passed as they are.
  *              The plugin clears bit 0 itself (Arm M-profile symbols carry the Thumb
  *              bit; translation blocks start at the even address). Clearing it is
  *              harmless on every other ISA, whose code addresses are at least 2-aligned.
+ *   wait_begin/wait_end (optional): ek_mark_wait_begin / ek_mark_wait_end, which bracket
+ *              spin-waiting (barriers, joins); instructions between them are also
+ *              reported apart, as `waiting`.
  *   out:       written at exit, one line per completed interval (one inference):
- *                  <vcpu_index> <instructions>
+ *                  <vcpu_index> <instructions> <waiting>
  *              grouped by vCPU in ascending index, chronological within a vCPU (so the
  *              file is deterministic even under multi-threaded TCG), then per vCPU
  *                  total <vcpu_index> <sum of its intervals>
@@ -69,28 +73,31 @@ EK_EXPORT int qemu_plugin_version = 1;
 
 /* ---- state ------------------------------------------------------------------------ */
 #define EK_MAX_VCPUS 64
-enum { TB_PLAIN = 0, TB_BEGIN = 1, TB_END = 2 };
+enum { TB_PLAIN = 0, TB_BEGIN = 1, TB_END = 2, TB_WAIT_BEGIN = 3, TB_WAIT_END = 4 };
+#define KIND_BITS 3u
 
 /* Only vCPU i's own thread touches slot i while running; the interval list is guarded
  * by a lock because the exit handler may read it while other vCPU threads still run. */
 typedef struct {
     uint64_t count;                     /* instructions in the open interval */
-    bool active;
-    uint64_t *intervals;                /* completed intervals, chronological */
-    size_t n, cap;
+    uint64_t waiting;                   /* of which inside ek_mark_wait_begin..end */
+    bool active, in_wait;
+    uint64_t *intervals;                /* completed intervals, chronological: pairs */
+    size_t n, cap;                      /* (count, waiting), n counts pairs */
 } vcpu_state;
 
 static vcpu_state vcpus[EK_MAX_VCPUS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t begin_pc, end_pc;
+static uint64_t wait_begin_pc = UINT64_MAX, wait_end_pc = UINT64_MAX; /* optional */
 static char *out_path;
 
-static void record(vcpu_state *s, uint64_t value)
+static void record(vcpu_state *s, uint64_t value, uint64_t waiting)
 {
     pthread_mutex_lock(&lock);
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
-        uint64_t *p = realloc(s->intervals, cap * sizeof *p);
+        uint64_t *p = realloc(s->intervals, 2 * cap * sizeof *p);
         if (!p) {                       /* drop it: the runner sees an interval missing */
             pthread_mutex_unlock(&lock);
             return;
@@ -98,35 +105,49 @@ static void record(vcpu_state *s, uint64_t value)
         s->intervals = p;
         s->cap = cap;
     }
-    s->intervals[s->n++] = value;
+    s->intervals[2 * s->n] = value;
+    s->intervals[2 * s->n + 1] = waiting;
+    s->n++;
     pthread_mutex_unlock(&lock);
 }
 
-/* userdata packs (TB instruction count << 2) | TB kind, so no allocation per TB. */
+/* userdata packs (TB instruction count << KIND_BITS) | TB kind, so no allocation per TB.
+ * Between the wait markers (a barrier's spin loop) instructions also go to `waiting`, so
+ * the runner can report the critical path: instructions minus waiting. */
 static void on_tb_exec(unsigned int vcpu_index, void *udata)
 {
     if (vcpu_index >= EK_MAX_VCPUS)
         return;
     vcpu_state *s = &vcpus[vcpu_index];
     uintptr_t u = (uintptr_t)udata;
-    unsigned kind = (unsigned)(u & 3u);
+    unsigned kind = (unsigned)(u & ((1u << KIND_BITS) - 1u));
     if (kind == TB_BEGIN) {
         s->active = true;
+        s->in_wait = false;
         s->count = 0;
+        s->waiting = 0;
     } else if (kind == TB_END && s->active) {
         s->active = false;
-        record(s, s->count);
+        record(s, s->count, s->waiting);
+    } else if (kind == TB_WAIT_BEGIN) {
+        s->in_wait = true;
+    } else if (kind == TB_WAIT_END) {
+        s->in_wait = false;
     }
-    if (s->active)
-        s->count += u >> 2;
+    if (s->active) {
+        s->count += u >> KIND_BITS;
+        if (s->in_wait)
+            s->waiting += u >> KIND_BITS;
+    }
 }
 
 static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     uint64_t pc = qemu_plugin_tb_vaddr(tb);
-    uintptr_t kind = pc == begin_pc ? TB_BEGIN : pc == end_pc ? TB_END : TB_PLAIN;
-    uintptr_t u = ((uintptr_t)qemu_plugin_tb_n_insns(tb) << 2) | kind;
+    uintptr_t kind = pc == begin_pc ? TB_BEGIN : pc == end_pc ? TB_END
+                   : pc == wait_begin_pc ? TB_WAIT_BEGIN : pc == wait_end_pc ? TB_WAIT_END : TB_PLAIN;
+    uintptr_t u = ((uintptr_t)qemu_plugin_tb_n_insns(tb) << KIND_BITS) | kind;
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS,
                                          (void *)u);
 }
@@ -142,13 +163,14 @@ static void on_atexit(qemu_plugin_id_t id, void *udata)
     pthread_mutex_lock(&lock);
     for (unsigned v = 0; v < EK_MAX_VCPUS; v++)
         for (size_t i = 0; i < vcpus[v].n; i++)
-            fprintf(f, "%u %" PRIu64 "\n", v, vcpus[v].intervals[i]);
+            fprintf(f, "%u %" PRIu64 " %" PRIu64 "\n", v, vcpus[v].intervals[2 * i],
+                    vcpus[v].intervals[2 * i + 1]);
     for (unsigned v = 0; v < EK_MAX_VCPUS; v++) {
         if (!vcpus[v].n)
             continue;
         uint64_t sum = 0;
         for (size_t i = 0; i < vcpus[v].n; i++)
-            sum += vcpus[v].intervals[i];
+            sum += vcpus[v].intervals[2 * i];
         fprintf(f, "total %u %" PRIu64 "\n", v, sum);
     }
     pthread_mutex_unlock(&lock);
@@ -172,6 +194,10 @@ EK_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
             have_begin = parse_addr(a + 6, &begin_pc);
         else if (!strncmp(a, "end=", 4))
             have_end = parse_addr(a + 4, &end_pc);
+        else if (!strncmp(a, "wait_begin=", 11))
+            parse_addr(a + 11, &wait_begin_pc);
+        else if (!strncmp(a, "wait_end=", 9))
+            parse_addr(a + 9, &wait_end_pc);
         else if (!strncmp(a, "out=", 4))
             out_path = strdup(a + 4);
         else {
@@ -197,6 +223,8 @@ EK_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
     fclose(probe);
     begin_pc &= ~(uint64_t)1;           /* Thumb bit: see the header comment */
     end_pc &= ~(uint64_t)1;
+    wait_begin_pc &= ~(uint64_t)1;
+    wait_end_pc &= ~(uint64_t)1;
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
     qemu_plugin_register_atexit_cb(id, on_atexit, NULL);
     return 0;

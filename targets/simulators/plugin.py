@@ -24,26 +24,34 @@ def plugin_path() -> Path:
     return PLUGIN
 
 
-def marker_addresses(elf: Path) -> tuple[int, int]:
-    """Symbol values of ek_mark_begin / ek_mark_end (the plugin clears the Thumb bit)."""
+MARKERS = ("ek_mark_begin", "ek_mark_end", "ek_mark_wait_begin", "ek_mark_wait_end")
+
+
+def plugin_arguments(elf: Path, out: Path) -> str:
+    """The plugin's argument string: marker symbol values (it clears the Thumb bit itself)."""
     with open(elf, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
         if symtab is None:
             raise SimulatorError(f"{elf} has no symbol table; build without stripping to count instructions")
         found = {}
-        for name in ("ek_mark_begin", "ek_mark_end"):
+        for name in MARKERS:
             syms = symtab.get_symbol_by_name(name)
-            if not syms:
-                raise SimulatorError(f"{elf} lacks the profiling marker {name}; was it built by edgekiln?")
-            found[name] = syms[0]["st_value"]
-    return found["ek_mark_begin"], found["ek_mark_end"]
+            if syms:
+                found[name] = syms[0]["st_value"]
+    for name in MARKERS[:2]:
+        if name not in found:
+            raise SimulatorError(f"{elf} lacks the profiling marker {name}; was it built by edgekiln?")
+    args = f"begin={found['ek_mark_begin']:#x},end={found['ek_mark_end']:#x}"
+    if "ek_mark_wait_begin" in found and "ek_mark_wait_end" in found:
+        args += f",wait_begin={found['ek_mark_wait_begin']:#x},wait_end={found['ek_mark_wait_end']:#x}"
+    return f"{plugin_path()},{args},out={out}"
 
 
-def parse_counts(path: Path) -> dict[int, list[int]]:
-    """vcpu -> instructions per completed interval, in order."""
-    per_vcpu: dict[int, list[int]] = {}
+def parse_counts(path: Path) -> dict[int, list[tuple[int, int]]]:
+    """vcpu -> (instructions, of which waiting) per completed interval, in order."""
+    per_vcpu: dict[int, list[tuple[int, int]]] = {}
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] != "total":
-            per_vcpu.setdefault(int(parts[0]), []).append(int(parts[1]))
+        if len(parts) == 3 and parts[0] != "total":
+            per_vcpu.setdefault(int(parts[0]), []).append((int(parts[1]), int(parts[2])))
     return per_vcpu

@@ -13,7 +13,7 @@ from edgekiln.errors import SimulatorError
 from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
-from .plugin import marker_addresses, parse_counts, plugin_path
+from .plugin import parse_counts, plugin_arguments
 
 # Generous: QEMU runs tens of millions of guest instructions per second.
 BASE_TIMEOUT_S = 60.0
@@ -41,8 +41,7 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
         counts_file = Path(tmp) / "counts.txt"
         extra_args: list[str] = []
         if count:
-            begin, end = marker_addresses(elf)
-            extra_args = ["-plugin", f"{plugin_path()},begin={begin:#x},end={end:#x},out={counts_file}"]
+            extra_args = ["-plugin", plugin_arguments(elf, counts_file)]
         stdin_data = encode_inputs(X)
         bulk = target.simulator.get("bulk_input")
         if bulk is not None and preload:
@@ -71,7 +70,7 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
         instructions = None
         if count:
             per_vcpu = parse_counts(counts_file)
-            instructions = per_vcpu.get(0, [])
+            instructions = [total for total, _ in per_vcpu.get(0, [])]
             if len(instructions) != len(X):
                 raise SimulatorError(f"instruction counter saw {len(instructions)} inferences, expected {len(X)}")
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,

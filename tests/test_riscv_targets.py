@@ -1,0 +1,122 @@
+"""GAP8 and PULP-OPEN on QEMU virt (-smp 9: fabric controller + 8 parked cluster cores):
+parity with scikit-learn, instruction counts that reflect soft vs hard float, the console
+path, and the L2 budget. The full zoo on all data sets runs in test_parity-style sweeps;
+here digits is evaluated on every 6th row to keep soft-float kNN/SVC quick."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+import edgekiln
+from conftest import as_float32, assert_parity, dataset, require_target
+from edgekiln.errors import MemoryBudgetError
+from edgekiln.targets import get_target
+from edgekiln.targets.build import build_project
+from edgekiln.targets.simulators import run_firmware
+from test_parity import _near_tie
+from zoo import CLASSIFIERS, CLUSTERERS
+
+pytestmark = pytest.mark.qemu
+
+TARGETS = ["gap8", "pulp-open"]
+DATA = ["iris", "digits"]
+MODELS = [c for c in CLASSIFIERS if c[0] in {"dt", "rf", "gnb", "logreg", "svc_rbf", "knn"}]
+
+
+def _rows(data: str, X: np.ndarray) -> np.ndarray:
+    return X[::6] if data == "digits" else X
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("model_id,factory,exact", MODELS, ids=[m[0] for m in MODELS])
+def test_classifier_parity(target, data, model_id, factory, exact, tmp_path):
+    require_target(target)
+    X, y = dataset(data)
+    est = factory().fit(X, y)
+    cm = edgekiln.convert(est, target, workdir=tmp_path)
+    Xe = _rows(data, X)
+    assert_parity(cm, est, Xe, exact=exact, near_tie=_near_tie(est, Xe))
+    ins = cm.last_run.instruction_summary()
+    assert ins is not None and 0 < ins["per_inference_min"] <= ins["per_inference_max"]
+    assert 0 < cm.last_run.stack_bytes < get_target(target).stack_bytes
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("data", DATA)
+def test_kmeans_parity(target, data, tmp_path):
+    require_target(target)
+    _, factory, _ = CLUSTERERS[0]
+    X, _ = dataset(data)
+    est = factory().fit(X)
+    cm = edgekiln.convert(est, target, workdir=tmp_path)
+    X32 = as_float32(_rows(data, X))
+    got, ref = cm.predict(X32), est.predict(X32)
+    d = np.sort(est.transform(X32), axis=1)
+    near_tie = (d[:, 1] - d[:, 0]) <= 1e-4 * np.maximum(d[:, 1], 1.0)
+    assert np.all((got == ref) | near_tie), f"non-tie mismatches at {np.flatnonzero((got != ref) & ~near_tie)}"
+
+
+@pytest.mark.parametrize("factory", [GaussianNB, lambda: make_pipeline(StandardScaler(), SVC())],
+                         ids=["gnb", "svc_rbf"])
+def test_soft_float_costs_several_times_more(factory, tmp_path):
+    """The same float-heavy model: GAP8 calls libgcc for every float operation, PULP-OPEN
+    executes one F instruction."""
+    for t in TARGETS:
+        require_target(t)
+    X, y = load_iris(return_X_y=True)
+    est = factory().fit(X, y)
+    median = {}
+    for t in TARGETS:
+        cm = edgekiln.convert(est, t, workdir=tmp_path / t)
+        cm.predict(as_float32(X))
+        median[t] = cm.last_run.instruction_summary()["per_inference_median"]
+    assert median["gap8"] >= 3 * median["pulp-open"], median
+
+
+def test_console_input_path(tmp_path):
+    """Samples streamed over the 16550 UART (the path a board uses) give the same result as
+    the preloaded memory area."""
+    require_target("gap8")
+    X, y = load_iris(return_X_y=True)
+    cm = edgekiln.convert(GaussianNB().fit(X, y), "gap8", workdir=tmp_path)
+    X32 = X[:40].astype(np.float32)
+    streamed = run_firmware(cm.build.elf, cm.target, X32, preload=False)
+    preloaded = run_firmware(cm.build.elf, cm.target, X32)
+    assert np.array_equal(streamed.labels, preloaded.labels)
+    assert np.array_equal(streamed.outputs, preloaded.outputs)
+    assert streamed.instructions == preloaded.instructions
+
+
+def test_targets_describe_the_chips():
+    for name in TARGETS:
+        t = get_target(name)
+        assert t.cores == 8 and t.simulator["args"][t.simulator["args"].index("-smp") + 1] == "9"
+        regions = {m.name: (m.length, m.kind) for m in t.memory}
+        assert regions == {"L2": (512 * 1024, "flash"), "L1": (64 * 1024, "ram")}
+
+
+def _knn_with_float_rows(n: int) -> KNeighborsClassifier:
+    rng = np.random.default_rng(0)
+    return KNeighborsClassifier().fit(rng.normal(size=(n, 64)), rng.integers(0, 3, n))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_model_too_big_for_l2_fails_before_building(target):
+    require_target(target)
+    with pytest.raises(MemoryBudgetError, match=rf"needs \d+ bytes of L2 for its constants but {target} has 524288"):
+        edgekiln.convert(_knn_with_float_rows(3000), target)  # 768 KB of rows
+
+
+def test_l2_overflow_at_link_time_names_l2(tmp_path):
+    """Constants just under 512 KiB pass the plan; code and the FC stack push L2 over at link."""
+    require_target("gap8")
+    info = edgekiln.export(_knn_with_float_rows(2000), "gap8", tmp_path)  # 512000 bytes of rows
+    with pytest.raises(MemoryBudgetError, match=r"needs \d+ bytes of L2 but gap8 has 524288"):
+        build_project(info.path)
