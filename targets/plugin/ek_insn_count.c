@@ -11,8 +11,10 @@
  *   wait_begin/wait_end (optional): ek_mark_wait_begin / ek_mark_wait_end, which bracket
  *              spin-waiting (barriers, joins); instructions between them are also
  *              reported apart, as `waiting`.
- *   out:       written at exit, one line per completed interval (one inference):
- *                  <vcpu_index> <instructions> <waiting>
+ *   out:       written at exit, one line per completed interval:
+ *                  <vcpu_index> <inference> <instructions> <waiting>
+ *              <inference> numbers vCPU 0's intervals 1, 2, ...; another vCPU's interval
+ *              (a cluster core running a job) carries the number current when it began.
  *              grouped by vCPU in ascending index, chronological within a vCPU (so the
  *              file is deterministic even under multi-threaded TCG), then per vCPU
  *                  total <vcpu_index> <sum of its intervals>
@@ -81,9 +83,10 @@ enum { TB_PLAIN = 0, TB_BEGIN = 1, TB_END = 2, TB_WAIT_BEGIN = 3, TB_WAIT_END = 
 typedef struct {
     uint64_t count;                     /* instructions in the open interval */
     uint64_t waiting;                   /* of which inside ek_mark_wait_begin..end */
+    uint64_t tag;                       /* inference the open interval belongs to */
     bool active, in_wait;
-    uint64_t *intervals;                /* completed intervals, chronological: pairs */
-    size_t n, cap;                      /* (count, waiting), n counts pairs */
+    uint64_t *intervals;                /* completed intervals, chronological: triples */
+    size_t n, cap;                      /* (tag, count, waiting), n counts triples */
 } vcpu_state;
 
 static vcpu_state vcpus[EK_MAX_VCPUS];
@@ -91,13 +94,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t begin_pc, end_pc;
 static uint64_t wait_begin_pc = UINT64_MAX, wait_end_pc = UINT64_MAX; /* optional */
 static char *out_path;
+/* Inference number: bumped when vCPU 0 (the core running the harness) enters ek_mark_begin.
+ * Cluster cores call the markers around each job they run; their intervals carry the
+ * number current at their begin, so the runner can group a parallel inference's work. */
+static uint64_t inference_tag;
 
-static void record(vcpu_state *s, uint64_t value, uint64_t waiting)
+static void record(vcpu_state *s, uint64_t tag, uint64_t value, uint64_t waiting)
 {
     pthread_mutex_lock(&lock);
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
-        uint64_t *p = realloc(s->intervals, 2 * cap * sizeof *p);
+        uint64_t *p = realloc(s->intervals, 3 * cap * sizeof *p);
         if (!p) {                       /* drop it: the runner sees an interval missing */
             pthread_mutex_unlock(&lock);
             return;
@@ -105,8 +112,9 @@ static void record(vcpu_state *s, uint64_t value, uint64_t waiting)
         s->intervals = p;
         s->cap = cap;
     }
-    s->intervals[2 * s->n] = value;
-    s->intervals[2 * s->n + 1] = waiting;
+    s->intervals[3 * s->n] = tag;
+    s->intervals[3 * s->n + 1] = value;
+    s->intervals[3 * s->n + 2] = waiting;
     s->n++;
     pthread_mutex_unlock(&lock);
 }
@@ -122,13 +130,15 @@ static void on_tb_exec(unsigned int vcpu_index, void *udata)
     uintptr_t u = (uintptr_t)udata;
     unsigned kind = (unsigned)(u & ((1u << KIND_BITS) - 1u));
     if (kind == TB_BEGIN) {
+        s->tag = vcpu_index == 0 ? __atomic_add_fetch(&inference_tag, 1, __ATOMIC_SEQ_CST)
+                                 : __atomic_load_n(&inference_tag, __ATOMIC_SEQ_CST);
         s->active = true;
         s->in_wait = false;
         s->count = 0;
         s->waiting = 0;
     } else if (kind == TB_END && s->active) {
         s->active = false;
-        record(s, s->count, s->waiting);
+        record(s, s->tag, s->count, s->waiting);
     } else if (kind == TB_WAIT_BEGIN) {
         s->in_wait = true;
     } else if (kind == TB_WAIT_END) {
@@ -163,14 +173,14 @@ static void on_atexit(qemu_plugin_id_t id, void *udata)
     pthread_mutex_lock(&lock);
     for (unsigned v = 0; v < EK_MAX_VCPUS; v++)
         for (size_t i = 0; i < vcpus[v].n; i++)
-            fprintf(f, "%u %" PRIu64 " %" PRIu64 "\n", v, vcpus[v].intervals[2 * i],
-                    vcpus[v].intervals[2 * i + 1]);
+            fprintf(f, "%u %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", v, vcpus[v].intervals[3 * i],
+                    vcpus[v].intervals[3 * i + 1], vcpus[v].intervals[3 * i + 2]);
     for (unsigned v = 0; v < EK_MAX_VCPUS; v++) {
         if (!vcpus[v].n)
             continue;
         uint64_t sum = 0;
         for (size_t i = 0; i < vcpus[v].n; i++)
-            sum += vcpus[v].intervals[2 * i];
+            sum += vcpus[v].intervals[3 * i + 1];
         fprintf(f, "total %u %" PRIu64 "\n", v, sum);
     }
     pthread_mutex_unlock(&lock);

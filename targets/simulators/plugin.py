@@ -47,11 +47,27 @@ def plugin_arguments(elf: Path, out: Path) -> str:
     return f"{plugin_path()},{args},out={out}"
 
 
-def parse_counts(path: Path) -> dict[int, list[tuple[int, int]]]:
-    """vcpu -> (instructions, of which waiting) per completed interval, in order."""
-    per_vcpu: dict[int, list[tuple[int, int]]] = {}
+def parse_counts(path: Path) -> dict[int, list[tuple[int, int, int]]]:
+    """vcpu -> (inference number, instructions, of which waiting) per interval, in order."""
+    per_vcpu: dict[int, list[tuple[int, int, int]]] = {}
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] != "total":
-            per_vcpu.setdefault(int(parts[0]), []).append((int(parts[1]), int(parts[2])))
+        if len(parts) == 4 and parts[0] != "total":
+            per_vcpu.setdefault(int(parts[0]), []).append((int(parts[1]), int(parts[2]), int(parts[3])))
     return per_vcpu
+
+
+def per_inference(per_vcpu: dict[int, list[tuple[int, int, int]]]) -> tuple[list[int], list[int], list[dict]]:
+    """-> (instructions on core 0, critical path, per-core work) for each inference.
+
+    Critical path: the largest, over cores, of the instructions a core executed for that
+    inference outside spin-waiting (ARCHITECTURE.md, "Measuring")."""
+    main = per_vcpu.get(0, [])
+    work: dict[int, dict[int, int]] = {}
+    for vcpu, intervals in per_vcpu.items():
+        for tag, total, waiting in intervals:
+            work.setdefault(tag, {}).setdefault(vcpu, 0)
+            work[tag][vcpu] += total - waiting
+    totals = [total for _, total, _ in main]
+    critical = [max(work[tag].values()) for tag, _, _ in main]
+    return totals, critical, [work[tag] for tag, _, _ in main]

@@ -13,7 +13,7 @@ from edgekiln.errors import SimulatorError
 from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
-from .plugin import parse_counts, plugin_arguments
+from .plugin import parse_counts, per_inference, plugin_arguments
 
 # Generous: QEMU runs tens of millions of guest instructions per second.
 BASE_TIMEOUT_S = 60.0
@@ -67,11 +67,11 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
             tail = "\n".join((text + proc.stderr.decode(errors="replace")).strip().splitlines()[-15:])
             raise SimulatorError(f"{target.name} firmware exited with code {proc.returncode}. Last output:\n{tail}")
         labels, outputs, task, stack = parse_harness_output(text, len(X))
-        instructions = None
+        instructions = critical = per_core = None
         if count:
-            per_vcpu = parse_counts(counts_file)
-            instructions = [total for total, _ in per_vcpu.get(0, [])]
+            instructions, critical, per_core = per_inference(parse_counts(counts_file))
             if len(instructions) != len(X):
                 raise SimulatorError(f"instruction counter saw {len(instructions)} inferences, expected {len(X)}")
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,
-                     outputs=outputs, task=task, instructions=instructions, stack_bytes=stack, log=text)
+                     outputs=outputs, task=task, instructions=instructions, critical_path=critical,
+                     per_core=per_core, stack_bytes=stack, log=text)
