@@ -73,6 +73,11 @@ class Lowering:
 
     op: ClassVar[str] = ""
     options: dict = {}  # codegen options, set per use by lower_graph
+
+    @property
+    def cores(self) -> int:
+        """Cores the generated kernels may use (options["cores"], default 1)."""
+        return int(self.options.get("cores", 1))
     template: ClassVar[str] = ""          # file under codegen/templates/ops/
     kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
     headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names

@@ -110,7 +110,8 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
     (Path(out) / "Makefile").write_text(environment().get_template("Makefile.j2").render(
         target=target, sources=sources, harness_outputs=int(harness_outputs), warnings=warnings,
         extra_cflags=" ".join(extra_cflags), extra_ldflags=" ".join(extra_ldflags),
-        library_sources=[s for s in sources if s.startswith("model.c") or s.startswith("runtime/kernels/")]))
+        library_sources=[s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
+                         or s.endswith("ek_markers.c")]))
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
@@ -119,6 +120,12 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
+    options = dict(options or {})
+    cores = int(options.setdefault("cores", 1))
+    if not 1 <= cores <= target.cores:
+        from edgekiln.errors import InputError
+
+        raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
     nodes, facts = lower_graph(graph, options)
     plan = memory_plan(graph, nodes, facts)
     check_fits(plan, target)
@@ -146,13 +153,19 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)
     (rt / "include" / "ek_config.h").write_text(
-        env.get_template("ek_config.h.j2").render(n_cores=1, defines=facts["defines"]))
+        env.get_template("ek_config.h.j2").render(n_cores=cores, defines=facts["defines"]))
     sources = ["model.c", "main.c"]
     for k in facts["kernels"]:
         dst = rt / "kernels" / k
         dst.parent.mkdir(exist_ok=True)
         shutil.copy(_kernel_path(k, target.kernel_families), dst)
         sources.append(f"runtime/kernels/{k}")
+    # The team (fork/join) port: a runtime one by name, or the target's own among its sources.
+    if target.parallel != "port":
+        (rt / "parallel").mkdir()
+        team = f"ek_team_{target.parallel}.c"
+        shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
+        sources.append(f"runtime/parallel/{team}")
     for p in sorted((RUNTIME / "protocol").glob("*.c")):
         (rt / "protocol").mkdir(exist_ok=True)
         shutil.copy(p, rt / "protocol" / p.name)

@@ -38,6 +38,7 @@ class Target:
     memory: list[MemoryRegion]
     stack_bytes: int
     kernel_families: list[str] = field(default_factory=list)
+    parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c, or "port"
 
     def region_bytes(self, kind: str) -> int | None:
         regions = [m.length for m in self.memory if m.kind == kind]
@@ -82,6 +83,7 @@ def _load(folder: Path) -> Target:
         linker_template=tc.get("linker_template"), toolchain_apt=list(tc.get("apt_packages", [])),
         simulator=sim, memory=[MemoryRegion(**m) for m in d.get("memory", [])],
         stack_bytes=int(d.get("stack_bytes", 0)), kernel_families=list(tc.get("kernel_families", [])),
+        parallel=tc.get("parallel", "single"),
     )
 
 

@@ -24,7 +24,8 @@ class Knn(Lowering):
                 "weighted": int(a["weights"] == "distance"), "elem": elem, "n_classes": a["n_classes"], "mode": a["mode"]}
 
     def scratch_bytes(self, node) -> int:
-        return 4 * (3 * node.attrs["k"] + node.attrs["n_classes"])
+        k = node.attrs["k"]
+        return 4 * (3 * k + node.attrs["n_classes"]) + self.cores * (2 * k + 1) * 4  # ek_knn_scratch_bytes
 
 
 def compact_points(points: np.ndarray) -> tuple[str, np.ndarray]:

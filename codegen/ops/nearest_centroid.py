@@ -17,3 +17,6 @@ class NearestCentroid(Lowering):
         arr = CArray(f"{cid}_centroids", c)
         return {"arrays": [arr], "centroids": arr, "n_centroids": int(c.shape[0]), "n_features": int(c.shape[1]),
                 "metric": METRICS[node.attrs["metric"]]}
+
+    def scratch_bytes(self, node) -> int:
+        return 4 * node.attrs["n_centroids"]  # one distance per centroid on several cores

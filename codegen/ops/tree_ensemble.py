@@ -49,7 +49,7 @@ class TreeEnsemble(Lowering):
 
     def context(self, node, graph, cid: str) -> dict:
         if self.layout(node) == "inline":
-            return inline_context(node, cid)
+            return {**inline_context(node, cid), "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
         c = node.consts
         index_t, feature_t = self._types(node)
         arrays = {
@@ -79,7 +79,8 @@ class TreeEnsemble(Lowering):
         }
 
     def scratch_bytes(self, node) -> int:
-        return 4 * node.attrs["n_classes"] if node.attrs["mode"] == "classify" else 0
+        # class accumulators, then one leaf (or leaf code) per tree for the parallel pass
+        return 4 * (node.attrs["n_classes"] + node.attrs["n_trees"])
 
 
 def inline_context(node, cid: str) -> dict:
@@ -138,7 +139,8 @@ def inline_context(node, cid: str) -> dict:
                   CArray(f"{cid}_pidx", np.asarray(entries_p, dtype=p_type)),
                   CArray(f"{cid}_p", np.asarray(list(p_values), dtype=np.float32))]
     return {
-        "template": "tree_inline.c.j2", "kernels": ("ek_argmax_f32.c",), "headers": ("ek_argmax.h",),
+        "template": "tree_inline.c.j2", "kernels": ("ek_argmax_f32.c",),
         "arrays": arrays, "trees": trees, "classify": classify, "n_classes": n_classes,
         "n_trees": len(trees), "has_impure": bool(impure_rows), "forest": forest,
+        "headers": ("ek_argmax.h", "ek_parallel.h"),
     }

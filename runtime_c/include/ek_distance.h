@@ -12,7 +12,7 @@ typedef enum { EK_ELEM_F32 = 0, EK_ELEM_U8 = 1, EK_ELEM_I16 = 2 } ek_elem_t;
 /* Squared euclidean or manhattan distance (monotone in the true distance). */
 float ek_distance_f32(ek_metric_t metric, const float *a, const float *b, uint32_t n);
 
-/* Index of the nearest of n_points rows (first one on ties). */
+/* Index of the nearest of n_points rows (first one on ties). Scratch: n_points floats. */
 int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
                        uint32_t n_features, const float *x);
 
@@ -21,8 +21,11 @@ float ek_distance_u8_f32(ek_metric_t metric, const uint8_t *a, const float *b, u
 float ek_distance_i16_f32(ek_metric_t metric, const int16_t *a, const float *b, uint32_t n);
 
 /* The k nearest rows, ascending by distance, earlier rows first on ties.
- * idx[k] and dist[k] receive them (dist as ek_distance_f32 returns it). */
+ * idx[k] and dist[k] receive them (dist as ek_distance_f32 returns it). With several cores,
+ * work holds per-core lists: ek_knn_work_bytes(k, n_cores) bytes (unused on one core). */
 void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
-                uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist);
+                uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                void *work);
+uint32_t ek_knn_work_bytes(uint32_t k, uint32_t n_cores);
 
 #endif

@@ -17,7 +17,7 @@ typedef struct {
 /* Returns the class with the largest (weighted) vote, first on ties; proba may be NULL. */
 int32_t ek_knn_classify_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x, float *proba);
 float ek_knn_regress_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x);
-/* Scratch: idx[k], dist[k], weights[k], votes[n_classes]. */
-uint32_t ek_knn_scratch_bytes(uint32_t k, uint32_t n_classes);
+/* Scratch: idx[k], dist[k], weights[k], votes[n_classes], then per-core top-k lists. */
+uint32_t ek_knn_scratch_bytes(uint32_t k, uint32_t n_classes, uint32_t n_cores);
 
 #endif

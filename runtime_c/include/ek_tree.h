@@ -41,7 +41,7 @@ int32_t ek_tree_classify_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, c
 /* Regressor: mean of the trees' leaf values. */
 float ek_tree_regress_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, const float *x);
 
-/* Scratch needed by ek_tree_classify_f32 (class accumulators). */
-uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes);
+/* Scratch: class accumulators, then one leaf per tree when trees run on several cores. */
+uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes, uint32_t n_trees);
 
 #endif

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include "ek_common.h"
+#include "ek_markers.h"
 #include "ek_parallel.h"
 
 #define MAX_TEAM 64u
@@ -31,7 +32,11 @@ static void *worker(void *p)
         seen = generation;
         const int member = my_id < team_size;
         pthread_mutex_unlock(&lock);
-        if (member) job_fn(job_arg);
+        if (member) {
+            ek_mark_begin(); /* per-core work, attributed to the current inference */
+            job_fn(job_arg);
+            ek_mark_end();
+        }
         pthread_mutex_lock(&lock);
         if (member && ++finished == team_size - 1u) pthread_cond_signal(&done);
         pthread_mutex_unlock(&lock);
@@ -63,9 +68,11 @@ void ek_team_fork(uint32_t n_cores, ek_team_fn_t fn, void *arg)
     pthread_mutex_unlock(&lock);
     my_id = 0u;
     fn(arg);
+    ek_mark_wait_begin();
     pthread_mutex_lock(&lock);
     while (finished < n - 1u) pthread_cond_wait(&done, &lock);
     pthread_mutex_unlock(&lock);
+    ek_mark_wait_end();
     pthread_barrier_destroy(&team_barrier);
     team_size = 1u;
 }
@@ -82,5 +89,8 @@ uint32_t ek_team_size(void)
 
 void ek_barrier(void)
 {
-    if (team_size > 1u) pthread_barrier_wait(&team_barrier);
+    if (team_size <= 1u) return;
+    ek_mark_wait_begin();
+    pthread_barrier_wait(&team_barrier);
+    ek_mark_wait_end();
 }

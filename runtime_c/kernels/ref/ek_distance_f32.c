@@ -2,6 +2,7 @@
  * storage type gives bit-identical distances; unrolled by 4 to halve loop overhead. */
 #include <math.h>
 #include "ek_distance.h"
+#include "ek_parallel.h"
 
 #define EK_DISTANCE_BODY(LOAD)                                                     \
     float acc = 0.0f;                                                              \
@@ -42,21 +43,16 @@ float ek_distance_i16_f32(ek_metric_t metric, const int16_t *a, const float *b, 
     EK_DISTANCE_BODY(LOAD_INT)
 }
 
-int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
-                       uint32_t n_features, const float *x)
-{
-    (void)ctx;
-    uint32_t best = 0;
-    float best_d = ek_distance_f32(metric, points, x, n_features);
-    for (uint32_t p = 1; p < n_points; p++) {
-        const float d = ek_distance_f32(metric, &points[p * n_features], x, n_features);
-        if (d < best_d) {
-            best_d = d;
-            best = p;
-        }
-    }
-    return (int32_t)best;
-}
+typedef struct {
+    ek_metric_t metric;
+    const void *points;
+    ek_elem_t elem;
+    uint32_t n_points, n_features, k;
+    const float *x;
+    float *dist;     /* nearest: one distance per point; knn: n_cores lists of k */
+    int32_t *idx;    /* knn: n_cores lists of k row indices */
+    uint32_t *filled;
+} distance_job_t;
 
 static float point_distance(ek_metric_t metric, const void *points, ek_elem_t elem, uint32_t p, uint32_t nf,
                             const float *x)
@@ -71,22 +67,93 @@ static float point_distance(ek_metric_t metric, const void *points, ek_elem_t el
     }
 }
 
-void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
-                uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist)
+static void all_distances(void *arg)
 {
-    (void)ctx;
-    uint32_t filled = 0;
-    for (uint32_t p = 0; p < n_points; p++) {
-        const float d = point_distance(metric, points, elem, p, n_features, x);
-        if (filled == k && !(d < dist[k - 1u])) continue;
-        /* Insertion into the sorted top-k; strict < keeps earlier rows ahead on ties. */
-        uint32_t pos = filled < k ? filled++ : k - 1u;
-        while (pos > 0u && d < dist[pos - 1u]) {
-            dist[pos] = dist[pos - 1u];
-            idx[pos] = idx[pos - 1u];
-            pos--;
+    const distance_job_t *j = (const distance_job_t *)arg;
+    uint32_t begin, end;
+    ek_team_slice(j->n_points, &begin, &end);
+    for (uint32_t p = begin; p < end; p++)
+        j->dist[p] = point_distance(j->metric, j->points, j->elem, p, j->n_features, j->x);
+}
+
+int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
+                       uint32_t n_features, const float *x)
+{
+    if (ctx->n_cores <= 1u) {
+        uint32_t best = 0;
+        float best_d = ek_distance_f32(metric, points, x, n_features);
+        for (uint32_t p = 1; p < n_points; p++) {
+            const float d = ek_distance_f32(metric, &points[p * n_features], x, n_features);
+            if (d < best_d) {
+                best_d = d;
+                best = p;
+            }
         }
-        dist[pos] = d;
-        idx[pos] = (int32_t)p;
+        return (int32_t)best;
+    }
+    float *dist = (float *)ctx->scratch; /* n_points */
+    distance_job_t job = {metric, points, EK_ELEM_F32, n_points, n_features, 0u, x, dist, NULL, NULL};
+    ek_team_fork(ctx->n_cores, all_distances, &job);
+    uint32_t best = 0;
+    for (uint32_t p = 1; p < n_points; p++) {
+        if (dist[p] < dist[best]) best = p; /* first nearest on ties */
+    }
+    return (int32_t)best;
+}
+
+/* Inserts (d, p) into the ascending list of at most k; strict < keeps earlier rows first. */
+static void topk_insert(float *dist, int32_t *idx, uint32_t *filled, uint32_t k, float d, int32_t p)
+{
+    if (*filled == k && !(d < dist[k - 1u])) return;
+    uint32_t pos = *filled < k ? (*filled)++ : k - 1u;
+    while (pos > 0u && d < dist[pos - 1u]) {
+        dist[pos] = dist[pos - 1u];
+        idx[pos] = idx[pos - 1u];
+        pos--;
+    }
+    dist[pos] = d;
+    idx[pos] = p;
+}
+
+static void slice_topk(void *arg)
+{
+    const distance_job_t *j = (const distance_job_t *)arg;
+    const uint32_t core = ek_core_id();
+    uint32_t begin, end;
+    ek_team_slice(j->n_points, &begin, &end);
+    float *dist = &j->dist[core * j->k];
+    int32_t *idx = &j->idx[core * j->k];
+    j->filled[core] = 0u;
+    for (uint32_t p = begin; p < end; p++)
+        topk_insert(dist, idx, &j->filled[core], j->k,
+                    point_distance(j->metric, j->points, j->elem, p, j->n_features, j->x), (int32_t)p);
+}
+
+uint32_t ek_knn_work_bytes(uint32_t k, uint32_t n_cores)
+{
+    return n_cores * (2u * k + 1u) * 4u;
+}
+
+void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                void *work)
+{
+    uint32_t filled = 0;
+    if (ctx->n_cores <= 1u) {
+        for (uint32_t p = 0; p < n_points; p++)
+            topk_insert(dist, idx, &filled, k, point_distance(metric, points, elem, p, n_features, x), (int32_t)p);
+        return;
+    }
+    /* Each core keeps the top k of its contiguous slice; merging the lists in core order
+     * with the same strict rule gives exactly the single-core list. */
+    const uint32_t n = ctx->n_cores;
+    float *core_dist = (float *)work;
+    int32_t *core_idx = (int32_t *)&core_dist[n * k];
+    uint32_t *core_filled = (uint32_t *)&core_idx[n * k];
+    distance_job_t job = {metric, points, elem, n_points, n_features, k, x, core_dist, core_idx, core_filled};
+    ek_team_fork(n, slice_topk, &job);
+    for (uint32_t c = 0; c < n; c++) {
+        for (uint32_t i = 0; i < core_filled[c]; i++)
+            topk_insert(dist, idx, &filled, k, core_dist[c * k + i], core_idx[c * k + i]);
     }
 }

@@ -2,9 +2,9 @@
 #include <math.h>
 #include "ek_knn.h"
 
-uint32_t ek_knn_scratch_bytes(uint32_t k, uint32_t n_classes)
+uint32_t ek_knn_scratch_bytes(uint32_t k, uint32_t n_classes, uint32_t n_cores)
 {
-    return (3u * k + n_classes) * 4u;
+    return (3u * k + n_classes) * 4u + ek_knn_work_bytes(k, n_cores);
 }
 
 /* Neighbour weights as scikit-learn's _get_weights: 1/d, except that when some neighbour
@@ -26,7 +26,8 @@ int32_t ek_knn_classify_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float 
     float *dist = (float *)&idx[m->k];
     float *w = &dist[m->k];
     float *votes = &w[m->k];
-    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist);
+    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist,
+               &votes[m->n_classes]);
     neighbour_weights(m, dist, w);
     for (uint32_t c = 0; c < m->n_classes; c++) votes[c] = 0.0f;
     float total = 0.0f;
@@ -49,7 +50,7 @@ float ek_knn_regress_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x)
     int32_t *idx = (int32_t *)ctx->scratch;
     float *dist = (float *)&idx[m->k];
     float *w = &dist[m->k];
-    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist);
+    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, &w[m->k]);
     neighbour_weights(m, dist, w);
     float num = 0.0f, den = 0.0f;
     for (uint32_t i = 0; i < m->k; i++) {

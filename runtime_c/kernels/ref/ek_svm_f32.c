@@ -1,5 +1,6 @@
 /* Reference kernel-SVM kernels. */
 #include <math.h>
+#include "ek_parallel.h"
 #include "ek_svm.h"
 
 static float dot(const float *a, const float *b, uint32_t n)
@@ -9,38 +10,54 @@ static float dot(const float *a, const float *b, uint32_t n)
     return acc;
 }
 
+static float kernel_value(const ek_svm_t *m, const float *s, const float *x)
+{
+    const uint32_t nf = m->n_features;
+    switch (m->kernel) {
+    case EK_KERNEL_RBF: {
+        float d2 = 0.0f;
+        for (uint32_t f = 0; f < nf; f++) {
+            const float d = s[f] - x[f];
+            d2 += d * d;
+        }
+        return expf(-m->gamma * d2);
+    }
+    case EK_KERNEL_POLY: {
+        const float base = m->gamma * dot(s, x, nf) + m->coef0;
+        float k = 1.0f;
+        for (uint32_t p = 0; p < m->degree; p++) k *= base;
+        return k;
+    }
+    case EK_KERNEL_SIGMOID:
+        return tanhf(m->gamma * dot(s, x, nf) + m->coef0);
+    default:
+        return dot(s, x, nf);
+    }
+}
+
+typedef struct {
+    const ek_svm_t *m;
+    const float *x;
+    float *out;
+} svm_job_t;
+
+/* Support vectors split across the team (LINEAR_PRIMAL: class pairs, one row each). */
+static void kernel_rows(void *arg)
+{
+    const svm_job_t *j = (const svm_job_t *)arg;
+    uint32_t begin, end;
+    ek_team_slice(j->m->n_sv, &begin, &end);
+    for (uint32_t i = begin; i < end; i++) {
+        const float *s = &j->m->sv[i * j->m->n_features];
+        j->out[i] = j->m->kernel == EK_KERNEL_LINEAR_PRIMAL ? j->m->intercept[i] + dot(s, j->x, j->m->n_features)
+                                                             : kernel_value(j->m, s, j->x);
+    }
+}
+
 void ek_svm_kernel_f32(const ek_ctx_t *ctx, const ek_svm_t *m, const float *x, float *kvals)
 {
-    (void)ctx;
-    const uint32_t nf = m->n_features;
-    for (uint32_t i = 0; i < m->n_sv; i++) {
-        const float *s = &m->sv[i * nf];
-        float k;
-        switch (m->kernel) {
-        case EK_KERNEL_RBF: {
-            float d2 = 0.0f;
-            for (uint32_t f = 0; f < nf; f++) {
-                const float d = s[f] - x[f];
-                d2 += d * d;
-            }
-            k = expf(-m->gamma * d2);
-            break;
-        }
-        case EK_KERNEL_POLY: {
-            const float base = m->gamma * dot(s, x, nf) + m->coef0;
-            k = 1.0f;
-            for (uint32_t p = 0; p < m->degree; p++) k *= base;
-            break;
-        }
-        case EK_KERNEL_SIGMOID:
-            k = tanhf(m->gamma * dot(s, x, nf) + m->coef0);
-            break;
-        default:
-            k = dot(s, x, nf);
-            break;
-        }
-        kvals[i] = k;
-    }
+    svm_job_t job = {m, x, kvals};
+    ek_team_fork(ctx->n_cores, kernel_rows, &job);
 }
 
 uint32_t ek_svm_scratch_bytes(uint32_t n_sv, uint32_t n_classes)
@@ -49,21 +66,39 @@ uint32_t ek_svm_scratch_bytes(uint32_t n_sv, uint32_t n_classes)
     return (n_sv + 2u * n_classes + n_pairs) * (uint32_t)sizeof(float);
 }
 
-/* One-vs-one decisions into dec[], libsvm's pair order (i < j). */
-static void ovo_decisions(const ek_svm_t *m, const float *kvals, float *dec)
+typedef struct {
+    const ek_svm_t *m;
+    const float *kvals;
+    float *dec;
+} ovo_job_t;
+
+/* One-vs-one decisions into dec[], libsvm's pair order (i < j); pairs split across the team,
+ * each pair's sum in support-vector order. */
+static void ovo_pairs(void *arg)
 {
+    const ovo_job_t *j = (const ovo_job_t *)arg;
+    const ek_svm_t *m = j->m;
     const uint32_t nc = m->n_classes;
+    uint32_t begin, end;
+    ek_team_slice(nc * (nc - 1u) / 2u, &begin, &end);
     uint32_t p = 0;
     for (uint32_t i = 0; i < nc; i++) {
-        for (uint32_t j = i + 1u; j < nc; j++, p++) {
+        for (uint32_t k = i + 1u; k < nc; k++, p++) {
+            if (p < begin || p >= end) continue;
             float d = m->intercept[p];
-            const float *ci = &m->dual_coef[(j - 1u) * m->n_sv];
-            const float *cj = &m->dual_coef[i * m->n_sv];
-            for (int32_t s = m->sv_start[i]; s < m->sv_start[i + 1u]; s++) d += ci[s] * kvals[s];
-            for (int32_t s = m->sv_start[j]; s < m->sv_start[j + 1u]; s++) d += cj[s] * kvals[s];
-            dec[p] = d;
+            const float *ci = &m->dual_coef[(k - 1u) * m->n_sv];
+            const float *ck = &m->dual_coef[i * m->n_sv];
+            for (int32_t s = m->sv_start[i]; s < m->sv_start[i + 1u]; s++) d += ci[s] * j->kvals[s];
+            for (int32_t s = m->sv_start[k]; s < m->sv_start[k + 1u]; s++) d += ck[s] * j->kvals[s];
+            j->dec[p] = d;
         }
     }
+}
+
+static void ovo_decisions(const ek_ctx_t *ctx, const ek_svm_t *m, const float *kvals, float *dec)
+{
+    ovo_job_t job = {m, kvals, dec};
+    ek_team_fork(ctx->n_cores, ovo_pairs, &job);
 }
 
 int32_t ek_svm_classify_f32(const ek_ctx_t *ctx, const ek_svm_t *m, const float *x, float *dec)
@@ -71,9 +106,8 @@ int32_t ek_svm_classify_f32(const ek_ctx_t *ctx, const ek_svm_t *m, const float 
     float *kvals = (float *)ctx->scratch;
     uint32_t *votes = (uint32_t *)&kvals[m->n_sv];
     const uint32_t nc = m->n_classes;
-    const uint32_t n_pairs = nc * (nc - 1u) / 2u;
     if (m->kernel == EK_KERNEL_LINEAR_PRIMAL) {
-        for (uint32_t p = 0; p < n_pairs; p++) dec[p] = m->intercept[p] + dot(&m->sv[p * m->n_features], x, m->n_features);
+        ek_svm_kernel_f32(ctx, m, x, dec); /* one weight row per pair: the rows are the decisions */
     } else {
         ek_svm_kernel_f32(ctx, m, x, kvals);
         if (nc == 2u) {
@@ -81,7 +115,7 @@ int32_t ek_svm_classify_f32(const ek_ctx_t *ctx, const ek_svm_t *m, const float 
             for (uint32_t s = 0; s < m->n_sv; s++) d += m->dual_coef[s] * kvals[s];
             dec[0] = d;
         } else {
-            ovo_decisions(m, kvals, dec);
+            ovo_decisions(ctx, m, kvals, dec);
         }
     }
     if (nc == 2u) return dec[0] > 0.0f ? 1 : 0;
