@@ -35,10 +35,11 @@ class ProjectInfo:
     target: str
     sources: list[str]
     plan: dict[str, int]
+    options: dict
 
     def save(self) -> None:
         doc = {"model": self.model, "target": self.target, "sources": self.sources, "plan": self.plan,
-               "edgekiln_version": __version__}
+               "options": self.options, "edgekiln_version": __version__}
         (self.path / "project.json").write_text(json.dumps(doc, indent=1))
 
 
@@ -183,6 +184,6 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
-    info = ProjectInfo(out, graph.name, target.name, sources, plan)
+    info = ProjectInfo(out, graph.name, target.name, sources, plan, options)
     info.save()
     return info

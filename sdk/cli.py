@@ -104,12 +104,14 @@ def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
 @click.option("--name", default="model", show_default=True)
 @click.option("--tree-layout", type=click.Choice(["auto", "inline", "table"]), default="auto", show_default=True,
               help="trees as if/else code (fastest) or arrays walked by a loop (smallest)")
+@click.option("--cores", default=1, show_default=True, help="cores the kernels split work across")
 @click.option("--trust-pickle", is_flag=True)
-def export(model: str, target: str, output: str, name: str, tree_layout: str, trust_pickle: bool) -> None:
+def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, trust_pickle: bool) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from .api import export as do_export
 
-    info = do_export(_load(model, trust_pickle), target, output, name=name, options={"tree_layout": tree_layout})
+    info = do_export(_load(model, trust_pickle), target, output, name=name,
+                     options={"tree_layout": tree_layout, "cores": cores})
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
 
@@ -175,6 +177,46 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))
         console.print(f"report written to {json_path}")
+
+
+@main.command()
+@click.argument("project", type=click.Path(file_okay=False, exists=True))
+@click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
+@click.option("--cores", default="1,2,4,8", show_default=True, help="comma-separated core counts")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the runs here")
+@click.option("--timeout", type=float, default=None)
+def profile(project: str, data: str, cores: str, json_path: str | None, timeout: float | None) -> None:
+    """Run PROJECT at several core counts: instructions per core, critical path, speedup."""
+    from edgekiln.targets import get_target
+    from edgekiln.targets.build import load_project
+
+    from .api import validate_input
+    from .ir import Graph
+    from .profile import profile_project
+
+    path = Path(project)
+    target = get_target(load_project(path)["target"])
+    try:
+        counts = sorted({int(c) for c in cores.split(",")})
+    except ValueError:
+        raise InputError(f"--cores takes comma-separated integers, not {cores!r}") from None
+    bad = [c for c in counts if not 1 <= c <= target.cores]
+    if bad:
+        raise InputError(f"target {target.name} has {target.cores} core(s); cannot profile {bad}")
+    graph = Graph.from_json((path / "graph.json").read_text())
+    report = profile_project(path, validate_input(graph, _read_data(data)), counts, timeout=timeout)
+    t = Table(title=f"{report['model']} ({report['estimator']}) on {report['target']}, {report['n_samples']} samples")
+    for col in ("cores", "instructions (all cores)", "critical path", "speedup", "efficiency", "same labels"):
+        t.add_column(col, justify="right")
+    for r in report["runs"]:
+        t.add_row(str(r["cores"]), f"{r['total_instructions']:,}", f"{r['critical_path_instructions']:,}",
+                  "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
+                  "-" if r["efficiency"] is None else f"{r['efficiency'] * 100:.0f}%",
+                  "-" if r["identical_to_1_core"] is None else ("yes" if r["identical_to_1_core"] else "[red]NO[/]"))
+    console.print(t)
+    console.print(report["definition"], style="dim")
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,11 +12,17 @@ from cffi import FFI
 from edgekiln.errors import ToolchainError
 
 
+# Loaded libraries are never closed: a parallel model's worker threads sleep inside its code,
+# and unmapping it under them would crash the process.
+_KEEP_LOADED: list = []
+
+
 class ModelLibrary:
     def __init__(self, path: Path, n_features: int, n_outputs: int) -> None:
         self.ffi = FFI()
         self.ffi.cdef("void ek_model_run(const float *x, int32_t *label, float *out);")
         self.lib = self.ffi.dlopen(str(path))
+        _KEEP_LOADED.append((self.ffi, self.lib))
         self.n_features, self.n_outputs = n_features, n_outputs
 
     def run(self, X32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
