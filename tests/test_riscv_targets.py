@@ -80,6 +80,29 @@ def test_soft_float_costs_several_times_more(factory, tmp_path):
     assert median["gap8"] >= 3 * median["pulp-open"], median
 
 
+PARALLEL = [c for c in CLASSIFIERS if c[0] in {"rf", "gnb", "svc_rbf", "knn"}]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("model_id,factory,exact", PARALLEL, ids=[m[0] for m in PARALLEL])
+def test_cluster_team_matches_one_core(target, model_id, factory, exact, tmp_path):
+    """cores=8: the fabric controller and harts 1..7 run the kernel through the parked-hart
+    team port (common/riscv_virt_team.c); outputs are bit-identical to one core. Only the
+    heavy kernels win on iris: a fork/join costs about 100 instructions, more than a small
+    forest or GaussianNB saves by splitting."""
+    require_target(target)
+    X, y = dataset("iris")
+    est = factory().fit(X, y)
+    one = edgekiln.convert(est, target, workdir=tmp_path / "one")
+    team = edgekiln.convert(est, target, workdir=tmp_path / "team", options={"cores": 8})
+    assert_parity(team, est, X, exact=exact, near_tie=_near_tie(est, X))
+    r1, r8 = one.run(X), team.run(X)
+    assert np.array_equal(r1.labels, r8.labels) and np.array_equal(r1.outputs, r8.outputs)
+    assert all(len(work) == 8 for work in r8.per_core)
+    if model_id in {"svc_rbf", "knn"}:
+        assert np.median(r8.critical_path) < np.median(r1.instructions) / 2
+
+
 def test_console_input_path(tmp_path):
     """Samples streamed over the 16550 UART (the path a board uses) give the same result as
     the preloaded memory area."""

@@ -10,14 +10,12 @@
 #define UART_RBR (*(volatile uint8_t *)(UART_BASE + 0u))   /* read: receive buffer */
 #define UART_THR (*(volatile uint8_t *)(UART_BASE + 0u))   /* write: transmit holding */
 #define UART_IER (*(volatile uint8_t *)(UART_BASE + 1u))
-#define UART_FCR (*(volatile uint8_t *)(UART_BASE + 2u))
 #define UART_LCR (*(volatile uint8_t *)(UART_BASE + 3u))
 #define UART_LSR (*(volatile uint8_t *)(UART_BASE + 5u))
 #define LSR_DATA_READY 0x01u
 #define LSR_THR_EMPTY 0x20u
 #define LSR_TX_IDLE 0x40u                  /* holding and shift registers both empty */
 #define LCR_8N1 0x03u
-#define FCR_FIFO_ON_14 0xC7u               /* FIFOs on and cleared, RX trigger at 14 bytes */
 
 /* SiFive test device: (code << 16) | 0x3333 ends QEMU with exit status `code`. */
 #define EXIT_DEVICE (*(volatile uint32_t *)0x00100000u)
@@ -29,13 +27,13 @@ extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
 #define STACK_PAINT 0xA5A5A5A5u
 static uint32_t *stack_paint_top;        /* painted words lie below this address */
 
-/* QEMU needs nothing here; a real 16550 also needs its baud divisor (board-specific). The
- * receive FIFO lets QEMU hand over up to 14 bytes at a time instead of one. */
+/* QEMU needs nothing here; a real 16550 also needs its baud divisor (board-specific).
+ * FCR stays untouched: switching the FIFOs on flushes them, losing input the host sent
+ * before this point (the start of "EKIN"). */
 void ek_port_setup(void)
 {
     UART_IER = 0u;
     UART_LCR = LCR_8N1;
-    UART_FCR = FCR_FIFO_ON_14;
 }
 
 void ek_port_putc(char c)

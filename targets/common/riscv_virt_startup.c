@@ -1,7 +1,7 @@
 /* riscv_virt_startup.c (gap8, pulp-open) - reset for a PULP-style chip on QEMU virt: hart 0
  * is the fabric controller and runs main(); harts 1..EK_CLUSTER_CORES are the cluster
- * cores and park in the team loop (riscv_virt_team.c). No C library startup: symbols come
- * from common/riscv_virt.ld.j2.
+ * cores and park in ek_team_worker (the team port riscv_virt_team.c; without it, in the
+ * weak one below). No C library startup: symbols come from common/riscv_virt.ld.j2.
  *
  * QEMU virt (-bios none) starts every hart at once at the start of DRAM, on zeroed RAM.
  * On silicon the fabric controller boots alone and starts the cluster later; to stay
@@ -30,7 +30,7 @@ extern uint32_t __ek_bss_start[], __ek_bss_end[];
 int main(void);
 void ek_boot(void) __attribute__((noreturn));
 void ek_trap(void) __attribute__((noreturn));
-void ek_team_worker(uint32_t hart) __attribute__((noreturn)); /* riscv_virt_team.c */
+void ek_team_worker(uint32_t hart) __attribute__((noreturn));
 
 __attribute__((section(".noinit.ek_worker_stacks"), aligned(16), used))
 static uint8_t worker_stacks[EK_CLUSTER_CORES][EK_WORKER_STACK_BYTES];
@@ -68,6 +68,15 @@ void _start(void)
         "2:\n\t"
         "wfi\n\t"
         "j 2b\n");
+}
+
+/* A cluster core's life when no team port is linked: sleep for good. */
+__attribute__((weak, noreturn))
+void ek_team_worker(uint32_t hart)
+{
+    (void)hart;
+    for (;;)
+        __asm__ volatile("wfi");
 }
 
 /* Hart 0: the .data/.tdata images from L2 to L1, zero .tbss/.bss, run the harness.

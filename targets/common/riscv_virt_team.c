@@ -1,48 +1,55 @@
-/* riscv_virt_team.c (gap8, pulp-open) - where the cluster cores wait, and the fork/join a
- * parallel runtime will drive them with. Today the harness never forks, so the cores
- * sleep in wfi for the whole run and cost the host nothing.
+/* riscv_virt_team.c (gap8, pulp-open) - ek_parallel.h on QEMU virt's harts, and the loop the
+ * cluster cores park in. Core 0 of a team is the caller, hart 0 (the fabric controller);
+ * core c > 0 is hart c. Until a fork, cores sleep in wfi and cost the host nothing.
  *
- * Protocol, without atomics (rv32imc has none): every shared word has a single writer.
- *   hart 0 (fork):   fn, arg; fence; generation += 1; fence; wake every cluster core.
- *   core c (worker): wait to be woken; if generation differs from the last it ran,
- *                    run fn(arg, c); fence; done[c] = generation; fence; wake hart 0.
- *   hart 0 (join):   sleep until done[c] == generation for every core.
- * Waking is a machine software interrupt through the CLINT (msip), left pending (global
- * interrupts stay off) so wfi returns; on GAP8/PULP silicon the event unit plays this role
- * (cluster cores sleep in the event unit and the FC triggers an event).
- * A sleeper clears its own msip *before* reading the shared words, and a waker writes them
- * *before* setting msip, so a wake-up can never be lost between the check and the wfi.
- * A core reads no shared word before its first wake-up, which hart 0 sends only after its
- * startup zeroed .bss (see riscv_virt_startup.c). */
+ * No atomics (rv32imc has none): every shared word has a single writer.
+ *   fork (core 0):  fn, arg, size; fence; generation += 1; fence; wake cores 1..size-1;
+ *                   run fn itself; then join: sleep until done[c] == generation for each.
+ *   worker (c):     sleep until woken; if generation is new and c < size: run fn
+ *                   between the profiling markers (one plugin interval per fork on this
+ *                   hart); fence; done[c] = generation; fence; wake hart 0.
+ *   barrier:        each core writes its own arrived[c] = tag and wakes core 0; core 0
+ *                   sleeps until all tags are there, writes released = tag and wakes the
+ *                   others, who sleep until they see it. tag = generation and barrier
+ *                   number, compared for equality, so stale values never match.
+ * Waking is a machine software interrupt through the CLINT (msip), left pending with
+ * global interrupts off so wfi returns; on GAP8/PULP silicon the event unit does this.
+ * A sleeper clears its msip *before* reading shared words and a waker writes them *before*
+ * setting msip, so no wake-up is lost between the check and the wfi. A core reads no
+ * shared word before its first wake-up, which comes after hart 0 zeroed .bss. */
 #include <stdint.h>
+
+#include "ek_common.h"
+#include "ek_markers.h"
+#include "ek_parallel.h"
 
 #define EK_CLUSTER_CORES 8u                 /* = riscv_virt_startup.c, target.toml cores */
 #define EK_CLINT_MSIP(hart) (*(volatile uint32_t *)(0x02000000u + 4u * (hart)))
 #define EK_MIP_MSIP 0x8u
 
-typedef void (*ek_team_fn_t)(void *arg, uint32_t core);
-
-/* The mailbox; in .bss, so in L1 next to the data a parallel kernel shares. */
+/* In .bss, so in L1 next to the data a parallel kernel shares. */
 static struct {
     ek_team_fn_t volatile fn;
     void *volatile arg;
-    volatile uint32_t generation;
+    volatile uint32_t size;                 /* cores in the running fork, 1 outside */
+    volatile uint32_t generation;           /* one per fork */
     volatile uint32_t done[EK_CLUSTER_CORES];
+    volatile uint32_t arrived[EK_CLUSTER_CORES];
+    volatile uint32_t released;
 } team;
+static uint32_t barriers_passed[EK_CLUSTER_CORES]; /* per core, only core c touches [c] */
 
 void ek_team_worker(uint32_t hart) __attribute__((noreturn));
-void ek_team_fork(ek_team_fn_t fn, void *arg);
-void ek_team_join(void);
 
 static inline void fence(void)
 {
     __asm__ volatile("fence iorw, iorw" ::: "memory");
 }
 
-/* Sleeps until this hart's msip is pending, then clears it. wfi may also return for no
- * reason, hence the loop on mip. */
+/* wfi may return for no reason, hence the loop on mip; msip is cleared before returning. */
 static void sleep_until_woken(uint32_t hart)
 {
+    __asm__ volatile("csrs mie, %0" ::"r"(EK_MIP_MSIP));
     for (;;) {
         uint32_t mip;
         __asm__ volatile("csrr %0, mip" : "=r"(mip));
@@ -54,51 +61,105 @@ static void sleep_until_woken(uint32_t hart)
     fence();
 }
 
-/* Entered from _start on the core's own stack; core c = hart - 1. */
+uint32_t ek_team_max_cores(void)
+{
+    return EK_N_CORES < EK_CLUSTER_CORES ? EK_N_CORES : EK_CLUSTER_CORES;
+}
+
+uint32_t ek_core_id(void)
+{
+    uint32_t hart;
+    __asm__ volatile("csrr %0, mhartid" : "=r"(hart));
+    return hart;
+}
+
+uint32_t ek_team_size(void)
+{
+    return team.size == 0u ? 1u : team.size;  /* 0 = .bss before the first fork */
+}
+
+/* Entered from _start on the core's own stack (riscv_virt_startup.c). */
 void ek_team_worker(uint32_t hart)
 {
-    const uint32_t core = hart - 1u;
-    uint32_t seen = 0u;                     /* hart 0's first fork is generation 1 */
-    __asm__ volatile("csrs mie, %0" ::"r"(EK_MIP_MSIP));
+    uint32_t seen = 0u;                     /* the first fork is generation 1 */
     for (;;) {
         sleep_until_woken(hart);
         const uint32_t gen = team.generation;
         if (gen == seen)
-            continue;                       /* a repeated or early wake-up */
+            continue;                       /* a repeated wake-up */
         seen = gen;
-        team.fn(team.arg, core);
+        if (hart >= team.size)
+            continue;                       /* not in this (smaller) team */
+        barriers_passed[hart] = 0u;
+        ek_mark_begin();                    /* the plugin counts this hart's share */
+        team.fn(team.arg);
+        ek_mark_end();
         fence();
-        team.done[core] = gen;
+        team.done[hart] = gen;
         fence();
         EK_CLINT_MSIP(0u) = 1u;
     }
 }
 
-/* Hart 0: start fn(arg, core) on every cluster core. Call ek_team_join() before the next. */
-void ek_team_fork(ek_team_fn_t fn, void *arg)
+void ek_team_fork(uint32_t n_cores, ek_team_fn_t fn, void *arg)
 {
+    const uint32_t max = ek_team_max_cores();
+    const uint32_t n = n_cores < 1u ? 1u : (n_cores > max ? max : n_cores);
+    barriers_passed[0] = 0u;
+    if (n == 1u) {
+        team.size = 1u;
+        fn(arg);
+        return;
+    }
     team.fn = fn;
     team.arg = arg;
+    team.size = n;
     fence();
-    team.generation = team.generation + 1u;
+    const uint32_t gen = team.generation + 1u;
+    team.generation = gen;
     fence();
-    for (uint32_t h = 1u; h <= EK_CLUSTER_CORES; h++)
+    for (uint32_t h = 1u; h < n; h++)
         EK_CLINT_MSIP(h) = 1u;
+    fn(arg);
+    ek_mark_wait_begin();                   /* join: reported apart from the work */
+    for (uint32_t c = 1u; c < n; ) {
+        if (team.done[c] == gen)
+            c++;
+        else
+            sleep_until_woken(0u);
+    }
+    ek_mark_wait_end();
+    fence();
+    team.size = 1u;
 }
 
-/* Hart 0: sleep until every core finished the last fork. */
-void ek_team_join(void)
+void ek_barrier(void)
 {
-    __asm__ volatile("csrs mie, %0" ::"r"(EK_MIP_MSIP));
-    for (;;) {
-        EK_CLINT_MSIP(0u) = 0u;
+    const uint32_t n = ek_team_size(), id = ek_core_id();
+    if (n == 1u)
+        return;
+    const uint32_t tag = (team.generation << 8) | (++barriers_passed[id] & 0xFFu);
+    ek_mark_wait_begin();
+    fence();
+    team.arrived[id] = tag;
+    fence();
+    if (id == 0u) {
+        for (uint32_t c = 1u; c < n; ) {
+            if (team.arrived[c] == tag)
+                c++;
+            else
+                sleep_until_woken(0u);
+        }
         fence();
-        uint32_t finished = 0u;
-        for (uint32_t c = 0u; c < EK_CLUSTER_CORES; c++)
-            finished += team.done[c] == team.generation;
-        if (finished == EK_CLUSTER_CORES)
-            break;
-        __asm__ volatile("wfi");
+        team.released = tag;
+        fence();
+        for (uint32_t h = 1u; h < n; h++)
+            EK_CLINT_MSIP(h) = 1u;
+    } else {
+        EK_CLINT_MSIP(0u) = 1u;
+        while (team.released != tag)
+            sleep_until_woken(id);
     }
     fence();
+    ek_mark_wait_end();
 }
