@@ -7,13 +7,14 @@ from edgekiln.errors import MemoryBudgetError
 from edgekiln.ir import Graph
 
 
-def memory_plan(graph: Graph, nodes: list[dict], facts: dict) -> dict[str, int]:
+def memory_plan(graph: Graph, nodes: list[dict], facts: dict, slots: int = 1) -> dict[str, int]:
+    """slots: copies of buffers and scratch (one per core in batch mode)."""
     const_bytes = sum(a.nbytes for n in nodes for a in n["arrays"])
     buffer_bytes = sum(4 * v.length for v in graph.intermediates)
     return {
         "constants_flash_bytes": const_bytes,
-        "buffers_ram_bytes": buffer_bytes,
-        "scratch_ram_bytes": int(facts["scratch_bytes"]),
+        "buffers_ram_bytes": buffer_bytes * slots,
+        "scratch_ram_bytes": int(facts["scratch_bytes"]) * slots,
     }
 
 

@@ -123,12 +123,13 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     env = environment()
     options = dict(options or {})
     cores = int(options.setdefault("cores", 1))
+    batch = bool(options.setdefault("batch", False))
     if not 1 <= cores <= target.cores:
         from edgekiln.errors import InputError
 
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
-    nodes, facts = lower_graph(graph, options)
-    plan = memory_plan(graph, nodes, facts)
+    nodes, facts = lower_graph(graph, {**options, "cores": 1} if batch else options)
+    plan = memory_plan(graph, nodes, facts, slots=cores if batch else 1)
     check_fits(plan, target)
 
     classes = graph.classes or []
@@ -140,6 +141,8 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         n_outputs=max(1, n_scores), n_scores=n_scores, score_kind=graph.score_kind,
         classes=[int(c) for c in classes] if classes_numeric else classes, classes_numeric=classes_numeric,
         nodes=nodes, headers=facts["headers"], scratch_bytes=facts["scratch_bytes"],
+        # batch: `cores` whole inferences side by side, each kernel on one core
+        slots=cores if batch else 1, kernel_cores=1 if batch else cores, batch_cores=cores if batch else 0,
         buffers=graph.intermediates,
     )
     (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))

@@ -44,6 +44,14 @@ def _bits_to_float(word: str) -> float:
     return struct.unpack("<f", struct.pack("<I", int(word, 16)))[0]
 
 
+def batch_chunk(text: str) -> int:
+    """Samples per timed run: 1, or the chunk a batch-mode harness announced (EKBATCH)."""
+    for line in text.splitlines():
+        if line.startswith("EKBATCH "):
+            return int(line.split()[1])
+    return 1
+
+
 def parse_harness_output(text: str, n_samples: int) -> tuple[np.ndarray, np.ndarray, int, int | None]:
     """-> (labels, outputs, task, stack_bytes). Raises SimulatorError on EKERR or truncation."""
     labels: dict[int, int] = {}

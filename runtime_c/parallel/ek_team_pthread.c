@@ -16,6 +16,9 @@ static uint32_t generation, finished, team_size = 1u, started;
 static ek_team_fn_t job_fn;
 static void *job_arg;
 static __thread uint32_t my_id;
+/* Depth in one-core teams on this thread: a kernel inside a batch-mode worker forks a team
+ * of one, which must not disturb the outer team. */
+static __thread uint32_t solo;
 
 uint32_t ek_team_max_cores(void)
 {
@@ -48,8 +51,9 @@ void ek_team_fork(uint32_t n_cores, ek_team_fn_t fn, void *arg)
 {
     const uint32_t n = n_cores < 1u ? 1u : (n_cores > ek_team_max_cores() ? ek_team_max_cores() : n_cores);
     if (n == 1u) {
-        team_size = 1u;
+        solo++;
         fn(arg);
+        solo--;
         return;
     }
     for (; started + 1u < ek_team_max_cores(); started++) {
@@ -79,17 +83,17 @@ void ek_team_fork(uint32_t n_cores, ek_team_fn_t fn, void *arg)
 
 uint32_t ek_core_id(void)
 {
-    return my_id;
+    return solo != 0u ? 0u : my_id;
 }
 
 uint32_t ek_team_size(void)
 {
-    return team_size;
+    return solo != 0u ? 1u : team_size;
 }
 
 void ek_barrier(void)
 {
-    if (team_size <= 1u) return;
+    if (ek_team_size() <= 1u) return;
     ek_mark_wait_begin();
     pthread_barrier_wait(&team_barrier);
     ek_mark_wait_end();

@@ -66,15 +66,27 @@ uint32_t ek_team_max_cores(void)
     return EK_N_CORES < EK_CLUSTER_CORES ? EK_N_CORES : EK_CLUSTER_CORES;
 }
 
-uint32_t ek_core_id(void)
+/* Per hart: how deep it is in one-core teams. A kernel called inside a batch-mode worker
+ * forks a team of one; that must look like a team of one to it, and leave the outer
+ * team's state alone. Only hart h touches solo[h]. */
+static uint32_t solo[EK_CLUSTER_CORES + 1u];
+
+static uint32_t hart_id(void)
 {
     uint32_t hart;
     __asm__ volatile("csrr %0, mhartid" : "=r"(hart));
     return hart;
 }
 
+uint32_t ek_core_id(void)
+{
+    const uint32_t hart = hart_id();
+    return solo[hart] != 0u ? 0u : hart;
+}
+
 uint32_t ek_team_size(void)
 {
+    if (solo[hart_id()] != 0u) return 1u;
     return team.size == 0u ? 1u : team.size;  /* 0 = .bss before the first fork */
 }
 
@@ -105,12 +117,14 @@ void ek_team_fork(uint32_t n_cores, ek_team_fn_t fn, void *arg)
 {
     const uint32_t max = ek_team_max_cores();
     const uint32_t n = n_cores < 1u ? 1u : (n_cores > max ? max : n_cores);
-    barriers_passed[0] = 0u;
     if (n == 1u) {
-        team.size = 1u;
+        const uint32_t hart = hart_id();
+        solo[hart]++;
         fn(arg);
+        solo[hart]--;
         return;
     }
+    barriers_passed[0] = 0u;
     team.fn = fn;
     team.arg = arg;
     team.size = n;

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
 from .plugin import parse_counts, per_inference, plugin_arguments
@@ -70,8 +70,23 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
         instructions = critical = per_core = None
         if count:
             instructions, critical, per_core = per_inference(parse_counts(counts_file))
-            if len(instructions) != len(X):
-                raise SimulatorError(f"instruction counter saw {len(instructions)} inferences, expected {len(X)}")
+            chunk = batch_chunk(text)
+            runs = -(-len(X) // chunk)
+            if len(instructions) != runs:
+                raise SimulatorError(f"instruction counter saw {len(instructions)} timed runs, expected {runs}")
+            if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
+                instructions, critical, per_core = _per_sample(len(X), chunk, instructions, critical, per_core)
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,
                      outputs=outputs, task=task, instructions=instructions, critical_path=critical,
                      per_core=per_core, stack_bytes=stack, log=text)
+
+
+def _per_sample(n: int, chunk: int, instructions: list[int], critical: list[int], per_core: list[dict]):
+    """Spread each batch run's figures evenly over the samples it processed."""
+    ins, crit, cores = [], [], []
+    for j, (a, c, p) in enumerate(zip(instructions, critical, per_core)):
+        m = min(chunk, n - j * chunk)
+        ins += [a // m] * m
+        crit += [c // m] * m
+        cores += [{k: v // m for k, v in p.items()}] * m
+    return ins, crit, cores
