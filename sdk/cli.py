@@ -105,13 +105,15 @@ def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
 @click.option("--tree-layout", type=click.Choice(["auto", "inline", "table"]), default="auto", show_default=True,
               help="trees as if/else code (fastest) or arrays walked by a loop (smallest)")
 @click.option("--cores", default=1, show_default=True, help="cores the kernels split work across")
+@click.option("--batch", is_flag=True, help="with --cores N: run N whole inferences side by side instead")
 @click.option("--trust-pickle", is_flag=True)
-def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, trust_pickle: bool) -> None:
+def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, batch: bool,
+           trust_pickle: bool) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from .api import export as do_export
 
     info = do_export(_load(model, trust_pickle), target, output, name=name,
-                     options={"tree_layout": tree_layout, "cores": cores})
+                     options={"tree_layout": tree_layout, "cores": cores, "batch": batch})
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
 
@@ -183,9 +185,10 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
 @click.argument("project", type=click.Path(file_okay=False, exists=True))
 @click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
 @click.option("--cores", default="1,2,4,8", show_default=True, help="comma-separated core counts")
+@click.option("--batch", is_flag=True, help="split samples across cores instead of each inference's work")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the runs here")
 @click.option("--timeout", type=float, default=None)
-def profile(project: str, data: str, cores: str, json_path: str | None, timeout: float | None) -> None:
+def profile(project: str, data: str, cores: str, batch: bool, json_path: str | None, timeout: float | None) -> None:
     """Run PROJECT at several core counts: instructions per core, critical path, speedup."""
     from edgekiln.targets import get_target
     from edgekiln.targets.build import load_project
@@ -204,7 +207,7 @@ def profile(project: str, data: str, cores: str, json_path: str | None, timeout:
     if bad:
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot profile {bad}")
     graph = Graph.from_json((path / "graph.json").read_text())
-    report = profile_project(path, validate_input(graph, _read_data(data)), counts, timeout=timeout)
+    report = profile_project(path, validate_input(graph, _read_data(data)), counts, timeout=timeout, batch=batch)
     t = Table(title=f"{report['model']} ({report['estimator']}) on {report['target']}, {report['n_samples']} samples")
     for col in ("cores", "instructions (all cores)", "critical path", "speedup", "efficiency", "same labels"):
         t.add_column(col, justify="right")

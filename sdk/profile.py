@@ -9,7 +9,8 @@ import numpy as np
 from .ir import Graph
 
 
-def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: float | None = None) -> dict:
+def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: float | None = None,
+                    batch: bool = False) -> dict:
     """Re-render the project's graph for each core count next to it, build, run, compare."""
     from edgekiln.codegen import render_project
     from edgekiln.targets import get_target
@@ -26,7 +27,7 @@ def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: f
     runs, labels = [], {}
     for n in cores:
         out = project / "profile" / f"cores-{n}"
-        render_project(graph, target, out, options={**meta.get("options", {}), "cores": n})
+        render_project(graph, target, out, options={**meta.get("options", {}), "cores": n, "batch": batch and n > 1})
         result = run_firmware(build_project(out).elf, target, X32, timeout=timeout)
         per_core = result.per_core or []
         labels[n] = result.labels
@@ -43,7 +44,7 @@ def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: f
         r["speedup"] = None if one is None else round(one / r["critical_path_instructions"], 3)
         r["efficiency"] = None if one is None else round(r["speedup"] / r["cores"], 3)
     return {"target": target.name, "model": graph.name, "estimator": graph.meta.get("estimator"),
-            "n_samples": int(len(X32)), "runs": runs,
+            "n_samples": int(len(X32)), "mode": "batch" if batch else "kernels", "runs": runs,
             "definition": "speedup = instructions of the 1-core run / critical path of the N-core run "
                           "(median over samples; critical path = max over cores of instructions outside "
                           "spin-waiting, ARCHITECTURE.md 'Measuring')"}

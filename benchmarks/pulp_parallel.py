@@ -1,0 +1,112 @@
+"""Parallel speedup of the classic zoo on the 8-core PULP cluster (GAP8, PULP-OPEN on QEMU).
+
+    python benchmarks/pulp_parallel.py --json r.json [--samples 48] [--markdown]
+
+For each model (fitted on 75% of digits, seed 0) and target, the same test samples run
+1-core, 8-core with parallel kernels (work of one inference split across the cluster) and
+8-core batch (whole inferences side by side, samples split across the cluster), plus the
+1-core figure on cortex-m4. speedup = instructions of the 1-core run / critical path of
+the 8-core run (max over cores of instructions outside spin-waiting), medians over samples.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+sys.path.insert(0, str(Path(__file__).parent))
+from classic_models import ZOO  # noqa: E402
+
+import edgekiln  # noqa: E402
+
+warnings.filterwarnings("ignore")
+MODES = [("1-core", {"cores": 1}), ("kernels", {"cores": 8}), ("batch", {"cores": 8, "batch": True})]
+
+
+def run_case(model: str, target: str, X_train, y_train, X32, work: Path) -> list[dict]:
+    est = ZOO[model]()
+    est.fit(X_train, y_train) if model != "kmeans" else est.fit(X_train)
+    ref = est.predict(X32.astype(np.float64))
+    rows, one = [], None
+    modes = MODES if target != "cortex-m4" else MODES[:1]
+    for mode, opts in modes:
+        cm = edgekiln.convert(est, target, workdir=work / f"{target}-{mode}", options=opts)
+        r = cm.run(X32)
+        total = int(np.median([sum(c.values()) for c in r.per_core]))
+        crit = int(np.median(r.critical_path))
+        one = total if mode == "1-core" else one
+        pred = cm.predict(X32)
+        rows.append({"model": model, "target": target, "dtype": "float32", "mode": mode, "cores": opts["cores"],
+                     "instructions_per_inference": total, "critical_path_instructions": crit,
+                     "speedup": round(one / crit, 3), "agreement": float(np.mean(pred == ref))})
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    out = []
+    for target in sorted({r["target"] for r in rows if r["cores"] == 8}):
+        for mode in ("kernels", "batch"):
+            s = [r["speedup"] for r in rows if r["target"] == target and r["mode"] == mode]
+            out.append({"target": target, "mode": mode, "mean_speedup": round(float(np.mean(s)), 2),
+                        "min_speedup": round(float(np.min(s)), 2), "models": len(s)})
+    return out
+
+
+def markdown(rows: list[dict], summary: list[dict]) -> str:
+    lines = ["| model | target | mode | cores | instructions / inference | critical path | speedup | agreement |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['target']} | {r['mode']} | {r['cores']} | "
+                     f"{r['instructions_per_inference']:,} | {r['critical_path_instructions']:,} | "
+                     f"{r['speedup']:.2f}x | {r['agreement'] * 100:.2f}% |")
+    lines += ["", "| target | mode | mean 8-core speedup | lowest | models |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {s['target']} | {s['mode']} | {s['mean_speedup']:.2f}x | {s['min_speedup']:.2f}x | {s['models']} |"
+              for s in summary]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", help="write {rows, summary} here")
+    ap.add_argument("--samples", type=int, default=48, help="test samples per run (multiple of 32 for batch)")
+    ap.add_argument("--models", default=",".join(ZOO))
+    ap.add_argument("--targets", default="gap8,pulp-open,cortex-m4")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0)
+    X32 = X_test[: args.samples].astype(np.float32)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="ek-pulp-") as tmp:
+        for model in args.models.split(","):
+            for target in args.targets.split(","):
+                print(f"[bench] {model} on {target}", file=sys.stderr, flush=True)
+                rows += run_case(model, target, X_train, y_train, X32, Path(tmp) / model)
+    summary = summarize(rows)
+    t = Table(title=f"parallel speedup on digits ({len(X32)} samples)")
+    for col in ("model", "target", "mode", "cores", "instr/inference", "critical path", "speedup", "agreement"):
+        t.add_column(col, justify="left" if col in ("model", "target", "mode") else "right")
+    for r in rows:
+        t.add_row(r["model"], r["target"], r["mode"], str(r["cores"]), f"{r['instructions_per_inference']:,}",
+                  f"{r['critical_path_instructions']:,}", f"{r['speedup']:.2f}x", f"{r['agreement'] * 100:.2f}%")
+    Console().print(t)
+    for s in summary:
+        print(f"{s['target']} {s['mode']}: mean 8-core speedup {s['mean_speedup']}x (lowest {s['min_speedup']}x)")
+    if args.markdown:
+        print(markdown(rows, summary))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
