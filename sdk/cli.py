@@ -46,9 +46,10 @@ def targets() -> None:
         t.add_column(col)
     for tg in all_targets().values():
         flash, ram = tg.region_bytes("flash"), tg.region_bytes("ram")
-        sim = tg.simulator.get("binary") or "native"
-        t.add_row(tg.name, tg.isa, tg.fpu, str(tg.cores), _kib(flash), _kib(ram),
-                  " ".join([sim] + [a for a in tg.simulator.get("args", [])[:2] if a.startswith("-M") or a == "mps2-an386"]),
+        args = tg.simulator.get("args", [])
+        machine = args[args.index("-M") + 1] if "-M" in args[:-1] else ""
+        sim = " ".join(filter(None, [tg.simulator.get("binary") or "native", machine]))
+        t.add_row(tg.name, tg.isa, tg.fpu, str(tg.cores), _kib(flash), _kib(ram), sim,
                   _yes(tg.compiler_path()), "yes" if tg.simulator.get("name") == "native" else _yes(tg.simulator_path()))
     console.print(t)
 
