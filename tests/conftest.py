@@ -32,9 +32,9 @@ def require_target(name: str) -> None:
 
     t = get_target(name)
     if t.compiler_path() is None:
-        pytest.skip(f"{t.cc} not installed: apt-get install {' '.join(t.toolchain_apt)}")
+        pytest.skip(reason=f"{t.cc} not installed: apt-get install {' '.join(t.toolchain_apt)}")
     if t.simulator.get("name") != "native" and t.simulator_path() is None:
-        pytest.skip(f"{t.simulator['binary']} not installed: apt-get install {' '.join(t.simulator['apt_packages'])}")
+        pytest.skip(reason=f"{t.simulator['binary']} not installed: apt-get install {' '.join(t.simulator['apt_packages'])}")
 
 
 def as_float32(X: np.ndarray) -> np.ndarray:

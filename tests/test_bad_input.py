@@ -139,7 +139,7 @@ def test_missing_simulator_names_the_install_command(monkeypatch, tmp_path):
 
     cc = shutil.which("arm-none-eabi-gcc")
     if cc is None:
-        pytest.skip("arm-none-eabi-gcc not installed: apt-get install gcc-arm-none-eabi")
+        pytest.skip(reason="arm-none-eabi-gcc not installed: apt-get install gcc-arm-none-eabi")
     (tmp_path / "arm-none-eabi-gcc").symlink_to(cc)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolchainError, match="qemu-system-arm not found.*apt-get install -y qemu-system-arm"):
