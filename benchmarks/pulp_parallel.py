@@ -77,7 +77,7 @@ def markdown(rows: list[dict], summary: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", help="write {rows, summary} here")
-    ap.add_argument("--samples", type=int, default=48, help="test samples per run (multiple of 32 for batch)")
+    ap.add_argument("--samples", type=int, default=256, help="test samples (batch runs take 128 per fork on 8 cores)")
     ap.add_argument("--models", default=",".join(ZOO))
     ap.add_argument("--targets", default="gap8,pulp-open,cortex-m4")
     ap.add_argument("--markdown", action="store_true")
