@@ -152,9 +152,25 @@ def test_hung_simulator_times_out_with_log_tail(tmp_path):
     edgekiln.export(DecisionTreeClassifier().fit(X, y), "cortex-m4", tmp_path)
     build = build_project(tmp_path)
     # Streamed over the UART, 4000 rows take far longer than a 2 s budget: the run is stopped.
-    with pytest.raises(SimulatorError, match=r"did not finish within 2 s.*Last output:\n.*EK"):
+    with pytest.raises(SimulatorError, match=r"(?s)did not finish within 2 s.*core 0: 0x[0-9a-f]+ in \w+.*"
+                                             r"Last output:\n.*EK"):
         run_firmware(build.elf, get_target("cortex-m4"), np.tile(X, (27, 1)), timeout=2, preload=False)
     assert not _processes_with(str(build.elf)), "the stopped simulator is still running"
+
+
+@pytest.mark.qemu
+def test_hung_cluster_reports_every_core(tmp_path):
+    """A run stopped on the 9-hart PULP model says where the fabric controller and each
+    cluster core were (here: hart 0 reading the console, the cluster asleep in its loop)."""
+    require_target("gap8")
+    edgekiln.export(DecisionTreeClassifier().fit(X, y), "gap8", tmp_path, options={"cores": 8})
+    build = build_project(tmp_path)
+    with pytest.raises(SimulatorError) as e:
+        run_firmware(build.elf, get_target("gap8"), np.tile(X, (40, 1)), timeout=2, preload=False)
+    msg = str(e.value)
+    for core in range(9):
+        assert f"core {core}: 0x" in msg, msg
+    assert "ek_team_worker" in msg or "sleep_until_woken" in msg, msg
 
 
 def _processes_with(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_
 
 from ..registry import Target
 from .plugin import parse_counts, per_inference, plugin_arguments
+from .qmp import core_states, qmp_args
 
 # Generous: QEMU runs tens of millions of guest instructions per second.
 BASE_TIMEOUT_S = 60.0
@@ -50,21 +51,28 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
                 (Path(tmp) / "inputs.bin").write_bytes(blob)
                 extra_args += ["-device", f"loader,file={Path(tmp) / 'inputs.bin'},addr={bulk['addr']:#x},force-raw=on"]
                 stdin_data = b""
+        qmp = Path(tmp) / "qmp.sock"
+        if Path(str(target.simulator.get("binary", ""))).name.startswith("qemu-system"):
+            extra_args += qmp_args(qmp)  # to ask a hung system where its cores are
         cmd = simulator_command(target, elf, extra_args)
         limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"})
         try:
-            proc = subprocess.run(cmd, input=stdin_data, capture_output=True, timeout=limit,
-                                  cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"})
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode(errors="replace")
-            tail = "\n".join(out.strip().splitlines()[-10:])
+            stdout, stderr = proc.communicate(stdin_data, timeout=limit)
+        except subprocess.TimeoutExpired:
+            states = core_states(qmp, elf) if qmp.exists() else []
+            proc.kill()
+            stdout, _ = proc.communicate()
+            tail = "\n".join(stdout.decode(errors="replace").strip().splitlines()[-10:])
+            where = ("\nWhere each core was:\n  " + "\n  ".join(states)) if states else ""
             raise SimulatorError(
                 f"{' '.join(cmd[:1])} did not finish within {limit:.0f} s on {target.name} (hung firmware?); "
-                f"it was stopped. Last output:\n{tail or '(none)'}"
+                f"it was stopped.{where}\nLast output:\n{tail or '(none)'}"
             ) from None
-        text = proc.stdout.decode(errors="replace")
+        text = stdout.decode(errors="replace")
         if proc.returncode != 0:
-            tail = "\n".join((text + proc.stderr.decode(errors="replace")).strip().splitlines()[-15:])
+            tail = "\n".join((text + stderr.decode(errors="replace")).strip().splitlines()[-15:])
             raise SimulatorError(f"{target.name} firmware exited with code {proc.returncode}. Last output:\n{tail}")
         labels, outputs, task, stack = parse_harness_output(text, len(X))
         instructions = critical = per_core = None
