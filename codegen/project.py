@@ -128,6 +128,8 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         from edgekiln.errors import InputError
 
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
+    # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
+    options.setdefault("soft_float", target.fpu.startswith("none"))
     nodes, facts = lower_graph(graph, {**options, "cores": 1} if batch else options)
     plan = memory_plan(graph, nodes, facts, slots=cores if batch else 1)
     check_fits(plan, target)

@@ -100,6 +100,20 @@ def test_malformed_and_missing_model_files(tmp_path):
         edgekiln.load_model(text)
 
 
+def test_constant_target_trees(tmp_path):
+    """A tree that is a single leaf (one class, or a constant target) still compiles and
+    predicts as scikit-learn does, in both layouts and in soft-float keys."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    for est in (DecisionTreeClassifier().fit(X, np.zeros(len(X), dtype=int)),
+                DecisionTreeRegressor().fit(X, np.full(len(X), 2.5)),
+                RandomForestClassifier(3, random_state=0).fit(X, y == 0)):
+        for opts in ({"tree_layout": "inline"}, {"tree_layout": "table"}, {"soft_float": True}):
+            cm = edgekiln.convert(est, "host", workdir=tmp_path / f"{type(est).__name__}{len(opts)}{opts}",
+                                  options=opts)
+            assert np.array_equal(cm.predict(X), est.predict(X))
+
+
 def test_unknown_target():
     with pytest.raises(InputError, match="unknown target 'gap9'.*available"):
         edgekiln.convert(DecisionTreeClassifier().fit(X, y), "gap9")

@@ -12,6 +12,10 @@ from ..lowering import CArray, Lowering, lowers, pack_bits, smallest_int_type
 # flag transfer, branch) against about 10 for the table; it runs about twice as fast.
 INLINE_BYTES_PER_SPLIT = 20
 INLINE_MAX_BYTES = 64 * 1024
+# Soft float (gap8, rv32imc), fitted to DT and RF on digits: a key computed once per
+# inference costs about 4 instructions; a split computing its own key about 3.5 more.
+KEY_INSTRUCTIONS = 4.0
+NAN_CHECK_INSTRUCTIONS = 3.5
 
 
 @lowers("tree_ensemble")
@@ -49,7 +53,9 @@ class TreeEnsemble(Lowering):
 
     def context(self, node, graph, cid: str) -> dict:
         if self.layout(node) == "inline":
-            return {**inline_context(node, cid), "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
+            # No FPU (options["soft_float"], set from the target): compare integer keys.
+            ctx = inline_context(node, cid, bool(self.options.get("soft_float")), self.options.get("tree_keys", "auto"))
+            return {**ctx, "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
         c = node.consts
         index_t, feature_t = self._types(node)
         arrays = {
@@ -83,7 +89,7 @@ class TreeEnsemble(Lowering):
         return 4 * (node.attrs["n_classes"] + node.attrs["n_trees"])
 
 
-def inline_context(node, cid: str) -> dict:
+def inline_context(node, cid: str, int_keys: bool = False, tree_keys: str = "auto") -> dict:
     """Nested split/leaf dicts for templates/ops/tree_inline.c.j2.
 
     Classifier leaves return a code: c for a pure leaf of class c (its probability row is
@@ -123,9 +129,14 @@ def inline_context(node, cid: str) -> dict:
     def build(n: int) -> dict:
         if n < 0:
             return {"leaf": leaf_code(c["leaves"][~n])}
-        return {"feature": int(c["feature"][n]), "threshold": float(c["threshold"][n]),
-                "nan_left": bool(c["nan_left"][n]), "left": build(int(c["left"][n])), "right": build(int(c["right"][n]))}
+        t = {"feature": int(c["feature"][n]), "threshold": float(c["threshold"][n]),
+             "nan_left": bool(c["nan_left"][n]), "left": build(int(c["left"][n])), "right": build(int(c["right"][n]))}
+        if int_keys:
+            t.update(threshold_key(c["threshold"][n]), slot=slots.get((t["feature"], t["nan_left"]), -1))
+        return t
 
+    # Soft float, keys per inference: one int32 key per (feature, NaN side) the splits test.
+    slots = {k: i for i, k in enumerate(key_uses(node))} if int_keys and per_inference_keys(node, tree_keys) else {}
     trees = [build(int(r)) for r in c["roots"]]
     arrays = []
     if impure_rows and not forest:
@@ -141,6 +152,48 @@ def inline_context(node, cid: str) -> dict:
     return {
         "template": "tree_inline.c.j2", "kernels": ("ek_argmax_f32.c",),
         "arrays": arrays, "trees": trees, "classify": classify, "n_classes": n_classes,
-        "n_trees": len(trees), "has_impure": bool(impure_rows), "forest": forest,
-        "headers": ("ek_argmax.h", "ek_parallel.h"),
+        "n_trees": len(trees), "has_impure": bool(impure_rows), "forest": forest, "int_keys": int_keys,
+        "key_slots": list(slots),
+        "headers": ("ek_argmax.h", "ek_parallel.h") + (("ek_float_key.h",) if int_keys else ()),
     }
+
+
+def threshold_key(t: np.float32) -> dict:
+    """The integer form of `x <= t` (runtime_c/include/ek_float_key.h): with T the bits of t
+    (-0.0 as +0.0, which changes no `x <= t`), key <= T as int32 for t >= 0, as uint32
+    key >= T for t < 0."""
+    t = np.float32(t)
+    if np.isnan(t):
+        raise UnsupportedModelError("a tree threshold is NaN")
+    bits = int(np.float32(t + np.float32(0.0)).view(np.uint32))  # -0.0 + 0.0 = +0.0
+    return {"key": bits, "key_unsigned": bits >= 0x80000000}
+
+
+def per_inference_keys(node, choice: str) -> bool:
+    """Soft float: keys once per inference (a split is then one load and one compare) or
+    each split canonicalizes its own input's NaN (no set-up). auto: whichever costs fewer
+    instructions, with the splits a sample passes estimated as each tree's mean leaf depth."""
+    if choice not in ("auto", "per_split", "per_inference"):
+        from edgekiln.errors import InputError
+
+        raise InputError(f"tree_keys must be auto, per_split or per_inference, not {choice!r}")
+    if choice != "auto":
+        return choice == "per_inference"
+    c = node.consts
+    passed = 0.0
+    for root in c["roots"]:
+        depths, stack = [], [(int(root), 0)]
+        while stack:
+            n, d = stack.pop()
+            if n < 0:
+                depths.append(d)
+            else:
+                stack += [(int(c["left"][n]), d + 1), (int(c["right"][n]), d + 1)]
+        passed += float(np.mean(depths))
+    return passed * NAN_CHECK_INSTRUCTIONS > len(key_uses(node)) * KEY_INSTRUCTIONS
+
+
+def key_uses(node) -> list[tuple[int, bool]]:
+    """(feature, NaN goes left) pairs the splits test, in feature order."""
+    c = node.consts
+    return sorted({(int(f), bool(nl)) for f, nl in zip(c["feature"], c["nan_left"])})
