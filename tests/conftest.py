@@ -99,6 +99,18 @@ def knn_boundary_tie(est, X32: np.ndarray):
     return check
 
 
+def near_tie_for(est, X):
+    """The near-tie rule for a (pipeline of) estimator: kNN boundary ties, else none."""
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    if hasattr(final, "n_neighbors"):
+        Xt = as_float32(X)
+        if hasattr(est, "steps"):
+            for _, step in est.steps[:-1]:
+                Xt = step.transform(Xt)
+        return knn_boundary_tie(final, Xt)
+    return None
+
+
 @pytest.fixture(scope="session")
 def toolchains_ok():
     return shutil.which("arm-none-eabi-gcc") is not None

@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 
 import edgekiln
-from conftest import DATASETS, as_float32, assert_parity, dataset, knn_boundary_tie, require_target
+from conftest import DATASETS, as_float32, assert_parity, dataset, near_tie_for, require_target
 from zoo import CLASSIFIERS, CLUSTERERS, REGRESSORS
 
 TARGETS = [
@@ -15,17 +15,6 @@ TARGETS = [
     pytest.param("cortex-m4", id="cortex-m4", marks=pytest.mark.qemu),
     pytest.param("arm", id="arm", marks=pytest.mark.qemu),
 ]
-
-
-def _near_tie(est, X):
-    final = est.steps[-1][1] if hasattr(est, "steps") else est
-    if hasattr(final, "n_neighbors"):
-        Xt = as_float32(X)
-        if hasattr(est, "steps"):
-            for _, step in est.steps[:-1]:
-                Xt = step.transform(Xt)
-        return knn_boundary_tie(final, Xt)
-    return None
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -36,7 +25,7 @@ def test_classifier_parity(target, data, model_id, factory, exact, tmp_path):
     X, y = dataset(data)
     est = factory().fit(X, y)
     cm = edgekiln.convert(est, target, workdir=tmp_path)
-    assert_parity(cm, est, X, exact=exact, near_tie=_near_tie(est, X))
+    assert_parity(cm, est, X, exact=exact, near_tie=near_tie_for(est, X))
     if target != "host":
         ins = cm.last_run.instruction_summary()
         assert ins is not None and 0 < ins["per_inference_min"] <= ins["per_inference_median"] <= ins["per_inference_max"]

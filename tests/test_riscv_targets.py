@@ -14,12 +14,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import edgekiln
-from conftest import as_float32, assert_parity, dataset, require_target
+from conftest import as_float32, assert_parity, dataset, near_tie_for, require_target
 from edgekiln.errors import MemoryBudgetError
 from edgekiln.targets import get_target
 from edgekiln.targets.build import build_project
 from edgekiln.targets.simulators import run_firmware
-from test_parity import _near_tie
 from zoo import CLASSIFIERS, CLUSTERERS
 
 pytestmark = pytest.mark.qemu
@@ -42,7 +41,7 @@ def test_classifier_parity(target, data, model_id, factory, exact, tmp_path):
     est = factory().fit(X, y)
     cm = edgekiln.convert(est, target, workdir=tmp_path)
     Xe = _rows(data, X)
-    assert_parity(cm, est, Xe, exact=exact, near_tie=_near_tie(est, Xe))
+    assert_parity(cm, est, Xe, exact=exact, near_tie=near_tie_for(est, Xe))
     ins = cm.last_run.instruction_summary()
     assert ins is not None and 0 < ins["per_inference_min"] <= ins["per_inference_max"]
     assert 0 < cm.last_run.stack_bytes < get_target(target).stack_bytes
@@ -95,7 +94,7 @@ def test_cluster_team_matches_one_core(target, model_id, factory, exact, tmp_pat
     est = factory().fit(X, y)
     one = edgekiln.convert(est, target, workdir=tmp_path / "one")
     team = edgekiln.convert(est, target, workdir=tmp_path / "team", options={"cores": 8})
-    assert_parity(team, est, X, exact=exact, near_tie=_near_tie(est, X))
+    assert_parity(team, est, X, exact=exact, near_tie=near_tie_for(est, X))
     r1, r8 = one.run(X), team.run(X)
     assert np.array_equal(r1.labels, r8.labels) and np.array_equal(r1.outputs, r8.outputs)
     assert all(len(work) == 8 for work in r8.per_core)
