@@ -223,5 +223,10 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
         Path(json_path).write_text(json.dumps(report, indent=1))
 
 
+from edgekiln.flash_offload.cli import flash_offload_group  # noqa: E402  (subcommand group)
+
+main.add_command(flash_offload_group)
+
+
 if __name__ == "__main__":
     main()
