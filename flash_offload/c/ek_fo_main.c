@@ -1,0 +1,198 @@
+/* ek_fo_main.c - command line of the flash-offload C runtime.
+ *
+ *   ekfo MODEL.ekf [--mode naive|predictor|window] [--predictor P.ekp] [--budget BYTES]
+ *        [--window K] (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
+ *
+ * Output (stdout, parsed by flash_offload/c_runner.py), one line per position:
+ *   ekfo-begin key=value...       model shape, mode, DRAM use
+ *   ekfo-token pos=.. kind=prompt|gen in=.. next=.. margin=.. bytes=.. reads=.. loaded=.. ...
+ *   ekfo-end key=value...         totals
+ * Errors: one line "ekfo: error: ..." on stderr and exit status 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ek_fo_engine.h"
+#include "ek_fo_predictor_file.h"
+
+#define MAX_PROMPT 65536
+
+static int die(const char *msg)
+{
+    fprintf(stderr, "ekfo: error: %s\n", msg);
+    return 2;
+}
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|predictor|window] [--predictor FILE] "
+            "[--budget BYTES] [--window K] (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] "
+            "[--check-cache]\n", msg);
+    return 2;
+}
+
+static int parse_hex(const char *s, int *out, int max)
+{
+    int n = 0;
+    size_t len = strlen(s);
+    if (len % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        unsigned v;
+        char byte[3] = {s[i], s[i + 1], 0};
+        if (n >= max || sscanf(byte, "%2x", &v) != 1 || strspn(byte, "0123456789abcdefABCDEF") != 2)
+            return -1;
+        out[n++] = (int)v;
+    }
+    return n;
+}
+
+static int is_little_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+static void print_counters(const ekfo_counters *c)
+{
+    printf(" bytes=%llu reads=%llu loaded=%llu used=%llu active=%llu hits=%llu evicted=%llu io_ns=%llu "
+           "mm_ns=%llu total_ns=%llu",
+           (unsigned long long)c->bytes_read, (unsigned long long)c->reads, (unsigned long long)c->neurons_loaded,
+           (unsigned long long)c->neurons_used, (unsigned long long)c->neurons_active,
+           (unsigned long long)c->cache_hits, (unsigned long long)c->evicted, (unsigned long long)c->io_ns,
+           (unsigned long long)c->mm_ns, (unsigned long long)c->total_ns);
+}
+
+static void add(ekfo_counters *t, const ekfo_counters *c)
+{
+    t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
+    t->neurons_used += c->neurons_used; t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits;
+    t->evicted += c->evicted; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
+}
+
+int main(int argc, char **argv)
+{
+    static int prompt[MAX_PROMPT];
+    const char *model_path = NULL, *pred_path = NULL;
+    ekfo_options opt = {EKFO_NAIVE, 4, 0, 0};
+    int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!is_little_endian())
+        return die("this runtime reads little-endian float32 files on little-endian machines only");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--mode") == 0 && v) {
+            if (strcmp(v, "naive") == 0) opt.mode = EKFO_NAIVE;
+            else if (strcmp(v, "predictor") == 0) opt.mode = EKFO_PREDICTOR;
+            else if (strcmp(v, "window") == 0) opt.mode = EKFO_WINDOW;
+            else return usage("--mode must be naive, predictor or window");
+        } else if (strcmp(a, "--predictor") == 0 && v) {
+            pred_path = v;
+        } else if (strcmp(a, "--budget") == 0 && v) {
+            opt.budget = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--staging-bytes") == 0 && v) {
+            opt.staging_cap_bytes = (size_t)strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--window") == 0 && v) {
+            opt.window_k = atoi(v);
+            if (opt.window_k < 1)
+                return usage("--window must be at least 1");
+        } else if (strcmp(a, "--tokens") == 0 && v) {
+            n_tokens = atoi(v);
+            if (n_tokens < 1)
+                return usage("--tokens must be at least 1");
+        } else if (strcmp(a, "--prompt") == 0 && v) {
+            n_prompt = 0;
+            for (const char *p = v; *p && n_prompt < MAX_PROMPT; p++)
+                prompt[n_prompt++] = (unsigned char)*p;
+        } else if (strcmp(a, "--prompt-hex") == 0 && v) {
+            n_prompt = parse_hex(v, prompt, MAX_PROMPT);
+            if (n_prompt < 0)
+                return usage("--prompt-hex must be an even number of hex digits (the prompt's bytes)");
+        } else if (strcmp(a, "--no-verify") == 0) {
+            verify = 0;
+            takes = 0;
+        } else if (strcmp(a, "--check-cache") == 0) {
+            check_cache = 1;
+            takes = 0;
+        } else if (a[0] != '-' && !model_path) {
+            model_path = a;
+            takes = 0;
+        } else {
+            return usage("unknown or incomplete argument");
+        }
+        i += takes;
+    }
+    if (!model_path)
+        return usage("no model file given");
+    if (n_prompt <= 0)
+        return usage("give a non-empty --prompt or --prompt-hex");
+
+    ekfo_file file;
+    if (ekfo_open(&file, model_path) != 0)
+        return die(file.err);
+    const ekfo_model *m = &file.model;
+    if (n_prompt + n_tokens - 1 > m->T) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "prompt (%d tokens) + %d generated tokens exceed the model's context of %d; "
+                 "shorten the prompt or lower --tokens", n_prompt, n_tokens, m->T);
+        return die(msg);
+    }
+    ekfo_predictor pred;
+    int have_pred = 0;
+    if (pred_path) {
+        char perr[EKFO_ERR_BYTES];
+        if (ekfo_predictor_load(&pred, pred_path, &file, perr, sizeof perr) != 0)
+            return die(perr);
+        have_pred = 1;
+    }
+    ekfo_engine e;
+    if (ekfo_engine_init(&e, &file, have_pred ? &pred : NULL, &opt) != 0)
+        return die(e.err);
+    if (verify && ekfo_verify_neurons(&file, e.staging, (size_t)e.staging_bundles * file.bundle_stride) != 0)
+        return die(file.err);
+
+    static const char *modes[] = {"naive", "predictor", "window"};
+    printf("ekfo-begin mode=%s layers=%d d_model=%d d_ff=%d heads=%d vocab=%d context=%d bundle_bytes=%llu "
+           "resident_bytes=%llu dram_bytes=%llu cache_bytes=%llu budget=%llu cache_rows=%d staging_bundles=%d "
+           "window=%d prompt=%d tokens=%d\n",
+           modes[opt.mode], m->L, m->d, m->f, m->h, m->V, m->T, (unsigned long long)file.bundle_stride,
+           (unsigned long long)file.resident_bytes, (unsigned long long)e.dram_bytes,
+           (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget, e.cache_rows, e.staging_bundles,
+           opt.window_k, n_prompt, n_tokens);
+
+    ekfo_counters c, total;
+    memset(&total, 0, sizeof total);
+    int tok = prompt[0], generated = 0, pos = 0;
+    for (; generated < n_tokens; pos++) {
+        float margin;
+        int next = ekfo_engine_step(&e, tok, pos, &c, &margin);
+        if (next < 0)
+            return die(e.err);
+        if (check_cache && e.caches)
+            for (int l = 0; l < m->L; l++)
+                if (ekfo_cache_check(&e.caches[l]) != 0)
+                    return die("window cache invariant broken (internal error)");
+        int is_gen = pos >= n_prompt - 1;
+        printf("ekfo-token pos=%d kind=%s in=%d next=%d margin=%.9g", pos, is_gen ? "gen" : "prompt", tok, next,
+               (double)margin);
+        print_counters(&c);
+        printf("\n");
+        add(&total, &c);
+        if (is_gen) {
+            generated++;
+            tok = next;
+        } else {
+            tok = prompt[pos + 1];
+        }
+    }
+    printf("ekfo-end positions=%d generated=%d", pos, generated);
+    print_counters(&total);
+    printf("\n");
+    ekfo_engine_free(&e);
+    if (have_pred)
+        ekfo_predictor_free(&pred);
+    ekfo_close(&file);
+    return 0;
+}
