@@ -1,0 +1,254 @@
+"""The byte-level ReLU decoder used by flash_offload: checkpoint I/O and a numpy forward.
+
+The forward runs one token at a time against a KV cache. Attention, embeddings and norms come
+from the DRAM-resident arrays; each layer's FFN is a callable so the engine can feed only the
+neurons it loaded (ids + their up rows, b_up, down rows) while the dense reference feeds all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgekiln.errors import ModelLoadError
+
+LN_EPS = 1e-5
+CONFIG_KEYS = ("V", "d", "L", "h", "f", "T")
+# Per-layer resident arrays; the FFN arrays (up, b_up, down) are kept apart for offloading.
+LAYER_RESIDENT = ("ln1_g", "ln1_b", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "ln2_g", "ln2_b", "b_down")
+FFN_KEYS = ("up", "b_up", "down")
+
+Ffn = tuple[np.ndarray, np.ndarray, np.ndarray]  # up (f,d), b_up (f,), down (f,d)
+# ffn_fn(layer, h) -> relu(h @ up.T + b_up) @ down for the neurons it chooses (b_down excluded).
+FfnFn = Callable[[int, np.ndarray], np.ndarray]
+
+
+def resident_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
+    V, d, T = cfg["V"], cfg["d"], cfg["T"]
+    shapes: dict[str, tuple[int, ...]] = {"tok_emb": (V, d), "pos_emb": (T, d), "lnf_g": (d,), "lnf_b": (d,)}
+    for i in range(cfg["L"]):
+        for k in LAYER_RESIDENT:
+            shapes[f"l{i}.{k}"] = (d, d) if k in ("wq", "wk", "wv", "wo") else (d,)
+    return shapes
+
+
+def ffn_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
+    return {"up": (cfg["f"], cfg["d"]), "b_up": (cfg["f"],), "down": (cfg["f"], cfg["d"])}
+
+
+def check_config(cfg: dict) -> None:
+    missing = [k for k in CONFIG_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
+    if missing:
+        raise ModelLoadError(f"checkpoint config needs positive integers {list(CONFIG_KEYS)}; bad or missing: {missing}")
+    if cfg["d"] % cfg["h"]:
+        raise ModelLoadError(f"d={cfg['d']} is not divisible by h={cfg['h']} heads")
+
+
+def save_checkpoint(path: str | Path, config: dict, resident: dict[str, np.ndarray], ffn: Sequence[Ffn]) -> None:
+    """Write the .npz checkpoint: resident arrays, `l{i}.up|b_up|down`, and `config` as JSON."""
+    check_config(config)
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in resident.items()}
+    for i, (up, b_up, down) in enumerate(ffn):
+        arrays[f"l{i}.up"], arrays[f"l{i}.b_up"], arrays[f"l{i}.down"] = (
+            np.ascontiguousarray(a, dtype=np.float32) for a in (up, b_up, down))
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, config=np.array(json.dumps(config, sort_keys=True)), **arrays)
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list[Ffn]]:
+    """Read a checkpoint -> (config, resident arrays, per-layer (up, b_up, down)); shapes checked."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelLoadError(f"checkpoint {p} not found; train one with `kiln flash-offload train`")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile/ValueError: not an npz
+        raise ModelLoadError(f"{p} is not a flash_offload .npz checkpoint ({e})") from e
+    if "config" not in data:
+        raise ModelLoadError(f"{p} has no `config` entry; it was not written by flash_offload.lm.save_checkpoint")
+    config = json.loads(str(data.pop("config")))
+    check_config(config)
+    want = resident_shapes(config)
+    resident: dict[str, np.ndarray] = {}
+    for k, shape in want.items():
+        if k not in data or data[k].shape != shape:
+            got = data[k].shape if k in data else "missing"
+            raise ModelLoadError(f"{p}: array {k} should have shape {shape}, got {got}")
+        resident[k] = np.ascontiguousarray(data[k], dtype=np.float32)
+    ffn: list[Ffn] = []
+    for i in range(config["L"]):
+        arrs = []
+        for k, shape in ffn_shapes(config).items():
+            a = data.get(f"l{i}.{k}")
+            if a is None or a.shape != shape:
+                raise ModelLoadError(f"{p}: array l{i}.{k} should have shape {shape}, got {None if a is None else a.shape}")
+            arrs.append(np.ascontiguousarray(a, dtype=np.float32))
+        ffn.append((arrs[0], arrs[1], arrs[2]))
+    return config, resident, ffn
+
+
+def model_hash(config: dict, resident: dict[str, np.ndarray], ffn: Sequence[Ffn]) -> str:
+    """SHA-256 over shapes and weights: predictors record it to refuse other models."""
+    h = hashlib.sha256(json.dumps({k: config[k] for k in CONFIG_KEYS}, sort_keys=True).encode())
+    for k in sorted(resident):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(resident[k], dtype=np.float32).tobytes())
+    for up, b_up, down in ffn:
+        for a in (up, b_up, down):
+            h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return ((x - mu) / np.sqrt(var + LN_EPS) * g + b).astype(np.float32)
+
+
+def ffn_rows(h: np.ndarray, up: np.ndarray, b_up: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """relu(h @ up.T + b_up) @ down over the given neuron rows (any subset, any order)."""
+    a = up @ h + b_up
+    np.maximum(a, 0, out=a)
+    return a @ down
+
+
+def dense_ffn(ffn: Sequence[Ffn]) -> FfnFn:
+    return lambda i, h: ffn_rows(h, *ffn[i])
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the tokens seen so far, per layer: (T, d) each, `n` rows filled."""
+
+    k: list[np.ndarray]
+    v: list[np.ndarray]
+    n: int = 0
+
+    @classmethod
+    def empty(cls, cfg: dict) -> "KVCache":
+        T, d = cfg["T"], cfg["d"]
+        return cls([np.zeros((T, d), np.float32) for _ in range(cfg["L"])],
+                   [np.zeros((T, d), np.float32) for _ in range(cfg["L"])])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.k) + sum(a.nbytes for a in self.v)
+
+
+def attention(cfg: dict, r: dict[str, np.ndarray], i: int, hx: np.ndarray, cache: KVCache) -> np.ndarray:
+    """Causal multi-head attention of the newest token; appends its key/value at cache.n."""
+    p = f"l{i}."
+    d, nh = cfg["d"], cfg["h"]
+    dh = d // nh
+    pos = cache.n
+    q = hx @ r[p + "wq"] + r[p + "bq"]
+    cache.k[i][pos] = hx @ r[p + "wk"] + r[p + "bk"]
+    cache.v[i][pos] = hx @ r[p + "wv"] + r[p + "bv"]
+    K = cache.k[i][: pos + 1].reshape(pos + 1, nh, dh)
+    Vv = cache.v[i][: pos + 1].reshape(pos + 1, nh, dh)
+    s = np.einsum("hd,thd->ht", q.reshape(nh, dh), K) / np.float32(np.sqrt(dh))
+    s = np.exp(s - s.max(axis=1, keepdims=True))
+    s /= s.sum(axis=1, keepdims=True)
+    out = np.einsum("ht,thd->hd", s, Vv).reshape(d)
+    return (out @ r[p + "wo"] + r[p + "bo"]).astype(np.float32)
+
+
+def forward_token(cfg: dict, r: dict[str, np.ndarray], token: int, cache: KVCache, ffn_fn: FfnFn,
+                  on_ln2: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+    """Logits (V,) of the next token after `token` at position cache.n; advances the cache.
+
+    on_ln2(layer, h) sees each layer's FFN input (for predictors and engines that must
+    plan reads before the FFN runs; ffn_fn gets the same h).
+    """
+    if not 0 <= token < cfg["V"]:
+        raise ValueError(f"token {token} outside the vocabulary 0..{cfg['V'] - 1}")
+    if cache.n >= cfg["T"]:
+        raise ValueError(f"context full: the model has T={cfg['T']} positions")
+    x = (r["tok_emb"][token] + r["pos_emb"][cache.n]).astype(np.float32)
+    for i in range(cfg["L"]):
+        p = f"l{i}."
+        x = x + attention(cfg, r, i, layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"]), cache)
+        h = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
+        if on_ln2 is not None:
+            on_ln2(i, h)
+        x = (x + ffn_fn(i, h) + r[p + "b_down"]).astype(np.float32)
+    cache.n += 1
+    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
+    return x @ r["tok_emb"].T
+
+
+def encode(text: str) -> list[int]:
+    return list(text.encode("utf-8"))
+
+
+def decode(tokens: Sequence[int]) -> str:
+    return bytes(tokens).decode("utf-8", errors="replace")
+
+
+def generate_dense(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], prompt: Sequence[int], n: int) -> list[int]:
+    """Greedy continuation of `prompt` by the dense model (the reference the engine must match)."""
+    return generate(cfg, r, dense_ffn(ffn), prompt, n)
+
+
+def generate(cfg: dict, r: dict[str, np.ndarray], ffn_fn: FfnFn, prompt: Sequence[int], n: int) -> list[int]:
+    if not prompt:
+        raise ValueError("the prompt needs at least one token")
+    if len(prompt) + n > cfg["T"]:
+        raise ValueError(f"prompt ({len(prompt)}) + tokens ({n}) exceed the context T={cfg['T']}")
+    cache = KVCache.empty(cfg)
+    logits = None
+    for t in prompt:
+        logits = forward_token(cfg, r, int(t), cache, ffn_fn)
+    out: list[int] = []
+    for _ in range(n):
+        nxt = int(np.argmax(logits))
+        out.append(nxt)
+        if len(out) == n:
+            break
+        logits = forward_token(cfg, r, nxt, cache, ffn_fn)
+    return out
+
+
+def nll_dense_batch(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], tokens: np.ndarray,
+                    collect: Callable[[int, np.ndarray], None] | None = None,
+                    ffn_batch: Callable[[int, np.ndarray], np.ndarray] | None = None) -> float:
+    """Total next-token NLL (nats) of one sequence, all positions at once (teacher forcing).
+
+    collect(layer, H) gets the (n, d) FFN inputs; ffn_batch(layer, H) may replace the dense
+    FFN (predictor evaluation). Same maths as forward_token, batched for speed.
+    """
+    n = len(tokens)
+    if n > cfg["T"]:
+        raise ValueError(f"sequence of {n} tokens exceeds T={cfg['T']}")
+    d, nh = cfg["d"], cfg["h"]
+    dh = d // nh
+    x = (r["tok_emb"][tokens] + r["pos_emb"][:n]).astype(np.float32)
+    mask = np.triu(np.full((n, n), -np.inf, np.float32), 1)
+    for i in range(cfg["L"]):
+        p = f"l{i}."
+        hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
+        q, k, v = ((hx @ r[p + w] + r[p + b]).reshape(n, nh, dh) for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
+        s = np.einsum("qhd,khd->hqk", q, k) / np.float32(np.sqrt(dh)) + mask
+        s = np.exp(s - s.max(axis=2, keepdims=True))
+        s /= s.sum(axis=2, keepdims=True)
+        att = np.einsum("hqk,khd->qhd", s, v).reshape(n, d)
+        x = x + att @ r[p + "wo"] + r[p + "bo"]
+        H = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
+        if collect is not None:
+            collect(i, H)
+        if ffn_batch is not None:
+            y = ffn_batch(i, H)
+        else:
+            up, b_up, down = ffn[i]
+            y = np.maximum(H @ up.T + b_up, 0) @ down
+        x = (x + y + r[p + "b_down"]).astype(np.float32)
+    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
+    logits = (x @ r["tok_emb"].T)[:-1].astype(np.float64)
+    m = logits.max(axis=1, keepdims=True)
+    lse = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
+    return float((lse - logits[np.arange(n - 1), tokens[1:]]).sum())
