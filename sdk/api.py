@@ -31,29 +31,29 @@ def to_graph(model: Any, name: str = "model") -> Graph:
 
 
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,
-           options: dict | None = None):
+           options: dict | None = None, sim: str | None = None):
     """Write the self-contained C project for `model` on `target`; returns ProjectInfo.
 
     options: codegen choices, e.g. {"tree_layout": "table"} (see docs/cli.md)."""
     from edgekiln.codegen import render_project
     from edgekiln.targets import get_target
 
-    return render_project(to_graph(model, name), get_target(target), out_dir, harness_outputs=harness_outputs,
+    return render_project(to_graph(model, name), get_target(target, sim), out_dir, harness_outputs=harness_outputs,
                           options=options)
 
 
 def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,
-            opt: str = "-O2", options: dict | None = None) -> "CompiledModel":
+            opt: str = "-O2", options: dict | None = None, sim: str | None = None) -> "CompiledModel":
     """Export, build and return a CompiledModel that executes the generated C."""
     from edgekiln.targets import get_target
     from edgekiln.targets.build import build_project
 
     graph = to_graph(model, name)
-    tgt = get_target(target)
+    tgt = get_target(target, sim)
     tgt.require_toolchain()
     tgt.require_simulator()
     out = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"edgekiln-{target}-"))
-    export(graph, target, out, name=name, options=options)
+    export(graph, target, out, name=name, options=options, sim=sim)
     build = build_project(out, opt=opt)
     return CompiledModel(graph, tgt, out, build)
 
