@@ -15,7 +15,8 @@ import numpy as np
 from edgekiln.errors import UnsupportedModelError
 from edgekiln.ir import Graph, Node
 
-_LOWERINGS: dict[str, type["Lowering"]] = {}
+# (op, dtype) -> lowering; dtype "float32" or "fixed" (codegen/ops/*_fixed.py).
+_LOWERINGS: dict[tuple[str, str], type["Lowering"]] = {}
 _loaded = False
 
 _CTYPES = {
@@ -46,16 +47,16 @@ class CArray:
         return int(self.values.nbytes)
 
 
-def lowers(op: str):
+def lowers(op: str, dtype: str = "float32"):
     def wrap(cls: type["Lowering"]) -> type["Lowering"]:
         cls.op = op
-        _LOWERINGS[op] = cls
+        _LOWERINGS[(op, dtype)] = cls
         return cls
 
     return wrap
 
 
-def lowering_for(node: Node) -> "Lowering":
+def lowering_for(node: Node, dtype: str = "float32") -> "Lowering":
     global _loaded
     if not _loaded:
         from . import ops
@@ -63,9 +64,16 @@ def lowering_for(node: Node) -> "Lowering":
         for mod in pkgutil.iter_modules(ops.__path__):
             importlib.import_module(f"{ops.__name__}.{mod.name}")
         _loaded = True
-    if node.op not in _LOWERINGS:
-        raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(sorted(_LOWERINGS))}")
-    return _LOWERINGS[node.op]()
+    if (node.op, "float32") not in _LOWERINGS:
+        known = sorted({op for op, _ in _LOWERINGS})
+        raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(known)}")
+    if (node.op, dtype) not in _LOWERINGS:
+        why = _LOWERINGS[(node.op, "float32")].fixed_unsupported or "no fixed-point kernel yet"
+        fixed = sorted(op for op, d in _LOWERINGS if d == dtype)
+        raise UnsupportedModelError(
+            f"--dtype {dtype} is not offered for {node.op!r}: {why}. Use --dtype float32 (soft float on cores "
+            f"without an FPU); {dtype} covers: {', '.join(fixed)}")
+    return _LOWERINGS[(node.op, dtype)]()
 
 
 class Lowering:
@@ -81,6 +89,7 @@ class Lowering:
     template: ClassVar[str] = ""          # file under codegen/templates/ops/
     kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
     headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names
+    fixed_unsupported: ClassVar[str] = ""  # why --dtype fixed has no lowering for this op
 
     def context(self, node: Node, graph: Graph, cid: str) -> dict:
         """Template variables; must include `arrays`: list[CArray]."""

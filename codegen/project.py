@@ -88,20 +88,25 @@ def lower_graph(graph: Graph, options: dict | None = None) -> tuple[list[dict], 
     """
     nodes, headers, kernels, defines = [], [], [], {}
     scratch = 0
+    dtype = (options or {}).get("dtype", "float32")
     for i, node in enumerate(graph.nodes):
-        low = lowering_for(node)
+        low = lowering_for(node, dtype)
         low.options = dict(options or {})
         cid = f"{graph.name}_n{i}"
         ctx = low.context(node, graph, cid)
         # A lowering may pick its template and runtime files per node (e.g. tree layouts).
         ctx.setdefault("template", low.template)
-        ctx.update(cid=cid, name=node.name, op=node.op, input=node.inputs[0])
+        # Fixed point: the first node reads the quantized input vector xq (model.c.j2).
+        ctx.update(cid=cid, name=node.name, op=node.op,
+                   input="xq" if dtype == "fixed" and node.inputs[0] == "x" and options["fixed"]["input_bits"]
+                   else node.inputs[0])
         nodes.append(ctx)
         headers += [h for h in ctx.get("headers", low.headers) if h not in headers]
         kernels += [k for k in ctx.get("kernels", low.kernels) if k not in kernels]
         defines.update(low.config(node))
         scratch = max(scratch, low.scratch_bytes(node))
-    return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch}
+    return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch,
+                   "reports": [n["report"] for n in nodes if "report" in n]}
 
 
 def write_makefile(out: Path, target: Any, sources: list[str], *, harness_outputs: bool = True,
@@ -115,6 +120,25 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
                          or s.endswith("ek_markers.c")]))
 
 
+def fixed_entry(graph: Graph, options: dict) -> dict | None:
+    """What model.c needs to quantize the float input (None for float32 models)."""
+    dtype = options.setdefault("dtype", "float32")
+    if dtype not in ("float32", "fixed"):
+        from edgekiln.errors import InputError
+
+        raise InputError(f"dtype must be float32 or fixed, not {dtype!r}")
+    if dtype == "float32":
+        return None
+    if "fixed" not in options:
+        from edgekiln.errors import InputError
+
+        raise InputError("--dtype fixed needs the training data ranges: pass calibration data (--calib X.npy)")
+    f = options["fixed"]
+    entry = f.get("entry_affine")
+    return {"bits": f["input_bits"], "frac": f["input_frac"], "scale": entry["scale"] if entry else None,
+            "shift": entry["shift"] if entry else None}
+
+
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
                    options: dict | None = None) -> ProjectInfo:
     """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
@@ -124,12 +148,15 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     options = dict(options or {})
     cores = int(options.setdefault("cores", 1))
     batch = bool(options.setdefault("batch", False))
+    if getattr(target, "variant", None):  # remembered in project.json: build and run use the same
+        options["sim"] = target.variant
     if not 1 <= cores <= target.cores:
         from edgekiln.errors import InputError
 
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
     # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
     options.setdefault("soft_float", target.fpu.startswith("none"))
+    fixed = fixed_entry(graph, options)
     nodes, facts = lower_graph(graph, {**options, "cores": 1} if batch else options)
     plan = memory_plan(graph, nodes, facts, slots=cores if batch else 1)
     check_fits(plan, target)
@@ -145,7 +172,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         nodes=nodes, headers=facts["headers"], scratch_bytes=facts["scratch_bytes"],
         # batch: `cores` whole inferences side by side, each kernel on one core
         slots=cores if batch else 1, kernel_cores=1 if batch else cores, batch_cores=cores if batch else 0,
-        buffers=graph.intermediates,
+        buffers=graph.intermediates, fixed=fixed,
     )
     (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
     (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
@@ -172,7 +199,11 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         team = f"ek_team_{target.parallel}.c"
         shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
         sources.append(f"runtime/parallel/{team}")
+    # A port file of the same name replaces a protocol one (GVSoC's ek_markers.c reads counters).
+    port_names = {Path(src).name for src in target.port_sources}
     for p in sorted((RUNTIME / "protocol").glob("*.c")):
+        if p.name in port_names:
+            continue
         (rt / "protocol").mkdir(exist_ok=True)
         shutil.copy(p, rt / "protocol" / p.name)
         sources.append(f"runtime/protocol/{p.name}")
@@ -189,6 +220,8 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
+    if fixed:
+        options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
     info = ProjectInfo(out, graph.name, target.name, sources, plan, options)
     info.save()
     return info

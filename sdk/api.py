@@ -30,30 +30,46 @@ def to_graph(model: Any, name: str = "model") -> Graph:
     return from_sklearn(model, name=name)
 
 
+def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any = None) -> tuple[Graph, dict]:
+    """The graph to lower and the options with the fixed-point plan when dtype is fixed."""
+    graph = to_graph(model, name)
+    options = dict(options or {})
+    if options.get("dtype", "float32") == "fixed" and "fixed" not in options:
+        if calibration is None:
+            raise InputError("--dtype fixed chooses its Q formats from the training data ranges: pass the training "
+                             "data (calibration=X_train, or --calib X_train.npy)")
+        from edgekiln.quantize.fixed_graph import prepare_fixed
+
+        graph, options["fixed"] = prepare_fixed(graph, np.asarray(calibration))
+    return graph, options
+
+
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,
-           options: dict | None = None, sim: str | None = None):
+           options: dict | None = None, calibration: Any = None, sim: str | None = None):
     """Write the self-contained C project for `model` on `target`; returns ProjectInfo.
 
-    options: codegen choices, e.g. {"tree_layout": "table"} (see docs/cli.md)."""
+    options: codegen choices, e.g. {"tree_layout": "table"} or {"dtype": "fixed"} (see
+    docs/cli.md); fixed point also needs `calibration`, the training data (its ranges)."""
     from edgekiln.codegen import render_project
     from edgekiln.targets import get_target
 
-    return render_project(to_graph(model, name), get_target(target, sim), out_dir, harness_outputs=harness_outputs,
-                          options=options)
+    graph, options = prepare_graph(model, name, options, calibration)
+    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options)
 
 
 def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,
-            opt: str = "-O2", options: dict | None = None, sim: str | None = None) -> "CompiledModel":
+            opt: str = "-O2", options: dict | None = None, calibration: Any = None,
+            harness_outputs: bool = True, sim: str | None = None) -> "CompiledModel":
     """Export, build and return a CompiledModel that executes the generated C."""
     from edgekiln.targets import get_target
     from edgekiln.targets.build import build_project
 
-    graph = to_graph(model, name)
+    graph, options = prepare_graph(model, name, options, calibration)
     tgt = get_target(target, sim)
     tgt.require_toolchain()
     tgt.require_simulator()
     out = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"edgekiln-{target}-"))
-    export(graph, target, out, name=name, options=options, sim=sim)
+    export(graph, target, out, name=name, options=options, harness_outputs=harness_outputs, sim=sim)
     build = build_project(out, opt=opt)
     return CompiledModel(graph, tgt, out, build)
 
