@@ -154,7 +154,7 @@ static int read_config(ekfo_file *f)
         return fail(f, "%s; re-pack the model", jerr);
     }
     int cfg = ekfo_json_get(f->json, toks, 0, "config");
-    static const char *keys[] = {"n_heads", "n_head", "heads"};
+    static const char *keys[] = {"h", "n_heads", "n_head"};
     int64_t heads = -1;
     for (int k = 0; k < 3 && heads < 0; k++) {
         int v = ekfo_json_get(f->json, toks, cfg, keys[k]);
@@ -163,7 +163,7 @@ static int read_config(ekfo_file *f)
     }
     free(toks);
     if (heads <= 0)
-        return fail(f, "metadata config has no positive n_heads; pack the model with `kiln flash-offload pack`");
+        return fail(f, "metadata config has no positive head count (h); pack the model with `kiln flash-offload pack`");
     f->model.h = (int)heads;
     return 0;
 }
@@ -234,7 +234,7 @@ static int bind_model(ekfo_file *f)
     if (L == 0)
         return fail(f, "no bundled neuron sections; re-pack with --layout bundled");
     if (m->h <= 0 || m->d % m->h != 0)
-        return fail(f, "n_heads=%d does not divide d_model=%d", m->h, m->d);
+        return fail(f, "h=%d heads do not divide d_model=%d", m->h, m->d);
     m->L = (int)L;
     m->layers = calloc(L, sizeof *m->layers);
     f->bundled = calloc(L, sizeof *f->bundled);

@@ -100,7 +100,7 @@ void ekfo_attention(const ekfo_model *m, ekfo_state *s, int l, int pos)
     int d = m->d, hd = m->d / m->h;
     size_t base = (size_t)l * (size_t)m->T * (size_t)d;
     float *K = s->kcache + base, *Vc = s->vcache + base;
-    float scale = (float)(1.0 / sqrt((double)hd));
+    float sq = (float)sqrt((double)hd);      /* numpy: scores / float32(sqrt(dh)) */
 
     ekfo_layernorm(s->x, w->ln1_g, w->ln1_b, d, s->hbuf);
     matvec_bias(s->hbuf, w->wq, w->bq, d, s->acc, s->q);
@@ -111,7 +111,7 @@ void ekfo_attention(const ekfo_model *m, ekfo_state *s, int l, int pos)
         int o = hh * hd;
         float mx = -INFINITY;
         for (int t = 0; t <= pos; t++) {
-            float sc = (float)dot(s->q + o, K + (size_t)t * (size_t)d + o, hd) * scale;
+            float sc = (float)dot(s->q + o, K + (size_t)t * (size_t)d + o, hd) / sq;
             s->scores[t] = sc;
             if (sc > mx)
                 mx = sc;
@@ -155,8 +155,8 @@ int ekfo_neuron(const ekfo_model *m, ekfo_state *s, const float *up, const float
 void ekfo_ffn_finish(const ekfo_model *m, ekfo_state *s, int l)
 {
     const float *bd = m->layers[l].b_down;
-    for (int i = 0; i < m->d; i++)
-        s->x[i] += (float)s->ffn[i] + bd[i];
+    for (int i = 0; i < m->d; i++)              /* numpy: (x + y) + b_down */
+        s->x[i] = (s->x[i] + (float)s->ffn[i]) + bd[i];
 }
 
 int ekfo_logits(const ekfo_model *m, ekfo_state *s, float *margin)

@@ -43,7 +43,7 @@ void ekfo_embed(const ekfo_model *m, ekfo_state *s, int tok, int pos);
 void ekfo_attention(const ekfo_model *m, ekfo_state *s, int l, int pos);
 /* One neuron: a = relu(up . hbuf + b_up); ffn += a * down. Returns 1 if a > 0. */
 int ekfo_neuron(const ekfo_model *m, ekfo_state *s, const float *up, const float *down, float b_up);
-/* x += (ffn + b_down) for layer l. */
+/* x = (x + ffn) + b_down for layer l. */
 void ekfo_ffn_finish(const ekfo_model *m, ekfo_state *s, int l);
 /* Final LayerNorm and tied logits; returns the greedy token (lowest index on ties) and
  * the gap between the best and second-best logit in *margin. */

@@ -1,0 +1,161 @@
+"""The flash-offload C runtime (flash_offload/c): same tokens as the numpy model, on the host
+and on arm under qemu-aarch64; clear errors on bad files; I/O counters that add up."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import require_target
+from edgekiln.flash_offload import lm
+from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
+from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, write_ekf
+
+TIE = 1e-4       # logit gap under which float32 sum order may pick either token
+PROMPT = b"The cat sat"
+
+
+def random_model(seed: int, V=256, d=32, L=2, h=4, f=64, T=48):
+    """Weights scaled so attention, LayerNorm and about half the FFN neurons all matter."""
+    rng = np.random.default_rng(seed)
+
+    def r(*shape, scale=0.2):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    cfg = {"V": V, "d": d, "L": L, "h": h, "f": f, "T": T}
+    res = {"tok_emb": r(V, d, scale=0.5), "pos_emb": r(T, d, scale=0.1), "lnf_g": 1 + r(d), "lnf_b": r(d)}
+    for i in range(L):
+        for k in lm.LAYER_RESIDENT:
+            res[f"l{i}.{k}"] = r(d, d) if k.startswith("w") else (1 + r(d) if k.endswith("_g") else r(d))
+    ffn = [(r(f, d), r(f) - 0.1, r(f, d)) for _ in range(L)]
+    return cfg, res, ffn
+
+
+def reference(cfg, res, ffn, prompt: bytes, n: int) -> tuple[list[int], list[float]]:
+    """Greedy tokens and the logit margin (best - second) at every position, numpy float32."""
+    cache = lm.KVCache.empty(cfg)
+    fn = lm.dense_ffn(ffn)
+    margins, out = [], []
+    seq = list(prompt)
+    for pos in range(len(prompt) + n - 1):
+        logits = lm.forward_token(cfg, res, seq[pos], cache, fn)
+        top = np.sort(logits)[-2:]
+        margins.append(float(top[1] - top[0]))
+        if pos >= len(prompt) - 1:
+            out.append(int(np.argmax(logits)))
+            seq.append(out[-1])
+    return out, margins
+
+
+def assert_same_tokens(got: list[int], want: list[int], margins: list[float], n_prompt: int) -> None:
+    """Equal, or equal up to a position where numpy's own top-2 gap is a near-tie."""
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            m = margins[n_prompt - 1 + i]
+            assert m < TIE, f"token {i}: C {g} vs numpy {w} with numpy margin {m:.3g} (not a near-tie)"
+            return
+    assert len(got) == len(want)
+
+
+@pytest.fixture(scope="module")
+def rand(tmp_path_factory):
+    cfg, res, ffn = random_model(7)
+    path = tmp_path_factory.mktemp("ekfc") / "rand.ekf"
+    write_ekf(path, cfg, res, ffn)
+    return path, cfg, res, ffn
+
+
+@pytest.mark.parametrize("target", ["host", "arm"])
+def test_forward_matches_numpy(rand, target):
+    require_target(target)
+    path, cfg, res, ffn = rand
+    n = 12
+    want, margins = reference(cfg, res, ffn, PROMPT, n)
+    r = run_c(path, PROMPT, n, target=target)
+    assert_same_tokens(r.tokens, want, margins, len(PROMPT))
+    # Every position's top-2 gap agrees with numpy: the whole forward pass, not only argmax.
+    got_m = [rec.margin for rec in r.records]
+    np.testing.assert_allclose(got_m, margins[: len(got_m)], atol=2e-4, rtol=1e-3)
+
+
+def test_arm_bit_identical_to_host(rand):
+    require_target("arm")
+    path = rand[0]
+    host, arm = (run_c(path, PROMPT, 8, target=t) for t in ("host", "arm"))
+    assert host.tokens == arm.tokens
+    assert [r.margin for r in host.records] == [r.margin for r in arm.records]
+
+
+def test_naive_counters_add_up(rand):
+    path, cfg, *_ = rand
+    r = run_c(path, PROMPT, 4)
+    stride = int(r.begin["bundle_bytes"])
+    assert stride == EkfFile(path).bundle_stride
+    for rec in r.records:
+        c = rec.counters
+        assert c["loaded"] == c["used"] == cfg["L"] * cfg["f"]   # naive: every neuron, every layer
+        assert c["bytes"] == c["loaded"] * stride
+        assert c["reads"] == cfg["L"]                            # whole section in one read
+        assert 0 < c["active"] < c["used"]
+    assert r.end["bytes"] == r.total("bytes")
+    assert len(r.records) == len(PROMPT) + 4 - 1
+
+
+def test_small_budget_reads_in_chunks_same_tokens(rand):
+    path, cfg, *_ = rand
+    full = run_c(path, PROMPT, 4)
+    fixed = int(full.begin["dram_bytes"]) - cfg["f"] * int(full.begin["bundle_bytes"])
+    stride = int(full.begin["bundle_bytes"])
+    chunked = run_c(path, PROMPT, 4, budget=fixed + 10 * stride)
+    assert int(chunked.begin["staging_bundles"]) == 10
+    assert int(chunked.begin["dram_bytes"]) <= fixed + 10 * stride
+    assert chunked.tokens == full.tokens
+    for rec in chunked.records:
+        assert rec.counters["bytes"] == rec.counters["loaded"] * stride
+        assert rec.counters["reads"] == cfg["L"] * -(-cfg["f"] // 10)
+
+
+def test_budget_below_resident_says_minimum(rand):
+    with pytest.raises(CRuntimeError, match=r"below the minimum .*: \d+ bytes"):
+        run_c(rand[0], PROMPT, 2, budget=1000)
+
+
+def _corrupt(src, dst, offset: int, n_keep: int | None = None):
+    data = bytearray(src.read_bytes())
+    if n_keep is not None:
+        data = data[:n_keep]
+    else:
+        data[offset] ^= 0x5A
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("where,message", [
+    ("magic", "not an EKF"),
+    ("header", "header checksum mismatch"),
+    ("resident", "checksum mismatch in section 'l0.bk'"),
+    ("neurons", "checksum mismatch in section 'l1.bundled'"),
+    ("truncated", "truncated"),
+])
+def test_bad_file_clear_error(rand, tmp_path, where, message):
+    path = rand[0]
+    ekf = EkfFile(path)
+    secs = ekf.sections
+    if where == "truncated":
+        bad = _corrupt(path, tmp_path / "bad.ekf", 0, n_keep=ekf.file_size - 5000)
+    else:
+        offset = {"magic": 1, "header": 64 + 20,
+                  "resident": secs["l0.bk"].offset + 8,
+                  "neurons": secs["l1.bundled"].offset + 3 * ekf.bundle_stride + 4}[where]
+        bad = _corrupt(path, tmp_path / "bad.ekf", offset)
+    with pytest.raises(CRuntimeError, match=message):
+        run_c(bad, PROMPT, 2)
+    with pytest.raises(EkfFormatError):      # the Python reader refuses the same file
+        EkfFile(bad).verify()
+
+
+def test_missing_file_and_bad_prompt(tmp_path, rand):
+    with pytest.raises(CRuntimeError, match="cannot open"):
+        run_c(tmp_path / "none.ekf", PROMPT, 2)
+    with pytest.raises(CRuntimeError, match="exceed the model's context"):
+        run_c(rand[0], PROMPT, 100)
+
