@@ -53,7 +53,7 @@ int ekfo_cache_evict_window(ekfo_cache *c, int now, int k)
     int n = 0;
     /* Downwards: the row moved into a hole has already been looked at. */
     for (int r = c->used - 1; r >= 0; r--)
-        if (c->last[c->row_neuron[r]] <= now - k) {
+        if (c->last[c->row_neuron[r]] < now - k) {
             ekfo_cache_delete(c, r);
             n++;
         }

@@ -23,7 +23,7 @@ void ekfo_cache_free(ekfo_cache *c);
 
 /* Deletes row r: the last live row moves into it. */
 void ekfo_cache_delete(ekfo_cache *c, int r);
-/* Drops every neuron not predicted in tokens (now-k, now]; returns how many. */
+/* Drops every neuron not predicted in tokens now-k..now; returns how many. */
 int ekfo_cache_evict_window(ekfo_cache *c, int now, int k);
 /* Drops the least recently predicted neuron not predicted at token now; -1 if none. */
 int ekfo_cache_evict_lru(ekfo_cache *c, int now);

@@ -161,6 +161,18 @@ static int window_load(ekfo_engine *e, int l, int n, int pos, ekfo_counters *c)
     return 0;
 }
 
+/* Window mode computes every neuron of the window (predicted now or in the k previous
+ * tokens and still cached) plus the ones predicted now: ascending ids into e->ids. */
+static int window_set(ekfo_engine *e, int l, int pos)
+{
+    const ekfo_cache *ca = &e->caches[l];
+    int n = 0;
+    for (int j = 0; j < ca->f; j++)
+        if (ca->slot[j] >= 0 || ca->last[j] == pos)
+            e->ids[n++] = j;
+    return n;
+}
+
 /* FFN of layer l over ids[0..n) in ascending order: cached rows in place, the rest read in
  * coalesced runs through the staging buffer. */
 static int ffn_layer(ekfo_engine *e, int l, int n, ekfo_counters *c)
@@ -206,8 +218,11 @@ int ekfo_engine_step(ekfo_engine *e, int tok, int pos, ekfo_counters *c, float *
         } else {
             n = ekfo_predict(e->pred, l, e->st.hbuf, e->ids, e->pred_buf, e->pred_acc);
         }
-        if (e->opt.mode == EKFO_WINDOW && window_load(e, l, n, pos, c) != 0)
-            return -1;
+        if (e->opt.mode == EKFO_WINDOW) {
+            if (window_load(e, l, n, pos, c) != 0)
+                return -1;
+            n = window_set(e, l, pos);
+        }
         if (ffn_layer(e, l, n, c) != 0)
             return -1;
         ekfo_ffn_finish(m, &e->st, l);

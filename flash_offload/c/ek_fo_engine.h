@@ -3,8 +3,9 @@
  * coalesced into one read), in one of three modes:
  *   naive      every neuron of every layer, read each token (whole sections);
  *   predictor  only the neurons the low-rank predictor marks active;
- *   window     predictor + a per-layer cache of neurons predicted in the last k tokens,
- *              so only neurons new to the window are read.
+ *   window     predictor + a per-layer cache of the neurons predicted at this token or
+ *              the k before it; only neurons new to the window are read, and every
+ *              neuron of the window is computed (it is in DRAM anyway).
  * Every buffer is allocated in ekfo_engine_init; ekfo_engine_step allocates nothing. */
 #ifndef EK_FO_ENGINE_H
 #define EK_FO_ENGINE_H

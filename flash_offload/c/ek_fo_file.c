@@ -161,6 +161,9 @@ static int read_config(ekfo_file *f)
         if (v >= 0 && ekfo_json_int(f->json, &toks[v], &heads) != 0)
             heads = 0;
     }
+    int mh = ekfo_json_get(f->json, toks, 0, "model_hash");
+    if (mh < 0 || ekfo_json_str(f->json, &toks[mh], f->model_hash, sizeof f->model_hash) != 0)
+        f->model_hash[0] = '\0';
     free(toks);
     if (heads <= 0)
         return fail(f, "metadata config has no positive head count (h); pack the model with `kiln flash-offload pack`");

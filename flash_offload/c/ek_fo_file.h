@@ -28,6 +28,7 @@ typedef struct {
     uint32_t n_sections;
     ekfo_section *sections;
     char *json;                 /* JSON metadata, NUL-terminated */
+    char model_hash[72];        /* sha256 hex of the model (predictors must carry the same) */
     uint32_t json_len;
     float *resident;            /* one block holding every resident tensor */
     uint64_t resident_bytes;
