@@ -1,0 +1,233 @@
+"""Read FFN neurons of one layer from an EKF file: parallel positional reads, O_DIRECT,
+coalescing of nearby neurons into larger reads.
+
+Modes: "bundled" (one read per run of bundles [up|down|b_up]), "split" (the no-bundling
+baseline: up rows and down rows from separate sections, plus b_up) and "layer" (naive:
+the whole layer every time). Cold reads: O_DIRECT where the filesystem allows it;
+otherwise (tmpfs, some network filesystems) buffered reads with a warning, and with
+`cold=True` the page cache of the file is dropped (posix_fadvise DONTNEED) before every
+read call, outside the timed region.
+"""
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgekiln.errors import InputError
+from edgekiln.flash_offload.ekf_format import ALIGN, EkfFile
+
+MODES = ("bundled", "split", "layer")
+
+
+class DirectIOWarning(UserWarning):
+    """O_DIRECT is unavailable; reads go through the page cache."""
+
+
+@dataclass
+class IoStats:
+    """Counters since the last reset(). bytes_read counts what the device transferred
+    (alignment padding and coalescing gaps included); useful_bytes what was asked for."""
+    bytes_read: int = 0
+    useful_bytes: int = 0
+    n_reads: int = 0
+    io_seconds: float = 0.0
+    neurons: int = 0
+
+    def reset(self) -> None:
+        self.bytes_read = self.useful_bytes = self.n_reads = self.neurons = 0
+        self.io_seconds = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def plan_runs(starts: np.ndarray, row_bytes: int, gap_bytes: int, align: int) -> np.ndarray:
+    """Merge byte ranges [s, s+row_bytes) (s sorted) into runs: ranges rounded out to `align`,
+    then joined when the hole between them is <= gap_bytes. Returns (n_runs, 2) [start, end)."""
+    if len(starts) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    s = starts.astype(np.int64) // align * align
+    e = -(-(starts.astype(np.int64) + row_bytes) // align) * align
+    # a new run starts where the hole to the previous range's end exceeds the gap
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] - reach[:-1] > gap_bytes
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(s)) - 1
+    return np.stack([s[first], reach[last]], axis=1)
+
+
+class NeuronReader:
+    """Fetch neuron rows of one layer. Not thread-safe: one read call at a time."""
+
+    def __init__(self, ekf: EkfFile | str | os.PathLike, threads: int = 4, direct: bool = True,
+                 gap_bytes: int = 0, max_read_bytes: int = 256 << 10, mode: str = "bundled",
+                 cold: bool = True):
+        self.ekf = ekf if isinstance(ekf, EkfFile) else EkfFile(ekf)
+        if mode not in MODES:
+            raise InputError(f"unknown read mode {mode!r}: use one of {MODES}")
+        if threads < 1 or max_read_bytes < ALIGN or gap_bytes < 0:
+            raise InputError("threads must be >= 1, max_read_bytes >= 4096, gap_bytes >= 0")
+        self.mode, self.threads, self.gap_bytes, self.cold = mode, threads, gap_bytes, cold
+        self.max_read_bytes = max_read_bytes // ALIGN * ALIGN
+        self.stats = IoStats()
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self._buf = mmap.mmap(-1, ALIGN)  # page aligned, as O_DIRECT needs; grows on demand
+        self._fd_buffered = os.open(self.ekf.path, os.O_RDONLY)
+        self._fd = self._fd_buffered
+        self.direct = False
+        self._lock = threading.Lock()
+        if direct:
+            self._open_direct()
+
+    def _open_direct(self) -> None:
+        flag = getattr(os, "O_DIRECT", 0)
+        try:
+            if not flag:
+                raise OSError(errno.EINVAL, "O_DIRECT is not defined on this platform")
+            fd = os.open(self.ekf.path, os.O_RDONLY | flag)
+            os.preadv(fd, [memoryview(self._buf)[:ALIGN]], 0)  # some filesystems fail here
+        except OSError as e:
+            warnings.warn(
+                f"O_DIRECT is unavailable for {self.ekf.path} ({e.strerror}); using buffered "
+                "reads (cold reads by dropping the page cache). Put the file on a disk "
+                "filesystem such as ext4 or xfs for O_DIRECT.", DirectIOWarning, stacklevel=3)
+            return
+        self._fd, self.direct = fd, True
+
+    @property
+    def align(self) -> int:
+        return ALIGN if self.direct else 4
+
+    # --- public API ---
+    def read(self, layer: int, ids, mode: str | None = None):
+        """(up (n,d), b_up (n,), down (n,d)) for `ids` in the given order."""
+        rows = self.read_bundles(layer, ids, mode)
+        d = self.ekf.d_model
+        return rows[:, :d], rows[:, 2 * d], rows[:, d:2 * d]
+
+    def read_bundles(self, layer: int, ids, mode: str | None = None,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """Rows [up j | down j | b_up j] (n, 2d+1) float32 for `ids` in the given order
+        (duplicates allowed; each neuron is read once). `out`, if given, receives them."""
+        mode = mode or self.mode
+        d, f = self.ekf.d_model, self.ekf.d_ff(layer)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) and (ids.min() < 0 or ids.max() >= f):
+            raise InputError(f"neuron ids must be in [0, {f}) for layer {layer}")
+        uniq, inv = np.unique(ids, return_inverse=True)
+        width = 2 * d + 1
+        if out is None:
+            out = np.empty((len(ids), width), dtype=np.float32)
+        if len(ids) == 0:
+            return out
+        if self.cold and not self.direct:
+            self.drop_cache()
+        if mode == "layer":
+            parts = self._layer_parts(layer)
+            ids_in_parts = [np.arange(f)] * len(parts)
+        elif mode == "bundled":
+            s = self.ekf.bundled_section(layer)
+            parts = [(s, 4 * width, 0, width)]
+            ids_in_parts = [uniq]
+        else:
+            up, down, b = self.ekf.split_sections(layer)
+            parts = [(up, 4 * d, 0, d), (down, 4 * d, d, d), (b, 4, 2 * d, 1)]
+            ids_in_parts = [uniq] * 3
+        plans, total = [], 0
+        for (sec, row_bytes, col, ncols), pid in zip(parts, ids_in_parts):
+            starts = sec.offset + pid * sec.stride
+            runs = plan_runs(starts, row_bytes, self.gap_bytes, self.align)
+            plans.append((runs, total, starts))
+            total += int((runs[:, 1] - runs[:, 0]).sum())
+        buf = self._buffer(total)
+        self._read_runs([p[0] for p in plans], [p[1] for p in plans], buf)
+        f32 = np.frombuffer(buf, dtype="<f4", count=total // 4)
+        sel = uniq if mode == "layer" else np.arange(len(uniq))
+        tmp = np.empty((len(uniq), width), dtype=np.float32)
+        for (runs, base, starts), (sec, _, col, ncols) in zip(plans, parts):
+            lens = runs[:, 1] - runs[:, 0]
+            buf_off = base + np.concatenate([[0], np.cumsum(lens)[:-1]])
+            st = starts[sel]
+            r = np.searchsorted(runs[:, 0], st, side="right") - 1
+            pos = (buf_off[r] + st - runs[r, 0]) // 4
+            tmp[:, col:col + ncols] = f32[pos[:, None] + np.arange(ncols)]
+        np.take(tmp, inv, axis=0, out=out)
+        self.stats.useful_bytes += 4 * width * len(uniq)
+        self.stats.neurons += len(uniq)
+        return out
+
+    def read_layer(self, layer: int) -> np.ndarray:
+        """All bundles of a layer (f, 2d+1), read whole (the naive baseline)."""
+        return self.read_bundles(layer, np.arange(self.ekf.d_ff(layer)), mode="layer")
+
+    def drop_cache(self) -> None:
+        """Evict this file's clean pages from the OS page cache (next buffered reads are cold)."""
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._fd_buffered, 0, 0, os.POSIX_FADV_DONTNEED)
+
+    def close(self) -> None:
+        if self._pool:
+            self._pool.shutdown()
+        if self._fd != self._fd_buffered:
+            os.close(self._fd)
+        os.close(self._fd_buffered)
+        self._buf.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- internals ---
+    def _layer_parts(self, layer: int):
+        d = self.ekf.d_model
+        if "bundled" in self.ekf.layouts:
+            s = self.ekf.bundled_section(layer)
+            return [(s, 4 * (2 * d + 1), 0, 2 * d + 1)]
+        up, down, b = self.ekf.split_sections(layer)
+        return [(up, 4 * d, 0, d), (down, 4 * d, d, d), (b, 4, 2 * d, 1)]
+
+    def _buffer(self, nbytes: int) -> memoryview:
+        if len(self._buf) < nbytes:
+            # the old map is freed when no view of it is left (closing it could fail)
+            self._buf = mmap.mmap(-1, max(nbytes, 2 * len(self._buf)))
+        return memoryview(self._buf)[:nbytes]
+
+    def _read_runs(self, run_lists, bases, buf: memoryview) -> None:
+        """Read every run into buf (laid out back to back), runs cut into max_read pieces."""
+        tasks = []
+        for runs, base in zip(run_lists, bases):
+            at = base
+            for start, end in runs.tolist():
+                for s in range(start, end, self.max_read_bytes):
+                    n = min(self.max_read_bytes, end - s)
+                    tasks.append((s, at + s - start, n))
+                at += end - start
+        t0 = time.perf_counter()
+        if self._pool is None:
+            for t in tasks:
+                self._pread(buf, *t)
+        else:
+            list(self._pool.map(lambda t: self._pread(buf, *t), tasks))
+        self.stats.io_seconds += time.perf_counter() - t0
+        self.stats.n_reads += len(tasks)
+        self.stats.bytes_read += sum(t[2] for t in tasks)
+
+    def _pread(self, buf: memoryview, offset: int, at: int, n: int) -> None:
+        done = 0
+        while done < n:  # buffered reads may return short
+            got = os.preadv(self._fd, [buf[at + done:at + n]], offset + done)
+            if got <= 0:
+                raise InputError(f"{self.ekf.path}: unexpected end of file at byte "
+                                 f"{offset + done}; the file is truncated, re-pack it")
+            done += got

@@ -1,0 +1,131 @@
+"""Neuron reads from an EKF file: every mode returns the file's rows, coalescing cuts the
+number of reads, O_DIRECT falls back with a warning where the filesystem refuses it."""
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edgekiln.errors import InputError
+from edgekiln.flash_offload import ekf_format as ekf
+from edgekiln.flash_offload.neuron_io import DirectIOWarning, NeuronReader, plan_runs
+from flash_offload_synth import synthetic_model
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    config, resident, ffn = synthetic_model(d=24, f=300, L=2)
+    path = ekf.write_ekf(tmp_path_factory.mktemp("io") / "m.ekf", config, resident, ffn)
+    return path, ffn
+
+
+@pytest.mark.parametrize("mode", ["bundled", "split", "layer"])
+@pytest.mark.parametrize("threads,direct,gap", [(1, True, 0), (4, True, 8192), (3, False, 100)])
+def test_rows_match_file(packed, mode, threads, direct, gap):
+    path, ffn = packed
+    rng = np.random.default_rng(threads + gap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DirectIOWarning)
+        r = NeuronReader(path, threads=threads, direct=direct, gap_bytes=gap, mode=mode,
+                         max_read_bytes=8192)
+    with r:
+        for layer in (0, 1):
+            ids = rng.choice(300, size=37, replace=False)
+            ids = np.append(ids, ids[:3])  # duplicates come back in order too
+            up, b, down = r.read(layer, ids)
+            np.testing.assert_array_equal(up, ffn[layer][0][ids])
+            np.testing.assert_array_equal(b, ffn[layer][1][ids])
+            np.testing.assert_array_equal(down, ffn[layer][2][ids])
+        assert r.stats.neurons == 2 * 37 and r.stats.n_reads > 0
+        assert r.stats.bytes_read >= r.stats.useful_bytes > 0
+
+
+def test_direct_io_on_disk_counts_aligned_bytes(packed):
+    path, _ = packed
+    with NeuronReader(path, threads=2, gap_bytes=0) as r:
+        if not r.direct:
+            pytest.skip(f"{path.parent} does not support O_DIRECT")
+        r.read(0, [5])
+        # one bundle (196 bytes) costs one aligned 4 KiB read
+        assert (r.stats.n_reads, r.stats.bytes_read) == (1, 4096)
+        r.stats.reset()
+        r.read(0, [0, 1, 2, 3])  # adjacent bundles: one read
+        assert r.stats.n_reads == 1
+
+
+def test_coalescing_and_split_cost_more_reads(packed):
+    path, _ = packed
+    ids = np.arange(0, 300, 3)  # every third neuron
+    counts = {}
+    for name, mode, gap in [("bundled", "bundled", 0), ("gap", "bundled", 1024),
+                            ("split", "split", 0)]:
+        with NeuronReader(path, threads=1, direct=False, gap_bytes=gap, mode=mode,
+                          cold=False) as r:
+            r.read(1, ids)
+            counts[name] = r.stats.n_reads
+    # non-direct reads: no page rounding, so each non-adjacent bundle is its own read
+    assert counts["bundled"] == len(ids)
+    assert counts["gap"] < 10  # holes of 2 bundles (392 bytes) are read through
+    assert counts["split"] == 3 * len(ids)  # up row, down row, b_up: the no-bundling baseline
+
+
+def test_no_o_direct_falls_back_with_warning(packed, monkeypatch):
+    """A filesystem refusing O_DIRECT (tmpfs before Linux 6.6, some FUSE/NFS) opens with
+    EINVAL: the reader warns and reads buffered, dropping the page cache for cold reads."""
+    path, ffn = packed
+    real_open = os.open
+
+    def refuse_direct(p, flags, *a):
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(p, flags, *a)
+
+    monkeypatch.setattr(os, "open", refuse_direct)
+    dropped = []
+    with pytest.warns(DirectIOWarning, match="O_DIRECT is unavailable.*Invalid argument"):
+        r = NeuronReader(path, direct=True)
+    monkeypatch.setattr(r, "drop_cache", lambda: dropped.append(1))
+    with r:
+        assert not r.direct
+        up, _, _ = r.read(0, [7, 3])
+        np.testing.assert_array_equal(up, ffn[0][0][[7, 3]])
+    assert dropped == [1]
+
+
+def test_drop_cache_evicts_pages(packed):
+    """posix_fadvise(DONTNEED) is what cold buffered reads rely on: check it works here."""
+    path, _ = packed
+    if not hasattr(os, "posix_fadvise") or not hasattr(os, "preadv"):
+        pytest.skip("no posix_fadvise")
+    if _resident_pages(path) is None:
+        pytest.skip("cannot inspect the page cache")
+    path.read_bytes()
+    assert _resident_pages(path) > 0
+    with NeuronReader(path, direct=False) as r:
+        r.drop_cache()
+    assert _resident_pages(path) == 0
+
+
+def _resident_pages(path):
+    """Pages of `path` in the page cache (mincore(2) through ctypes), or None."""
+    import ctypes
+    import mmap
+    size = path.stat().st_size
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open(path, "rb") as fh:  # a private map is writable, so ctypes can take its address
+            m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+    except OSError:
+        return None
+    try:
+        vec = (ctypes.c_ubyte * -(-size // mmap.PAGESIZE))()
+        anchor = ctypes.c_char.from_buffer(m)
+        ok = libc.mincore(ctypes.c_void_p(ctypes.addressof(anchor)), ctypes.c_size_t(size), vec)
+        del anchor
+        return None if ok != 0 else sum(v & 1 for v in vec)
+    finally:
+        m.close()
