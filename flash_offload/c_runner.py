@@ -15,8 +15,8 @@ from edgekiln.targets.simulators.runner import simulator_command
 
 from .c_build import build, runtime_target
 
-MODES = ("naive", "predictor", "window")
-INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "used", "active", "hits", "evicted",
+MODES = ("naive", "hybrid", "predictor", "window")
+INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "predicted", "used", "active", "hits", "evicted", "dropped",
               "io_ns", "mm_ns", "total_ns")
 
 
@@ -76,8 +76,12 @@ def parse_output(text: str) -> tuple[dict[str, str], list[TokenRecord], dict[str
 
 def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = "host", mode: str = "naive",
           predictor: str | Path | None = None, budget: int | None = None, window: int = 4,
-          verify: bool = True, check_cache: bool = False, timeout: float = 600) -> CRunResult:
-    """Generate `tokens` tokens after `prompt` with the C runtime on `target`."""
+          static_rows: int | None = None, cache_rows: int | None = None, verify: bool = True,
+          check_cache: bool = False, timeout: float = 600) -> CRunResult:
+    """Generate `tokens` tokens after `prompt` with the C runtime on `target`.
+
+    static_rows / cache_rows: neurons per layer kept in DRAM for good / in the window cache
+    (default: what the budget leaves / f/8, as flash_offload.engine plans them)."""
     if mode not in MODES:
         raise InputError(f"mode {mode!r}: use one of {', '.join(MODES)}")
     data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
@@ -91,6 +95,10 @@ def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = 
         args += ["--predictor", str(Path(predictor).resolve())]
     if budget is not None:
         args += ["--budget", str(int(budget))]
+    if static_rows is not None:
+        args += ["--static", str(int(static_rows))]
+    if cache_rows is not None:
+        args += ["--cache-rows", str(int(cache_rows))]
     if not verify:
         args.append("--no-verify")
     if check_cache:

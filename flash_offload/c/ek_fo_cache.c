@@ -1,4 +1,4 @@
-/* ek_fo_cache.c - windowing cache: O(1) delete and append on preallocated rows. */
+/* ek_fo_cache.c - windowing cache: batch delete into holes, append, LRU by (last, row). */
 #include "ek_fo_cache.h"
 
 #include <stdlib.h>
@@ -6,24 +6,24 @@
 
 size_t ekfo_cache_bytes(int cap, int f, size_t stride)
 {
-    return (size_t)cap * (stride + sizeof(int32_t)) + 2 * (size_t)f * sizeof(int32_t);
+    return (size_t)cap * (stride + sizeof(int32_t) + 1) + 2 * (size_t)f * sizeof(int32_t);
 }
 
 int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride)
 {
+    size_t rows = (size_t)(cap > 0 ? cap : 1);
     memset(c, 0, sizeof *c);
-    c->rows = malloc((size_t)(cap > 0 ? cap : 1) * stride);
-    c->row_neuron = malloc(sizeof(int32_t) * (size_t)(cap > 0 ? cap : 1));
+    c->rows = malloc(rows * stride);
+    c->row_neuron = malloc(sizeof(int32_t) * rows);
+    c->gone = calloc(rows, 1);
     c->slot = malloc(sizeof(int32_t) * (size_t)f);
-    c->last = malloc(sizeof(int32_t) * (size_t)f);
-    if (!c->rows || !c->row_neuron || !c->slot || !c->last) {
+    c->last = calloc((size_t)f, sizeof(int32_t));
+    if (!c->rows || !c->row_neuron || !c->gone || !c->slot || !c->last) {
         ekfo_cache_free(c);
         return -1;
     }
-    for (int j = 0; j < f; j++) {
+    for (int j = 0; j < f; j++)
         c->slot[j] = -1;
-        c->last[j] = INT32_MIN / 2;
-    }
     c->stride = stride;
     c->cap = cap;
     c->f = f;
@@ -32,56 +32,72 @@ int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride)
 
 void ekfo_cache_free(ekfo_cache *c)
 {
-    free(c->rows); free(c->row_neuron); free(c->slot); free(c->last);
+    free(c->rows); free(c->row_neuron); free(c->gone); free(c->slot); free(c->last);
     memset(c, 0, sizeof *c);
 }
 
-void ekfo_cache_delete(ekfo_cache *c, int r)
+int ekfo_cache_delete_marked(ekfo_cache *c)
 {
-    int last = c->used - 1;
-    c->slot[c->row_neuron[r]] = -1;
-    if (r != last) {
-        memcpy(c->rows + (size_t)r * c->stride, c->rows + (size_t)last * c->stride, c->stride);
-        c->row_neuron[r] = c->row_neuron[last];
-        c->slot[c->row_neuron[r]] = r;
-    }
-    c->used--;
-}
-
-int ekfo_cache_evict_window(ekfo_cache *c, int now, int k)
-{
-    int n = 0;
-    /* Downwards: the row moved into a hole has already been looked at. */
-    for (int r = c->used - 1; r >= 0; r--)
-        if (c->last[c->row_neuron[r]] < now - k) {
-            ekfo_cache_delete(c, r);
-            n++;
+    int n_gone = 0;
+    for (int r = 0; r < c->used; r++)
+        if (c->gone[r]) {
+            c->slot[c->row_neuron[r]] = -1;
+            n_gone++;
         }
-    return n;
-}
-
-int ekfo_cache_evict_lru(ekfo_cache *c, int now)
-{
-    int best = -1;
-    for (int r = 0; r < c->used; r++) {
-        int32_t t = c->last[c->row_neuron[r]];
-        if (t < now && (best < 0 || t < c->last[c->row_neuron[best]]))
-            best = r;
+    int new_used = c->used - n_gone, mover = new_used;
+    for (int r = 0; r < new_used; r++) {
+        if (!c->gone[r])
+            continue;
+        while (c->gone[mover])
+            mover++;
+        memcpy(c->rows + (size_t)r * c->stride, c->rows + (size_t)mover * c->stride, c->stride);
+        c->row_neuron[r] = c->row_neuron[mover];
+        c->slot[c->row_neuron[r]] = r;
+        mover++;
     }
-    if (best >= 0)
-        ekfo_cache_delete(c, best);
-    return best;
+    memset(c->gone, 0, (size_t)c->used);
+    c->used = new_used;
+    return n_gone;
 }
 
-int ekfo_cache_append(ekfo_cache *c, int first, int n)
+int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, int32_t *need, int *n_need,
+                     int *evicted)
 {
-    int r0 = c->used;
+    int missing = 0, ev = 0;
     for (int i = 0; i < n; i++) {
-        c->row_neuron[r0 + i] = first + i;
-        c->slot[first + i] = r0 + i;
+        if (c->slot[want[i]] >= 0)
+            c->last[want[i]] = t;
+        else
+            need[missing++] = want[i];
     }
-    c->used += n;
-    return r0;
+    for (int r = 0; r < c->used; r++)
+        c->gone[r] = c->last[c->row_neuron[r]] < t - k;
+    ev += ekfo_cache_delete_marked(c);
+    int room = c->cap - c->used;
+    if (missing > room) {
+        /* Least recently used first, ties by row; every live row has last in [t-k, t]. */
+        int todo = missing - room;
+        for (int v = t - k > 0 ? t - k : 0; v < t && todo > 0; v++)
+            for (int r = 0; r < c->used && todo > 0; r++)
+                if (c->last[c->row_neuron[r]] == v) {
+                    c->gone[r] = 1;
+                    todo--;
+                }
+        ev += ekfo_cache_delete_marked(c);
+        room = c->cap - c->used;
+    }
+    int dropped = missing > room ? missing - room : 0;
+    missing -= dropped;
+    for (int i = 0; i < missing; i++) {
+        int r = c->used + i;
+        c->row_neuron[r] = need[i];
+        c->slot[need[i]] = r;
+        c->last[need[i]] = t;
+    }
+    c->used += missing;
+    *n_need = missing;
+    *evicted = ev;
+    return dropped;
 }
 
 int ekfo_cache_check(const ekfo_cache *c)

@@ -1,7 +1,8 @@
 /* ek_fo_cache.h - the windowing neuron cache of one layer (LLM in a flash, section 3.3):
- * a preallocated matrix of bundles, the neuron id of each row, and per neuron its row and
- * the last token it was predicted active. Delete moves the last row into the hole; insert
- * appends. Nothing is reallocated after ekfo_cache_alloc. */
+ * a preallocated matrix of bundles, the neuron id of each live row, per neuron its row and
+ * the last token it was used. Delete moves the last live rows into the holes; insert
+ * appends. Nothing is (re)allocated after ekfo_cache_alloc. Same policy, step for step,
+ * as WindowCache in flash_offload/engine_io.py, so both engines compute the same neurons. */
 #ifndef EK_FO_CACHE_H
 #define EK_FO_CACHE_H
 
@@ -11,8 +12,9 @@
 typedef struct {
     unsigned char *rows;        /* cap * stride bytes */
     int32_t *row_neuron;        /* cap: neuron id of each live row */
+    unsigned char *gone;        /* cap: scratch marks for a batch delete */
     int32_t *slot;              /* f: row of each neuron, or -1 */
-    int32_t *last;              /* f: last token the neuron was predicted active */
+    int32_t *last;              /* f: last token the neuron was used (valid while cached) */
     size_t stride;
     int cap, used, f;
 } ekfo_cache;
@@ -21,14 +23,15 @@ size_t ekfo_cache_bytes(int cap, int f, size_t stride);
 int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride);
 void ekfo_cache_free(ekfo_cache *c);
 
-/* Deletes row r: the last live row moves into it. */
-void ekfo_cache_delete(ekfo_cache *c, int r);
-/* Drops every neuron not predicted in tokens now-k..now; returns how many. */
-int ekfo_cache_evict_window(ekfo_cache *c, int now, int k);
-/* Drops the least recently predicted neuron not predicted at token now; -1 if none. */
-int ekfo_cache_evict_lru(ekfo_cache *c, int now);
-/* Appends n rows for neurons first..first+n-1 (caller fills them); returns the first row. */
-int ekfo_cache_append(ekfo_cache *c, int first, int n);
+/* Deletes the rows marked in c->gone[0..used): the last live rows move into the holes below
+ * the new end, in ascending order. Clears the marks. Returns how many were deleted. */
+int ekfo_cache_delete_marked(ekfo_cache *c);
+/* Admits the neurons want[0..n) (ascending) for token t with window k: marks hits used,
+ * drops rows unused for more than k tokens, evicts least recently used rows not used at t
+ * to make room, and appends the missing neurons that fit (their rows are for the caller to
+ * fill). need receives the appended ids (ascending); returns how many did not fit. */
+int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, int32_t *need, int *n_need,
+                     int *evicted);
 /* Checks the invariants (row/slot maps agree, ids unique and in range); 0 if they hold. */
 int ekfo_cache_check(const ekfo_cache *c);
 

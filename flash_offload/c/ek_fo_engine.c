@@ -1,9 +1,10 @@
-/* ek_fo_engine.c - token loop over the EKF file: neuron selection, coalesced preads into
- * the window cache or a staging buffer, FFN over the selected neurons in ascending id
- * order (so predictor and window modes add the same terms in the same order). */
+/* ek_fo_engine.c - token loop over the EKF file: static neurons, predictor, window cache,
+ * coalesced preads. Compute order per layer: static neurons (ascending id), then the
+ * cache's live rows (row order) or the staged runs (ascending id). */
 #define _POSIX_C_SOURCE 200809L
 #include "ek_fo_engine.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,86 +22,13 @@ static int layer_f(const ekfo_engine *e, int l)
     return (int)e->file->bundled[l]->dims[0];
 }
 
-static int fail(ekfo_engine *e, const char *msg)
+static int fail(ekfo_engine *e, const char *fmt, ...)
 {
-    snprintf(e->err, sizeof e->err, "%s", msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
     return -1;
-}
-
-int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, const ekfo_options *opt)
-{
-    const ekfo_model *m = &f->model;
-    size_t stride = (size_t)f->bundle_stride;
-    memset(e, 0, sizeof *e);
-    e->file = f;
-    e->pred = p;
-    e->opt = *opt;
-    if (opt->mode != EKFO_NAIVE && p == NULL)
-        return fail(e, "predictor and window modes need a predictor file (--predictor)");
-    if (p && (p->L != m->L || p->d != m->d))
-        return fail(e, "the predictor was trained for a different model (layers or d_model differ)");
-    int pred_floats = p ? p->max_r + m->f : 0;
-    /* Fixed part: resident tensors, activations + KV cache, neuron ids, predictor. */
-    uint64_t fixed = f->resident_bytes + ekfo_state_bytes(m) + sizeof(int32_t) * (uint64_t)m->f +
-                     (p ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0);
-    int want = opt->mode == EKFO_WINDOW ? (m->f < 32 ? m->f : 32) : m->f;
-    if (opt->staging_cap_bytes && (size_t)want * stride > opt->staging_cap_bytes)
-        want = (int)(opt->staging_cap_bytes / stride) > 0 ? (int)(opt->staging_cap_bytes / stride) : 1;
-    uint64_t min_total = fixed + stride * (opt->mode == EKFO_WINDOW ? 2u : 1u) +
-                         (opt->mode == EKFO_WINDOW ? (uint64_t)m->L * ekfo_cache_bytes(0, m->f, 0) : 0);
-    if (opt->budget && opt->budget < min_total) {
-        snprintf(e->err, sizeof e->err,
-                 "DRAM budget %llu bytes is below the minimum for this model and mode: %llu bytes "
-                 "(resident weights %llu, activations and KV cache %llu, one neuron bundle %zu); raise --budget",
-                 (unsigned long long)opt->budget, (unsigned long long)min_total,
-                 (unsigned long long)f->resident_bytes, (unsigned long long)ekfo_state_bytes(m), stride);
-        return -1;
-    }
-    if (opt->budget && opt->mode != EKFO_WINDOW) {
-        uint64_t fit = (opt->budget - fixed) / stride;
-        if ((uint64_t)want > fit)
-            want = (int)fit;
-    }
-    e->staging_bundles = want;
-    uint64_t staging_bytes = (uint64_t)want * stride;
-    e->dram_bytes = fixed + staging_bytes;
-    if (opt->mode == EKFO_WINDOW) {
-        uint64_t index = (uint64_t)m->L * ekfo_cache_bytes(0, m->f, 0);
-        uint64_t per_row = (uint64_t)m->L * (stride + sizeof(int32_t));
-        uint64_t rows = opt->budget ? (opt->budget - e->dram_bytes - index) / per_row : (uint64_t)m->f;
-        e->cache_rows = rows > (uint64_t)m->f ? m->f : (int)rows;
-        if (e->cache_rows < 1)
-            return fail(e, "DRAM budget leaves no room for the window cache; raise --budget");
-        e->caches = calloc((size_t)m->L, sizeof *e->caches);
-        if (!e->caches)
-            return fail(e, "out of memory");
-        for (int l = 0; l < m->L; l++) {
-            int fl = layer_f(e, l), cap = e->cache_rows < fl ? e->cache_rows : fl;
-            if (ekfo_cache_alloc(&e->caches[l], cap, fl, stride) != 0)
-                return fail(e, "cannot allocate the window cache");
-            e->cache_bytes += ekfo_cache_bytes(cap, fl, stride);
-        }
-        e->dram_bytes += e->cache_bytes;
-    }
-    e->staging = malloc((size_t)staging_bytes);
-    e->ids = malloc(sizeof(int32_t) * (size_t)m->f);
-    if (p) {
-        e->pred_buf = malloc(sizeof(float) * (size_t)pred_floats);
-        e->pred_acc = malloc(sizeof(double) * (size_t)pred_floats);
-    }
-    if (!e->staging || !e->ids || (p && (!e->pred_buf || !e->pred_acc)) || ekfo_state_alloc(&e->st, m) != 0)
-        return fail(e, "out of memory allocating the engine buffers");
-    return 0;
-}
-
-void ekfo_engine_free(ekfo_engine *e)
-{
-    if (e->caches)
-        for (int l = 0; l < e->file->model.L; l++)
-            ekfo_cache_free(&e->caches[l]);
-    free(e->caches); free(e->staging); free(e->ids); free(e->pred_buf); free(e->pred_acc);
-    ekfo_state_free(&e->st);
-    e->caches = NULL; e->staging = NULL; e->ids = NULL; e->pred_buf = NULL; e->pred_acc = NULL;
 }
 
 /* One pread of n consecutive bundles starting at neuron j of layer l. */
@@ -113,11 +41,175 @@ static int read_bundles(ekfo_engine *e, int l, int j, int n, unsigned char *dst,
         snprintf(e->err, sizeof e->err, "%s", e->file->err);
         return -1;
     }
-    c->io_ns += now_ns() - t0;
-    c->bytes_read += bytes;
-    c->reads++;
-    c->neurons_loaded += (uint64_t)n;
+    if (c) {
+        c->io_ns += now_ns() - t0;
+        c->bytes_read += bytes;
+        c->reads++;
+        c->neurons_loaded += (uint64_t)n;
+    }
     return 0;
+}
+
+/* ids[0..n) ascending -> rows dst[0..n): one read per run of consecutive ids, at most
+ * max_run bundles each. */
+static int read_runs(ekfo_engine *e, int l, const int32_t *ids, int n, int max_run, unsigned char *dst,
+                     ekfo_counters *c)
+{
+    size_t stride = (size_t)e->file->bundle_stride;
+    for (int i = 0; i < n;) {
+        int run = 1;
+        while (i + run < n && run < max_run && ids[i + run] == ids[i] + run)
+            run++;
+        if (read_bundles(e, l, ids[i], run, dst + (size_t)i * stride, c) != 0)
+            return -1;
+        i += run;
+    }
+    return 0;
+}
+
+/* Static set of each layer: the static_rows most frequently active neurons in training
+ * (ties: lower id), as predictor.ranking(); neuron order without a predictor. */
+static const float *rank_freq;
+static int by_freq(const void *a, const void *b)
+{
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    if (rank_freq && rank_freq[i] != rank_freq[j])
+        return rank_freq[i] > rank_freq[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    return (i > j) - (i < j);
+}
+
+static int load_static(ekfo_engine *e)
+{
+    const ekfo_model *m = &e->file->model;
+    size_t stride = (size_t)e->file->bundle_stride;
+    int s = e->static_rows;
+    for (int l = 0; l < m->L; l++) {
+        int fl = layer_f(e, l), sl = s < fl ? s : fl;
+        for (int j = 0; j < fl; j++)
+            e->ids[j] = j;
+        rank_freq = e->pred && e->pred->layers[l].freq ? e->pred->layers[l].freq : NULL;
+        qsort(e->ids, (size_t)fl, sizeof(int32_t), by_freq);
+        qsort(e->ids, (size_t)sl, sizeof(int32_t), by_id);
+        int32_t *sid = e->static_ids + (size_t)l * (size_t)s;
+        memcpy(sid, e->ids, sizeof(int32_t) * (size_t)sl);
+        for (int k = sl; k < s; k++)
+            sid[k] = -1;
+        for (int k = 0; k < sl; k++)
+            e->is_static[(size_t)l * (size_t)m->f + (size_t)sid[k]] = 1;
+        if (read_runs(e, l, sid, sl, sl > 0 ? sl : 1, e->static_data + (size_t)l * (size_t)s * stride, NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, const ekfo_options *opt)
+{
+    const ekfo_model *m = &f->model;
+    uint64_t stride = f->bundle_stride;
+    int cached = opt->mode == EKFO_PREDICTOR || opt->mode == EKFO_WINDOW;
+    memset(e, 0, sizeof *e);
+    e->file = f;
+    e->pred = p;
+    e->opt = *opt;
+    if (cached && p == NULL)
+        return fail(e, "predictor and window modes need a predictor file (--predictor P.npz)");
+    if (p && (p->L != m->L || p->d != m->d))
+        return fail(e, "the predictor has %d layers of width %d, not this model's; train one for this model",
+                    p->L, p->d);
+    if (opt->mode != EKFO_WINDOW)
+        e->opt.window_k = 0;
+    int pred_floats = p && cached ? p->max_r + m->f : 0;
+    /* Fixed part: resident tensors, activations + KV cache, id lists, predictor. */
+    uint64_t fixed = f->resident_bytes + ekfo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
+                     (uint64_t)m->L * (uint64_t)m->f +
+                     (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0);
+    e->cache_rows = !cached ? 0 : opt->cache_rows >= 0 ? opt->cache_rows : (m->f / 8 > 0 ? m->f / 8 : 1);
+    if (e->cache_rows > m->f)
+        e->cache_rows = m->f;
+    uint64_t cache = 0;
+    for (int l = 0; cached && l < m->L; l++)
+        cache += ekfo_cache_bytes(e->cache_rows, layer_f(e, l), (size_t)stride);
+    int staging = 0;
+    if (!cached) {
+        staging = m->f;
+        if (opt->staging_cap_bytes && (uint64_t)staging * stride > opt->staging_cap_bytes)
+            staging = (int)(opt->staging_cap_bytes / stride) > 0 ? (int)(opt->staging_cap_bytes / stride) : 1;
+    }
+    uint64_t minimum = fixed + cache + (cached ? 0 : stride);
+    if (opt->budget && opt->budget < minimum) {
+        snprintf(e->err, sizeof e->err,
+                 "DRAM budget %llu bytes is below the minimum for this model and mode: %llu bytes "
+                 "(resident weights %llu, activations and KV cache %llu, neuron cache %llu); raise --budget",
+                 (unsigned long long)opt->budget, (unsigned long long)minimum,
+                 (unsigned long long)f->resident_bytes, (unsigned long long)ekfo_state_bytes(m),
+                 (unsigned long long)cache);
+        return -1;
+    }
+    uint64_t left = opt->budget ? opt->budget - fixed - cache : UINT64_MAX;
+    if (opt->mode == EKFO_NAIVE) {
+        e->static_rows = 0;
+    } else if (opt->static_rows >= 0) {
+        e->static_rows = opt->static_rows > m->f ? m->f : opt->static_rows;
+    } else {
+        uint64_t per_row = (uint64_t)m->L * (stride + sizeof(int32_t));
+        uint64_t after_staging = left == UINT64_MAX ? 0 : left - (cached ? 0 : stride);
+        e->static_rows = (int)(after_staging / per_row < (uint64_t)m->f ? after_staging / per_row : (uint64_t)m->f);
+    }
+    e->static_bytes = (uint64_t)m->L * (uint64_t)e->static_rows * (stride + sizeof(int32_t));
+    if (opt->budget && e->static_bytes > left)
+        return fail(e, "%d static neurons per layer do not fit the DRAM budget; at most %llu fit",
+                    e->static_rows,
+                    (unsigned long long)(left / ((uint64_t)m->L * (stride + sizeof(int32_t)))));
+    if (!cached && opt->budget) {
+        uint64_t fit = (left - e->static_bytes) / stride;
+        if ((uint64_t)staging > fit)
+            staging = fit > 0 ? (int)fit : 1;
+        if (fit == 0)
+            return fail(e, "the DRAM budget leaves no room to stage one neuron (%llu bytes); raise --budget",
+                        (unsigned long long)stride);
+    }
+    e->staging_bundles = staging;
+    e->cache_bytes = cache;
+    e->dram_bytes = fixed + cache + e->static_bytes + (uint64_t)staging * stride;
+
+    size_t L = (size_t)m->L, s = (size_t)e->static_rows;
+    e->staging = malloc(staging > 0 ? (size_t)staging * stride : 1);
+    e->static_data = malloc(s > 0 ? L * s * stride : 1);
+    e->static_ids = malloc(sizeof(int32_t) * (s > 0 ? L * s : 1));
+    e->is_static = calloc(L * (size_t)m->f, 1);
+    e->ids = malloc(sizeof(int32_t) * (size_t)m->f);
+    e->need = malloc(sizeof(int32_t) * (size_t)m->f);
+    if (pred_floats) {
+        e->pred_buf = malloc(sizeof(float) * (size_t)pred_floats);
+        e->pred_acc = malloc(sizeof(double) * (size_t)pred_floats);
+    }
+    if (cached)
+        e->caches = calloc(L, sizeof *e->caches);
+    if (!e->staging || !e->static_data || !e->static_ids || !e->is_static || !e->ids || !e->need ||
+        (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ekfo_state_alloc(&e->st, m) != 0)
+        return fail(e, "out of memory allocating the engine buffers (%llu bytes)",
+                    (unsigned long long)e->dram_bytes);
+    for (int l = 0; cached && l < m->L; l++)
+        if (ekfo_cache_alloc(&e->caches[l], e->cache_rows, layer_f(e, l), (size_t)stride) != 0)
+            return fail(e, "cannot allocate the window cache (%d rows)", e->cache_rows);
+    return load_static(e);
+}
+
+void ekfo_engine_free(ekfo_engine *e)
+{
+    if (e->caches)
+        for (int l = 0; l < e->file->model.L; l++)
+            ekfo_cache_free(&e->caches[l]);
+    free(e->caches); free(e->staging); free(e->static_data); free(e->static_ids); free(e->is_static);
+    free(e->ids); free(e->need); free(e->pred_buf); free(e->pred_acc);
+    ekfo_state_free(&e->st);
+    memset(e, 0, sizeof *e);
 }
 
 static void neuron(ekfo_engine *e, const unsigned char *bundle, ekfo_counters *c)
@@ -125,105 +217,71 @@ static void neuron(ekfo_engine *e, const unsigned char *bundle, ekfo_counters *c
     const float *b = (const float *)(const void *)bundle;
     int d = e->file->model.d;
     c->neurons_active += (uint64_t)ekfo_neuron(&e->file->model, &e->st, b, b + d, b[2 * d]);
+    c->neurons_used++;
 }
 
-/* Window mode: update activity, evict, and append the missing neurons to the cache tail
- * (runs of consecutive ids in one read each). Neurons that do not fit stay uncached. */
-static int window_load(ekfo_engine *e, int l, int n, int pos, ekfo_counters *c)
+/* naive/hybrid: every non-static neuron, staged in coalesced runs. */
+static int ffn_streamed(ekfo_engine *e, int l, ekfo_counters *c)
 {
-    ekfo_cache *ca = &e->caches[l];
-    const int32_t *ids = e->ids;
-    uint64_t t0 = now_ns(), io0 = c->io_ns;
-    int missing = 0;
-    for (int i = 0; i < n; i++) {
-        ca->last[ids[i]] = pos;
-        missing += ca->slot[ids[i]] < 0;
-    }
-    c->cache_hits += (uint64_t)(n - missing);
-    c->evicted += (uint64_t)ekfo_cache_evict_window(ca, pos, e->opt.window_k);
-    while (ca->cap - ca->used < missing && ekfo_cache_evict_lru(ca, pos) >= 0)
-        c->evicted++;
-    for (int i = 0; i < n && ca->used < ca->cap;) {
-        int j = ids[i];
-        if (ca->slot[j] >= 0) {
-            i++;
-            continue;
-        }
-        int run = 1;
-        while (i + run < n && ids[i + run] == j + run && ca->slot[j + run] < 0 && ca->used + run < ca->cap)
-            run++;
-        if (read_bundles(e, l, j, run, ca->rows + (size_t)ca->used * ca->stride, c) != 0)
+    const unsigned char *is_static = e->is_static + (size_t)l * (size_t)e->file->model.f;
+    size_t stride = (size_t)e->file->bundle_stride;
+    int n = 0, fl = layer_f(e, l);
+    for (int j = 0; j < fl; j++)
+        if (!is_static[j])
+            e->ids[n++] = j;
+    for (int i = 0; i < n; i += e->staging_bundles) {
+        int chunk = n - i < e->staging_bundles ? n - i : e->staging_bundles;
+        if (read_runs(e, l, e->ids + i, chunk, chunk, e->staging, c) != 0)
             return -1;
-        ekfo_cache_append(ca, j, run);
-        i += run;
+        for (int k = 0; k < chunk; k++)
+            neuron(e, e->staging + (size_t)k * stride, c);
     }
-    c->mm_ns += (now_ns() - t0) - (c->io_ns - io0);
     return 0;
 }
 
-/* Window mode computes every neuron of the window (predicted now or in the k previous
- * tokens and still cached) plus the ones predicted now: ascending ids into e->ids. */
-static int window_set(ekfo_engine *e, int l, int pos)
+/* predictor/window: admit the predicted non-static neurons into the cache, read the new
+ * ones straight into the appended rows, compute every live row. */
+static int ffn_cached(ekfo_engine *e, int l, int pos, ekfo_counters *c)
 {
-    const ekfo_cache *ca = &e->caches[l];
-    int n = 0;
-    for (int j = 0; j < ca->f; j++)
-        if (ca->slot[j] >= 0 || ca->last[j] == pos)
-            e->ids[n++] = j;
-    return n;
-}
-
-/* FFN of layer l over ids[0..n) in ascending order: cached rows in place, the rest read in
- * coalesced runs through the staging buffer. */
-static int ffn_layer(ekfo_engine *e, int l, int n, ekfo_counters *c)
-{
-    const ekfo_cache *ca = e->caches ? &e->caches[l] : NULL;
-    const int32_t *ids = e->ids;
-    for (int i = 0; i < n;) {
-        int j = ids[i];
-        if (ca && ca->slot[j] >= 0) {
-            neuron(e, ca->rows + (size_t)ca->slot[j] * ca->stride, c);
-            i++;
-            continue;
-        }
-        int run = 1;
-        while (i + run < n && run < e->staging_bundles && ids[i + run] == j + run &&
-               !(ca && ca->slot[j + run] >= 0))
-            run++;
-        if (read_bundles(e, l, j, run, e->staging, c) != 0)
-            return -1;
-        for (int k = 0; k < run; k++)
-            neuron(e, e->staging + (size_t)k * e->file->bundle_stride, c);
-        i += run;
-    }
-    c->neurons_used += (uint64_t)n;
+    const ekfo_model *m = &e->file->model;
+    const unsigned char *is_static = e->is_static + (size_t)l * (size_t)m->f;
+    ekfo_cache *ca = &e->caches[l];
+    int n = ekfo_predict(e->pred, l, e->st.hbuf, e->ids, e->pred_buf, e->pred_acc), want = 0;
+    c->neurons_predicted += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        if (!is_static[e->ids[i]])
+            e->ids[want++] = e->ids[i];
+    uint64_t t0 = now_ns();
+    int n_need, evicted;
+    int dropped = ekfo_cache_admit(ca, e->ids, want, pos, e->opt.window_k, e->need, &n_need, &evicted);
+    int first = ca->used - n_need;
+    c->dropped += (uint64_t)dropped;
+    c->evicted += (uint64_t)evicted;
+    c->cache_hits += (uint64_t)(want - n_need - dropped);
+    c->mm_ns += now_ns() - t0;
+    if (read_runs(e, l, e->need, n_need, n_need > 0 ? n_need : 1, ca->rows + (size_t)first * ca->stride, c) != 0)
+        return -1;
+    for (int r = 0; r < ca->used; r++)
+        neuron(e, ca->rows + (size_t)r * ca->stride, c);
     return 0;
 }
 
 int ekfo_engine_step(ekfo_engine *e, int tok, int pos, ekfo_counters *c, float *margin)
 {
     const ekfo_model *m = &e->file->model;
+    size_t stride = (size_t)e->file->bundle_stride, s = (size_t)e->static_rows;
     uint64_t t0 = now_ns();
     memset(c, 0, sizeof *c);
     if (tok < 0 || tok >= m->V || pos < 0 || pos >= m->T)
-        return fail(e, "token or position out of range");
+        return fail(e, "token %d or position %d out of range", tok, pos);
     ekfo_embed(m, &e->st, tok, pos);
     for (int l = 0; l < m->L; l++) {
         ekfo_attention(m, &e->st, l, pos);
-        int n, fl = layer_f(e, l);
-        if (e->opt.mode == EKFO_NAIVE) {
-            for (int j = 0; j < fl; j++)
-                e->ids[j] = j;
-            n = fl;
-        } else {
-            n = ekfo_predict(e->pred, l, e->st.hbuf, e->ids, e->pred_buf, e->pred_acc);
-        }
-        if (e->opt.mode == EKFO_WINDOW) {
-            if (window_load(e, l, n, pos, c) != 0)
-                return -1;
-            n = window_set(e, l, pos);
-        }
-        if (ffn_layer(e, l, n, c) != 0)
+        const int32_t *sid = e->static_ids + (size_t)l * s;
+        for (size_t k = 0; k < s && sid[k] >= 0; k++)
+            neuron(e, e->static_data + ((size_t)l * s + k) * stride, c);
+        int rc = e->caches ? ffn_cached(e, l, pos, c) : ffn_streamed(e, l, c);
+        if (rc != 0)
             return -1;
         ekfo_ffn_finish(m, &e->st, l);
     }

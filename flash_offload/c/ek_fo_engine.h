@@ -1,11 +1,13 @@
 /* ek_fo_engine.h - the token loop of the flash-offload runtime: resident weights in DRAM,
- * FFN neuron bundles read from the EKF file with pread each token (adjacent neurons
- * coalesced into one read), in one of three modes:
- *   naive      every neuron of every layer, read each token (whole sections);
- *   predictor  only the neurons the low-rank predictor marks active;
- *   window     predictor + a per-layer cache of the neurons predicted at this token or
- *              the k before it; only neurons new to the window are read, and every
- *              neuron of the window is computed (it is in DRAM anyway).
+ * FFN neuron bundles read from the EKF file with pread each token (runs of adjacent neurons
+ * coalesced into one read). Modes, as the rows of flash_offload/engine.py:
+ *   naive      every neuron of every layer, read each token;
+ *   hybrid     `static_rows` most frequently active neurons per layer stay in DRAM, the
+ *              rest is read each token;
+ *   predictor  static neurons + the neurons the low-rank predictor marks active, through
+ *              the per-layer cache with a window of 0 (neurons predicted again are reused);
+ *   window     the same with a window of k tokens: neurons stay cached (and computed)
+ *              while used in the last k tokens, so only neurons new to the window are read.
  * Every buffer is allocated in ekfo_engine_init; ekfo_engine_step allocates nothing. */
 #ifndef EK_FO_ENGINE_H
 #define EK_FO_ENGINE_H
@@ -18,10 +20,11 @@
 #include "ek_fo_model.h"
 #include "ek_fo_predictor.h"
 
-typedef enum { EKFO_NAIVE, EKFO_PREDICTOR, EKFO_WINDOW } ekfo_mode;
+typedef enum { EKFO_NAIVE, EKFO_HYBRID, EKFO_PREDICTOR, EKFO_WINDOW } ekfo_mode;
 
 typedef struct {
-    uint64_t bytes_read, reads, neurons_loaded, neurons_used, neurons_active, cache_hits, evicted;
+    uint64_t bytes_read, reads, neurons_loaded, neurons_predicted, neurons_used, neurons_active;
+    uint64_t cache_hits, evicted, dropped;
     uint64_t io_ns, mm_ns, total_ns;
 } ekfo_counters;
 
@@ -29,7 +32,9 @@ typedef struct {
     ekfo_mode mode;
     int window_k;
     uint64_t budget;            /* DRAM budget in bytes (0: none) */
-    size_t staging_cap_bytes;   /* upper bound on the staging buffer (0: a whole layer) */
+    size_t staging_cap_bytes;   /* naive/hybrid: bound on the staging buffer (0: a whole layer) */
+    int static_rows;            /* per layer; -1: what the budget leaves (0 without a budget) */
+    int cache_rows;             /* per layer; -1: f/8 */
 } ekfo_options;
 
 typedef struct {
@@ -37,19 +42,21 @@ typedef struct {
     const ekfo_predictor *pred;
     ekfo_options opt;
     ekfo_state st;
-    ekfo_cache *caches;         /* window mode: one per layer */
-    unsigned char *staging;
+    ekfo_cache *caches;         /* predictor/window: one per layer */
+    unsigned char *staging;     /* naive/hybrid */
     int staging_bundles;
-    int32_t *ids;               /* neurons used in the current layer */
+    unsigned char *static_data; /* L * static_rows bundles */
+    int32_t *static_ids;        /* L * static_rows, ascending per layer */
+    unsigned char *is_static;   /* L * f */
+    int static_rows, cache_rows;
+    int32_t *ids, *need;        /* f each: neurons of the current layer */
     float *pred_buf;            /* predictor scratch (max_r + f floats) */
     double *pred_acc;           /* predictor accumulators (max_r + f) */
-    uint64_t dram_bytes;        /* everything this engine holds in DRAM */
-    uint64_t cache_bytes;
-    int cache_rows;             /* window mode: rows per layer */
+    uint64_t dram_bytes, static_bytes, cache_bytes;
     char err[EKFO_ERR_BYTES];
 } ekfo_engine;
 
-/* Sizes every buffer from the file's header and the budget; -1 with e->err on failure
+/* Sizes every buffer from the file's header and the options; -1 with e->err on failure
  * (e.g. the budget is below the minimum, which the message states). */
 int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, const ekfo_options *opt);
 /* Runs token tok at position pos; returns the greedy next token, or -1 with e->err. */

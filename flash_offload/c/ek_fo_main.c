@@ -1,7 +1,8 @@
 /* ek_fo_main.c - command line of the flash-offload C runtime.
  *
- *   ekfo MODEL.ekf [--mode naive|predictor|window] [--predictor P.ekp] [--budget BYTES]
- *        [--window K] (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
+ *   ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] [--predictor P.npz] [--budget BYTES]
+ *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B]
+ *        (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
  *
  * Output (stdout, parsed by flash_offload/c_runner.py), one line per position:
  *   ekfo-begin key=value...       model shape, mode, DRAM use
@@ -25,9 +26,9 @@ static int die(const char *msg)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|predictor|window] [--predictor FILE] "
-            "[--budget BYTES] [--window K] (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] "
-            "[--check-cache]\n", msg);
+    fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] "
+            "[--predictor P.npz] [--budget BYTES] [--window K] [--static N] [--cache-rows N] [--staging-bytes B] "
+            "(--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]\n", msg);
     return 2;
 }
 
@@ -55,26 +56,28 @@ static int is_little_endian(void)
 
 static void print_counters(const ekfo_counters *c)
 {
-    printf(" bytes=%llu reads=%llu loaded=%llu used=%llu active=%llu hits=%llu evicted=%llu io_ns=%llu "
-           "mm_ns=%llu total_ns=%llu",
+    printf(" bytes=%llu reads=%llu loaded=%llu predicted=%llu used=%llu active=%llu hits=%llu evicted=%llu "
+           "dropped=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
            (unsigned long long)c->bytes_read, (unsigned long long)c->reads, (unsigned long long)c->neurons_loaded,
+           (unsigned long long)c->neurons_predicted,
            (unsigned long long)c->neurons_used, (unsigned long long)c->neurons_active,
-           (unsigned long long)c->cache_hits, (unsigned long long)c->evicted, (unsigned long long)c->io_ns,
+           (unsigned long long)c->cache_hits, (unsigned long long)c->evicted, (unsigned long long)c->dropped,
+           (unsigned long long)c->io_ns,
            (unsigned long long)c->mm_ns, (unsigned long long)c->total_ns);
 }
 
 static void add(ekfo_counters *t, const ekfo_counters *c)
 {
-    t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
+    t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded; t->neurons_predicted += c->neurons_predicted;
     t->neurons_used += c->neurons_used; t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits;
-    t->evicted += c->evicted; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
+    t->evicted += c->evicted; t->dropped += c->dropped; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
 }
 
 int main(int argc, char **argv)
 {
     static int prompt[MAX_PROMPT];
     const char *model_path = NULL, *pred_path = NULL;
-    ekfo_options opt = {EKFO_NAIVE, 4, 0, 0};
+    ekfo_options opt = {EKFO_NAIVE, 4, 0, 0, -1, -1};
     int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -85,9 +88,10 @@ int main(int argc, char **argv)
         int takes = 1;
         if (strcmp(a, "--mode") == 0 && v) {
             if (strcmp(v, "naive") == 0) opt.mode = EKFO_NAIVE;
+            else if (strcmp(v, "hybrid") == 0) opt.mode = EKFO_HYBRID;
             else if (strcmp(v, "predictor") == 0) opt.mode = EKFO_PREDICTOR;
             else if (strcmp(v, "window") == 0) opt.mode = EKFO_WINDOW;
-            else return usage("--mode must be naive, predictor or window");
+            else return usage("--mode must be naive, hybrid, predictor or window");
         } else if (strcmp(a, "--predictor") == 0 && v) {
             pred_path = v;
         } else if (strcmp(a, "--budget") == 0 && v) {
@@ -96,8 +100,16 @@ int main(int argc, char **argv)
             opt.staging_cap_bytes = (size_t)strtoull(v, NULL, 10);
         } else if (strcmp(a, "--window") == 0 && v) {
             opt.window_k = atoi(v);
-            if (opt.window_k < 1)
-                return usage("--window must be at least 1");
+            if (opt.window_k < 0)
+                return usage("--window must be 0 or more");
+        } else if (strcmp(a, "--static") == 0 && v) {
+            opt.static_rows = atoi(v);
+            if (opt.static_rows < 0)
+                return usage("--static must be 0 or more");
+        } else if (strcmp(a, "--cache-rows") == 0 && v) {
+            opt.cache_rows = atoi(v);
+            if (opt.cache_rows < 0)
+                return usage("--cache-rows must be 0 or more");
         } else if (strcmp(a, "--tokens") == 0 && v) {
             n_tokens = atoi(v);
             if (n_tokens < 1)
@@ -147,20 +159,24 @@ int main(int argc, char **argv)
             return die(perr);
         have_pred = 1;
     }
+    /* Check every neuron section before the engine reads static neurons from them. */
+    if (verify) {
+        static unsigned char chunk[1 << 16];
+        if (ekfo_verify_neurons(&file, chunk, sizeof chunk) != 0)
+            return die(file.err);
+    }
     ekfo_engine e;
     if (ekfo_engine_init(&e, &file, have_pred ? &pred : NULL, &opt) != 0)
         return die(e.err);
-    if (verify && ekfo_verify_neurons(&file, e.staging, (size_t)e.staging_bundles * file.bundle_stride) != 0)
-        return die(file.err);
 
-    static const char *modes[] = {"naive", "predictor", "window"};
+    static const char *modes[] = {"naive", "hybrid", "predictor", "window"};
     printf("ekfo-begin mode=%s layers=%d d_model=%d d_ff=%d heads=%d vocab=%d context=%d bundle_bytes=%llu "
-           "resident_bytes=%llu dram_bytes=%llu cache_bytes=%llu budget=%llu cache_rows=%d staging_bundles=%d "
-           "window=%d prompt=%d tokens=%d\n",
+           "resident_bytes=%llu dram_bytes=%llu static_bytes=%llu cache_bytes=%llu budget=%llu static_rows=%d "
+           "cache_rows=%d staging_bundles=%d window=%d prompt=%d tokens=%d\n",
            modes[opt.mode], m->L, m->d, m->f, m->h, m->V, m->T, (unsigned long long)file.bundle_stride,
            (unsigned long long)file.resident_bytes, (unsigned long long)e.dram_bytes,
-           (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget, e.cache_rows, e.staging_bundles,
-           opt.window_k, n_prompt, n_tokens);
+           (unsigned long long)e.static_bytes, (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget,
+           e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, n_prompt, n_tokens);
 
     ekfo_counters c, total;
     memset(&total, 0, sizeof total);

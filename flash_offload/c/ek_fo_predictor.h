@@ -12,6 +12,7 @@ typedef struct {
     const float *w1, *b1;       /* (d,r), (r): z = h @ w1 + b1 */
     const float *w2, *b2;       /* (r,f), (f): logit = z @ w2 + b2 */
     float threshold;            /* on the logit */
+    const float *freq;          /* (f): training activation rate, ranks static neurons; may be NULL */
 } ekfo_pred_layer;
 
 typedef struct {

@@ -1,6 +1,6 @@
 /* ek_fo_predictor_file.c - loads the predictor .npz of flash_offload/predictor.py
  * (meta: JSON in a 0-d unicode array with format, model_hash, tau per layer; arrays
- * l{i}.w1 (d,r), l{i}.b1 (r), l{i}.w2 (r,f), l{i}.b2 (f), float32). */
+ * l{i}.w1 (d,r), l{i}.b1 (r), l{i}.w2 (r,f), l{i}.b2 (f), float32; l{i}.freq (f) if present). */
 #include "ek_fo_predictor_file.h"
 
 #include <stdio.h>
@@ -96,7 +96,7 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
         return done(&ld, -1);
     }
     /* Sizes first, then one block for every tensor (the .npy data need not be aligned). */
-    const ekfo_npy *w1[256], *b1[256], *w2[256], *b2[256];
+    const ekfo_npy *w1[256], *b1[256], *w2[256], *b2[256], *fq[256];
     uint64_t floats = 0;
     if (m->L > 256) {
         snprintf(err, err_len, "%s: more than 256 layers", path);
@@ -111,12 +111,13 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
         b1[l] = array(ld.z, l, "b1", r, -1);
         w2[l] = array(ld.z, l, "w2", r, fl);
         b2[l] = array(ld.z, l, "b2", fl, -1);
+        fq[l] = array(ld.z, l, "freq", fl, -1);     /* optional */
         if (r <= 0 || !w1[l] || !b1[l] || !w2[l] || !b2[l]) {
             snprintf(err, err_len, "%s: layer %d needs float32 w1 (%d,r), b1 (r), w2 (r,%lld), b2 (%lld)", path, l,
                      m->d, (long long)fl, (long long)fl);
             return done(&ld, -1);
         }
-        floats += (uint64_t)(m->d * r + r + r * fl + fl);
+        floats += (uint64_t)(m->d * r + r + r * fl + fl + (fq[l] ? fl : 0));
         if (r > p->max_r)
             p->max_r = (int)r;
     }
@@ -129,11 +130,11 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
     float *dst = p->blob;
     for (int l = 0; l < m->L; l++) {
         ekfo_pred_layer *pl = &p->layers[l];
-        const ekfo_npy *src[4] = {w1[l], b1[l], w2[l], b2[l]};
-        const float **ptr[4] = {&pl->w1, &pl->b1, &pl->w2, &pl->b2};
+        const ekfo_npy *src[5] = {w1[l], b1[l], w2[l], b2[l], fq[l]};
+        const float **ptr[5] = {&pl->w1, &pl->b1, &pl->w2, &pl->b2, &pl->freq};
         pl->r = (int)w1[l]->shape[1];
         pl->f = (int)b2[l]->shape[0];
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5 && src[k]; k++) {
             uint64_t n = (uint64_t)src[k]->shape[0] * (src[k]->ndim == 2 ? (uint64_t)src[k]->shape[1] : 1u);
             memcpy(dst, src[k]->data, (size_t)n * sizeof(float));
             *ptr[k] = dst;
