@@ -7,6 +7,11 @@ For each model (fitted on 75% of digits, seed 0) and target, the same test sampl
 8-core batch (whole inferences side by side, samples split across the cluster), plus the
 1-core figure on cortex-m4. speedup = instructions of the 1-core run / critical path of
 the 8-core run (max over cores of instructions outside spin-waiting), medians over samples.
+
+Number formats (gap8, no FPU, 1 core, predict only: labels, no probabilities): float32 with
+every float operation a libgcc soft-float call (`float32-libgcc`), float32 as edgekiln
+builds it by default (trees compare integer keys of the float bits), and `--dtype fixed`.
+`vs_libgcc` = instructions of the libgcc row / instructions of the row.
 """
 from __future__ import annotations
 
@@ -51,9 +56,53 @@ def run_case(model: str, target: str, X_train, y_train, X32, work: Path) -> list
     return rows
 
 
+DTYPES = [("float32-libgcc", {"soft_float": False}), ("float32", {}), ("fixed", {"dtype": "fixed"})]
+
+
+def run_dtypes(model: str, X_train, y_train, X32, work: Path) -> list[dict]:
+    """gap8, 1 core: the same model in each number format (fixed point where offered)."""
+    from edgekiln.errors import UnsupportedModelError
+
+    est = ZOO[model]()
+    est.fit(X_train, y_train) if model != "kmeans" else est.fit(X_train)
+    ref = est.predict(X32.astype(np.float64))
+    rows, libgcc = [], None
+    for dtype, opts in DTYPES:
+        try:
+            cm = edgekiln.convert(est, "gap8", workdir=work / f"dtype-{dtype}", options={"cores": 1, **opts},
+                                  calibration=X_train, harness_outputs=False)
+        except UnsupportedModelError as e:
+            rows.append({"model": model, "target": "gap8", "dtype": dtype, "mode": "dtype", "cores": 1,
+                         "not_offered": str(e).split(":")[1].split(".")[0].strip()})
+            continue
+        r = cm.run(X32)
+        total = int(np.median([sum(c.values()) for c in r.per_core]))
+        libgcc = total if dtype == "float32-libgcc" else libgcc
+        rows.append({"model": model, "target": "gap8", "dtype": dtype, "mode": "dtype", "cores": 1,
+                     "instructions_per_inference": total, "critical_path_instructions": total, "speedup": 1.0,
+                     "vs_libgcc": round(libgcc / total, 2), "agreement": float(np.mean(cm.predict(X32) == ref))})
+    return rows
+
+
+def dtype_markdown(rows: list[dict]) -> str:
+    lines = ["| model | number format | instructions / inference | vs libgcc soft float | agreement |",
+             "|---|---|---:|---:|---:|"]
+    for r in rows:
+        if "not_offered" in r:
+            lines.append(f"| {r['model']} | {r['dtype']} | not offered: {r['not_offered']} | | |")
+        else:
+            lines.append(f"| {r['model']} | {r['dtype']} | {r['instructions_per_inference']:,} | "
+                         f"{r['vs_libgcc']:.2f}x | {r['agreement'] * 100:.2f}% |")
+    fixed = [r["vs_libgcc"] for r in rows if r["dtype"] == "fixed" and "vs_libgcc" in r]
+    if fixed:
+        lines += ["", f"fixed point vs libgcc soft float on gap8: mean {np.mean(fixed):.2f}x fewer instructions "
+                      f"(lowest {min(fixed):.2f}x) over {len(fixed)} models"]
+    return "\n".join(lines)
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     out = []
-    for target in sorted({r["target"] for r in rows if r["cores"] == 8}):
+    for target in sorted({r["target"] for r in rows if r["cores"] == 8 and r["mode"] != "dtype"}):
         for mode in ("kernels", "batch"):
             s = [r["speedup"] for r in rows if r["target"] == target and r["mode"] == mode]
             out.append({"target": target, "mode": mode, "mean_speedup": round(float(np.mean(s)), 2),
@@ -81,6 +130,8 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(ZOO))
     ap.add_argument("--targets", default="gap8,pulp-open,cortex-m4")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--parts", default="speedup,dtypes", help="speedup (cores) and/or dtypes (number formats)")
+    ap.add_argument("--dtype-samples", type=int, default=48, help="test samples for the number-format rows")
     args = ap.parse_args()
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0)
@@ -88,9 +139,13 @@ def main() -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="ek-pulp-") as tmp:
         for model in args.models.split(","):
-            for target in args.targets.split(","):
+            for target in args.targets.split(",") if "speedup" in args.parts else []:
                 print(f"[bench] {model} on {target}", file=sys.stderr, flush=True)
                 rows += run_case(model, target, X_train, y_train, X32, Path(tmp) / model)
+        dtype_rows = []
+        for model in args.models.split(",") if "dtypes" in args.parts else []:
+            print(f"[bench] {model} number formats on gap8", file=sys.stderr, flush=True)
+            dtype_rows += run_dtypes(model, X_train, y_train, X32[: args.dtype_samples], Path(tmp) / model)
     summary = summarize(rows)
     t = Table(title=f"parallel speedup on digits ({len(X32)} samples)")
     for col in ("model", "target", "mode", "cores", "instr/inference", "critical path", "speedup", "agreement"):
@@ -101,11 +156,13 @@ def main() -> None:
     Console().print(t)
     for s in summary:
         print(f"{s['target']} {s['mode']}: mean 8-core speedup {s['mean_speedup']}x (lowest {s['min_speedup']}x)")
-    if args.markdown:
+    if dtype_rows:
+        print(dtype_markdown(dtype_rows))
+    if args.markdown and rows:
         print(markdown(rows, summary))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+        Path(args.json).write_text(json.dumps({"rows": rows + dtype_rows, "summary": summary}, indent=1))
 
 
 if __name__ == "__main__":
