@@ -14,15 +14,18 @@ def flash_offload_group() -> None:
 @click.option("--target", default="host", show_default=True, help="host, or arm (qemu-aarch64)")
 @click.option("--prompt", required=True, help="text; its UTF-8 bytes are the prompt tokens")
 @click.option("--tokens", default=32, show_default=True, help="tokens to generate")
-@click.option("--mode", type=click.Choice(["naive", "predictor", "window"]), default="naive", show_default=True)
-@click.option("--predictor", type=click.Path(), default=None, help="predictor file (predictor/window modes)")
+@click.option("--mode", type=click.Choice(["naive", "hybrid", "predictor", "window"]), default="naive", show_default=True)
+@click.option("--predictor", type=click.Path(), default=None, help="predictor file (.npz; hybrid ranking, predictor/window)")
 @click.option("--budget", type=int, default=None, help="DRAM budget in bytes")
 @click.option("--window", default=4, show_default=True, help="window: keep neurons active in the last K tokens")
-def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window) -> None:
+@click.option("--static", "static_rows", type=int, default=None, help="neurons per layer kept in DRAM (default: what the budget leaves)")
+@click.option("--cache-rows", type=int, default=None, help="window cache rows per layer (default: d_ff/8)")
+def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows) -> None:
     """Generate text with the C runtime from a bundled .ekf file (pread per token)."""
     from .c_runner import run_c
 
-    r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window)
+    r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window,
+              static_rows=static_rows, cache_rows=cache_rows)
     n = max(len(r.records), 1)
     click.echo(prompt + bytes(r.tokens).decode("utf-8", errors="replace"))
     click.echo(f"[{r.target} {r.begin['mode']}] {len(r.records)} positions, {r.end['bytes'] / n:.0f} bytes and "
