@@ -15,7 +15,7 @@ from elftools.elf.elffile import ELFFile
 
 from edgekiln.errors import MemoryBudgetError, ToolchainError
 
-from .registry import Target, get_target
+from .registry import Target, project_target
 
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 _NOFIT = re.compile(r"will not fit in region [`'](\w+)'")
@@ -46,7 +46,7 @@ def load_project(path: Path) -> dict:
 
 def build_project(path: str | Path, *, extra_cflags: str = "", opt: str = "-O2", timeout: float = 600) -> BuildResult:
     path = Path(path)
-    target = get_target(load_project(path)["target"])
+    target = project_target(load_project(path))
     target.require_toolchain()
     cmd = ["make", "-s", "-C", str(path), f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", "fw.elf"]
     # make rebuilds what changed; changed flags must rebuild everything, so they are stamped.

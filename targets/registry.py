@@ -1,4 +1,9 @@
-"""Target registry: every folder here with a target.toml is a target. No central list."""
+"""Target registry: every folder here with a target.toml is a target. No central list.
+
+A target.toml may describe simulator variants in `[variants.<sim>]` tables (pulp-open has
+`gvsoc`): the same chip run on another simulator, with its own port, memory map and
+flags. A variant's keys replace the base ones; its [toolchain] and [simulator] tables are
+merged key by key, its [[memory]] list replaces the base list."""
 from __future__ import annotations
 
 import shutil
@@ -39,6 +44,8 @@ class Target:
     stack_bytes: int
     kernel_families: list[str] = field(default_factory=list)
     parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c, or "port"
+    variant: str | None = None  # simulator variant ("gvsoc"), None for the base description
+    variants: list[str] = field(default_factory=list)  # the variants this target offers
 
     def region_bytes(self, kind: str) -> int | None:
         regions = [m.length for m in self.memory if m.kind == kind]
@@ -65,16 +72,26 @@ class Target:
             return None
         path = self.simulator_path()
         if path is None:
-            raise ToolchainError(
-                f"{self.simulator['binary']} not found (simulator for target {self.name}). Install it with: "
-                f"sudo apt-get install -y {' '.join(self.simulator.get('apt_packages', []))}   (or run `make setup`)"
-            )
+            how = self.simulator.get("install_hint") or (
+                f"Install it with: sudo apt-get install -y {' '.join(self.simulator.get('apt_packages', []))}"
+                "   (or run `make setup`)")
+            raise ToolchainError(f"{self.simulator['binary']} not found on PATH (simulator for target "
+                                 f"{self.name}{' --sim ' + self.variant if self.variant else ''}). {how}")
         return path
 
 
-def _load(folder: Path) -> Target:
+def _merge(base: dict, variant: dict) -> dict:
+    out = {k: v for k, v in base.items() if k != "variants"}
+    for key, value in variant.items():
+        out[key] = {**base.get(key, {}), **value} if key in ("toolchain", "simulator") else value
+    return out
+
+
+def _load(folder: Path, variant: str | None = None) -> Target:
     with open(folder / "target.toml", "rb") as f:
-        d = tomllib.load(f)
+        base = tomllib.load(f)
+    variants = base.get("variants", {})
+    d = _merge(base, variants[variant]) if variant else base
     tc, sim = d["toolchain"], d.get("simulator", {})
     return Target(
         name=d["name"], path=folder, description=d.get("description", ""), isa=d["isa"], fpu=d["fpu"],
@@ -83,7 +100,7 @@ def _load(folder: Path) -> Target:
         linker_template=tc.get("linker_template"), toolchain_apt=list(tc.get("apt_packages", [])),
         simulator=sim, memory=[MemoryRegion(**m) for m in d.get("memory", [])],
         stack_bytes=int(d.get("stack_bytes", 0)), kernel_families=list(tc.get("kernel_families", [])),
-        parallel=tc.get("parallel", "single"),
+        parallel=tc.get("parallel", "single"), variant=variant, variants=sorted(variants),
     )
 
 
@@ -91,8 +108,24 @@ def all_targets() -> dict[str, Target]:
     return {t.name: t for t in (_load(p.parent) for p in sorted(HERE.glob("*/target.toml")))}
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str, sim: str | None = None) -> Target:
+    """The target `name`; with sim, its variant for that simulator (None or the base
+    simulator's own name: the base target)."""
     targets = all_targets()
     if name not in targets:
         raise InputError(f"unknown target {name!r}; available: {', '.join(sorted(targets))} (see `kiln targets`)")
-    return targets[name]
+    target = targets[name]
+    if sim is None or sim == target.simulator.get("name"):
+        return target
+    if sim not in target.variants:
+        offering = sorted(f"{t.name} (--sim {v})" for t in targets.values() for v in t.variants)
+        raise InputError(
+            f"target {name} has no {sim!r} simulator variant (it runs on {target.simulator.get('name')}); "
+            f"variants available: {', '.join(offering) or 'none'}"
+        )
+    return _load(target.path, sim)
+
+
+def project_target(meta: dict) -> Target:
+    """The target a project (its project.json contents) was exported for, variant included."""
+    return get_target(meta["target"], meta.get("options", {}).get("sim"))

@@ -35,6 +35,10 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
                  timeout: float | None = None, preload: bool = True) -> RunResult:
     """Run all rows of X in one firmware run. preload=False forces the console stream
     (the path boards use) even where the simulator can preload memory."""
+    if target.simulator.get("name") == "gvsoc":  # counters, not a plugin: its own runner
+        from .gvsoc import run_gvsoc
+
+        return run_gvsoc(elf, target, X, timeout=timeout, preload=preload)
     elf = Path(elf).resolve()
     X = np.asarray(X, dtype=np.float32)
     count = count_instructions and target.simulator.get("name") == "qemu"

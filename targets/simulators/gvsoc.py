@@ -1,0 +1,97 @@
+"""Run a pulp-open firmware on GVSoC (`--sim gvsoc`): samples and console through semihosting
+files in a scratch directory, and the per-core performance counters the port's markers
+print (EKPERF lines, targets/pulp-open/gvsoc/ek_markers.c) turned into instructions,
+critical path and cycles per inference."""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekiln.errors import SimulatorError
+from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
+
+from ..registry import Target
+
+# GVSoC runs about a million cluster instructions per second here, plus ~1 s of start-up.
+BASE_TIMEOUT_S = 60.0
+PER_SAMPLE_TIMEOUT_S = 0.5
+BULK_FILE, CONSOLE_FILE = "ek_inputs.bin", "ek_console.txt"  # = gvsoc/gvsoc_port.c
+NO_BULK = bytes(16)  # a header with magic 0: the harness reads the console file instead
+
+
+def run_gvsoc(elf: str | Path, target: Target, X: np.ndarray, *, timeout: float | None = None,
+              preload: bool = True) -> RunResult:
+    """Run all rows of X in one GVSoC run. preload=False sends them as the text protocol."""
+    binary = target.require_simulator()
+    elf = Path(elf).resolve()
+    X = np.asarray(X, dtype=np.float32)
+    with tempfile.TemporaryDirectory(prefix="edgekiln-gvsoc-") as tmp:
+        work = Path(tmp)
+        blob = encode_bulk_inputs(X)
+        fits = preload and len(blob) <= target.simulator["bulk_input"]["size"]
+        (work / BULK_FILE).write_bytes(blob if fits else NO_BULK)
+        (work / CONSOLE_FILE).write_bytes(b"" if fits else encode_inputs(X))
+        args = [a.replace("{elf}", str(elf)) for a in target.simulator.get("args", [])]
+        cmd = [binary, *args]  # GVSoC works (and resolves semihosting paths) in cwd
+        limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
+        try:
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, cwd=work, timeout=limit)
+        except subprocess.TimeoutExpired as e:
+            tail = "\n".join((e.stdout or b"").decode(errors="replace").strip().splitlines()[-10:])
+            raise SimulatorError(
+                f"gvsoc did not finish within {limit:.0f} s on {target.name} (hung firmware, or a core that never "
+                f"reached the barrier?); it was stopped. Pass a larger timeout for big inputs.\n"
+                f"Last output:\n{tail or '(none)'}"
+            ) from None
+    text = proc.stdout.decode(errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join((text + proc.stderr.decode(errors="replace")).strip().splitlines()[-15:])
+        raise SimulatorError(f"{target.name} firmware on gvsoc exited with code {proc.returncode}. Last output:\n{tail}")
+    labels, outputs, task, stack = parse_harness_output(text, len(X))
+    cycles, instructions, per_core = parse_perf(text)
+    chunk = batch_chunk(text)
+    runs = -(-len(X) // chunk)
+    if len(cycles) != runs:
+        raise SimulatorError(f"the performance counters reported {len(cycles)} timed runs, expected {runs}")
+    if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
+        cycles, instructions, per_core = _per_sample(len(X), chunk, cycles, instructions, per_core)
+    critical = [max(p.values()) for p in per_core]
+    return RunResult(target=target.name, simulator="gvsoc", labels=labels, outputs=outputs, task=task,
+                     instructions=instructions, critical_path=critical, per_core=per_core, cycles=cycles,
+                     stack_bytes=stack, log=text)
+
+
+def parse_perf(text: str) -> tuple[list[int], list[int], list[dict[int, int]]]:
+    """EKPERF lines -> (cycles of core 0, instructions of core 0, per-core work) per timed run.
+
+    Work = instructions outside joins and barriers; cores that did none are left out."""
+    cycles, instructions, per_core = [], [], []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or parts[0] != "EKPERF":
+            continue
+        try:
+            values = [int(p) for p in parts[1:]]
+        except ValueError:
+            raise SimulatorError(f"malformed performance line from the firmware: {line!r}") from None
+        if len(values) < 3:
+            raise SimulatorError(f"malformed performance line from the firmware: {line!r}")
+        cycles.append(values[0])
+        instructions.append(values[1])
+        work = values[2:]
+        per_core.append({0: work[0], **{c: w for c, w in enumerate(work) if c > 0 and w > 0}})
+    return cycles, instructions, per_core
+
+
+def _per_sample(n: int, chunk: int, cycles: list[int], instructions: list[int], per_core: list[dict]):
+    """Spread each batch run's figures evenly over the samples it processed."""
+    cyc, ins, cores = [], [], []
+    for j, (y, a, p) in enumerate(zip(cycles, instructions, per_core)):
+        m = min(chunk, n - j * chunk)
+        cyc += [y // m] * m
+        ins += [a // m] * m
+        cores += [{k: v // m for k, v in p.items()}] * m
+    return cyc, ins, cores
