@@ -8,7 +8,9 @@ import pytest
 from conftest import require_target
 from edgekiln.flash_offload import lm
 from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
-from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, write_ekf
+from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
+from edgekiln.flash_offload.engine import OffloadEngine
+from edgekiln.flash_offload.predictor import Predictor
 
 TIE = 1e-4       # logit gap under which float32 sum order may pick either token
 PROMPT = b"The cat sat"
@@ -56,12 +58,35 @@ def assert_same_tokens(got: list[int], want: list[int], margins: list[float], n_
     assert len(got) == len(want)
 
 
+def random_predictor(cfg, res, ffn, seed: int, rank: int = 8) -> Predictor:
+    """A low-rank predictor with random weights: misses and extra neurons both happen."""
+    rng = np.random.default_rng(seed)
+    L, d, f = cfg["L"], cfg["d"], cfg["f"]
+
+    def r(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    return Predictor([r(d, rank, scale=0.3) for _ in range(L)], [r(rank, scale=0.1) for _ in range(L)],
+                     [r(rank, f) for _ in range(L)], [r(f, scale=0.1) for _ in range(L)],
+                     [float(t) for t in rng.uniform(-0.3, 0.3, L)], model_hash(cfg, res, ffn), {},
+                     [rng.random(f).astype(np.float32) for _ in range(L)])
+
+
 @pytest.fixture(scope="module")
 def rand(tmp_path_factory):
     cfg, res, ffn = random_model(7)
     path = tmp_path_factory.mktemp("ekfc") / "rand.ekf"
     write_ekf(path, cfg, res, ffn)
     return path, cfg, res, ffn
+
+
+@pytest.fixture(scope="module")
+def rand_pred(rand, tmp_path_factory):
+    path, cfg, res, ffn = rand
+    pred = random_predictor(cfg, res, ffn, seed=11)
+    ppath = tmp_path_factory.mktemp("ekfc") / "pred.npz"
+    pred.save(ppath)
+    return ppath, pred
 
 
 @pytest.mark.parametrize("target", ["host", "arm"])
@@ -159,3 +184,107 @@ def test_missing_file_and_bad_prompt(tmp_path, rand):
     with pytest.raises(CRuntimeError, match="exceed the model's context"):
         run_c(rand[0], PROMPT, 100)
 
+
+
+def test_predictor_mode_matches_spec(rand, rand_pred):
+    """Predictor mode computes exactly the neurons the numpy predictor marks active."""
+    path, cfg, res, ffn = rand
+    ppath, pred = rand_pred
+    n = 10
+    cache, counts, margins, seq, want = lm.KVCache.empty(cfg), [], [], list(PROMPT), []
+
+    def ffn_fn(i, h):
+        m = pred.predict(i, h)
+        counts[-1] += int(m.sum())
+        up, b_up, down = ffn[i]
+        return lm.ffn_rows(h, up[m], b_up[m], down[m])
+
+    for pos in range(len(PROMPT) + n - 1):
+        counts.append(0)
+        logits = lm.forward_token(cfg, res, seq[pos], cache, ffn_fn)
+        top = np.sort(logits)[-2:]
+        margins.append(float(top[1] - top[0]))
+        if pos >= len(PROMPT) - 1:
+            want.append(int(np.argmax(logits)))
+            seq.append(want[-1])
+    r = run_c(path, PROMPT, n, mode="predictor", predictor=ppath, static_rows=0, cache_rows=cfg["f"])
+    assert [rec.counters["predicted"] for rec in r.records] == counts
+    assert [rec.counters["used"] for rec in r.records] == counts   # no static, nothing dropped
+    assert_same_tokens(r.tokens, want, margins, len(PROMPT))
+    np.testing.assert_allclose([rec.margin for rec in r.records], margins, atol=5e-5, rtol=0)
+
+
+ENGINE_CONFIGS = [  # (python config, C mode, static_fraction, cache_fraction)
+    ("naive", "naive", None, 0.125),
+    ("hybrid", "hybrid", 0.25, 0.125),
+    ("predictor", "predictor", 0.1, 0.9),
+    ("window", "window", 0.1, 0.9),
+    ("bundle", "window", 0.0, 0.9),
+    ("bundle", "window", 0.25, 0.125),     # small cache: LRU evictions and dropped neurons
+]
+
+
+@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("config,mode,static_fraction,cache_fraction", ENGINE_CONFIGS)
+def test_same_tokens_and_counters_as_python_engine(rand, rand_pred, target, config, mode, static_fraction,
+                                                   cache_fraction):
+    require_target(target)
+    path, cfg, *_ = rand
+    ppath, pred = rand_pred
+    n, k = 10, 2
+    eng = OffloadEngine(path, config, predictor=None if config == "naive" else pred, budget_bytes=10**8,
+                        window_k=k, static_fraction=static_fraction, cache_fraction=cache_fraction,
+                        direct=False, cold=False)
+    toks, stats = eng.generate(list(PROMPT), n)
+    r = run_c(path, PROMPT, n, target=target, mode=mode, predictor=None if config == "naive" else ppath,
+              window=k, static_rows=eng.plan.static_per_layer, cache_rows=eng.plan.cache_per_layer,
+              check_cache=True)
+    assert r.tokens == toks
+    stride = int(r.begin["bundle_bytes"])
+    for s, rec in zip(stats, r.records, strict=True):
+        c = rec.counters
+        assert (c["loaded"], c["used"], c["dropped"]) == (s.neurons_loaded, s.neurons_computed, s.dropped)
+        if mode in ("predictor", "window"):
+            assert c["predicted"] == s.predicted
+        assert c["bytes"] == c["loaded"] * stride                 # bundles, no padding read
+        assert c["reads"] <= c["loaded"] and (c["loaded"] == 0) == (c["reads"] == 0)  # runs coalesce
+    if config == "bundle" and cache_fraction < 0.5:
+        assert r.total("dropped") > 0 and r.total("evicted") > 0  # the case this row exists for
+
+
+def test_window_reads_less_than_predictor(rand, rand_pred):
+    path, cfg, *_ = rand
+    ppath, _ = rand_pred
+    kw = dict(predictor=ppath, static_rows=0, cache_rows=cfg["f"], check_cache=True)
+    pred = run_c(path, PROMPT, 10, mode="predictor", **kw)
+    win = run_c(path, PROMPT, 10, mode="window", window=3, **kw)
+    assert win.total("loaded") < pred.total("loaded")
+    assert win.total("hits") > pred.total("hits")
+    # every neuron read was predicted: the window only saves reads, it never reads more
+    assert all(rec.counters["loaded"] <= rec.counters["predicted"] for rec in win.records)
+
+
+def test_predictor_for_another_model_refused(rand, tmp_path):
+    path, cfg, res, ffn = rand
+    other = random_model(8)
+    bad = random_predictor(*other, seed=1)
+    bad.save(tmp_path / "other.npz")
+    with pytest.raises(CRuntimeError, match="trained for model"):
+        run_c(path, PROMPT, 2, mode="window", predictor=tmp_path / "other.npz")
+
+
+def test_corrupt_predictor_file(rand_pred, rand, tmp_path):
+    ppath, _ = rand_pred
+    data = bytearray(ppath.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    with pytest.raises(CRuntimeError, match="checksum mismatch in member"):
+        run_c(rand[0], PROMPT, 2, mode="window", predictor=tmp_path / "bad.npz")
+    (tmp_path / "short.npz").write_bytes(ppath.read_bytes()[:1000])
+    with pytest.raises(CRuntimeError, match="truncated"):
+        run_c(rand[0], PROMPT, 2, mode="window", predictor=tmp_path / "short.npz")
+
+
+def test_predictor_modes_need_a_predictor(rand):
+    with pytest.raises(CRuntimeError, match="need a predictor"):
+        run_c(rand[0], PROMPT, 2, mode="window")
