@@ -2,11 +2,15 @@
 and on arm under qemu-aarch64; clear errors on bad files; I/O counters that add up."""
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from conftest import require_target
 from edgekiln.flash_offload import lm
+from edgekiln.flash_offload.c_build import build
 from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
 from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
 from edgekiln.flash_offload.engine import OffloadEngine
@@ -288,3 +292,23 @@ def test_corrupt_predictor_file(rand_pred, rand, tmp_path):
 def test_predictor_modes_need_a_predictor(rand):
     with pytest.raises(CRuntimeError, match="need a predictor"):
         run_c(rand[0], PROMPT, 2, mode="window")
+
+
+@pytest.mark.parametrize("mode", ["naive", "hybrid", "window"])
+def test_token_loop_allocates_nothing(rand, rand_pred, tmp_path, mode):
+    """Same number of malloc/calloc/realloc calls for 2 and for 20 tokens (glibc host build)."""
+    shim = tmp_path / "malloc_count.so"
+    src = Path(__file__).parent / "data" / "flash_c" / "malloc_count.c"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", str(src), "-o", str(shim)], check=True)
+    counts = []
+    for n in (2, 20):
+        out = tmp_path / f"count{n}.txt"
+        args = [str(build("host")), str(rand[0]), "--mode", mode, "--prompt", "hi", "--tokens", str(n)]
+        if mode != "naive":
+            args += ["--predictor", str(rand_pred[0]), "--static", "8"]
+        proc = subprocess.run(args, capture_output=True, text=True,
+                              env={"LD_PRELOAD": str(shim), "EKFO_MALLOC_COUNT": str(out)})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("ekfo-token") == 1 + n          # prompt "hi": 2 positions, n-1 more
+        counts.append(int(out.read_text()))
+    assert counts[0] == counts[1] > 10
