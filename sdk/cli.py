@@ -15,6 +15,9 @@ from .errors import EdgekilnError, InputError
 console = Console()
 
 
+SIM_HELP = "simulator variant of the target, e.g. gvsoc for pulp-open (kept in project.json; see `kiln targets`)"
+
+
 def _fail(e: Exception) -> None:
     console.print(f"[bold red]error:[/] {e}", highlight=False)
     sys.exit(2)
@@ -111,15 +114,16 @@ def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
               help="fixed: integer arithmetic for cores without an FPU (needs --calib)")
 @click.option("--calib", type=click.Path(dir_okay=False, exists=True),
               help="training data (.npy/.csv) whose ranges choose the fixed-point formats")
+@click.option("--sim", default=None, help=SIM_HELP)
 @click.option("--trust-pickle", is_flag=True)
 def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, batch: bool,
-           dtype: str, calib: str | None, trust_pickle: bool) -> None:
+           dtype: str, calib: str | None, sim: str | None, trust_pickle: bool) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from .api import export as do_export
 
     info = do_export(_load(model, trust_pickle), target, output, name=name,
                      options={"tree_layout": tree_layout, "cores": cores, "batch": batch, "dtype": dtype},
-                     calibration=_read_data(calib) if calib else None)
+                     calibration=_read_data(calib) if calib else None, sim=sim)
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
     for node in info.options.get("fixed", {}).get("nodes", []):
@@ -139,6 +143,18 @@ def build(project: str, opt: str) -> None:
     summary = result.to_dict()
     (Path(project) / "build.json").write_text(json.dumps(summary, indent=1))
     print_build_summary(summary, console)
+
+
+def _exported_target(path: Path, meta: dict, sim: str | None):
+    """The project's target; --sim, if given, must name the simulator it was exported for."""
+    from edgekiln.targets import get_target, project_target
+
+    target = project_target(meta)
+    if sim is not None and sim != target.simulator.get("name"):
+        get_target(meta["target"], sim)  # an unknown variant gets its own error first
+        raise InputError(f"{path} was built for {target.name} on {target.simulator.get('name')}, not {sim}: "
+                         f"export it again with `kiln export ... --sim {sim}`")
+    return target
 
 
 def _read_data(path: str) -> np.ndarray:
@@ -162,10 +178,10 @@ def _read_data(path: str) -> np.ndarray:
 @click.option("--reference", type=click.Path(dir_okay=False), help="model file to compare predictions with")
 @click.option("--trust-pickle", is_flag=True)
 @click.option("--timeout", type=float, default=None, help="seconds before a hung simulator is stopped")
+@click.option("--sim", default=None, help="the simulator the project was exported for (checked; default: that one)")
 def run(project: str, data: str, json_path: str | None, reference: str | None, trust_pickle: bool,
-        timeout: float | None) -> None:
+        timeout: float | None, sim: str | None) -> None:
     """Run PROJECT's firmware on its simulator over the rows of --data."""
-    from edgekiln.targets import get_target
     from edgekiln.targets.build import build_project, load_project
     from edgekiln.targets.simulators import run_firmware
 
@@ -175,11 +191,12 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
 
     path = Path(project)
     meta = load_project(path)
+    target = _exported_target(path, meta, sim)
     graph = Graph.from_json((path / "graph.json").read_text())
     X32 = validate_input(graph, _read_data(data))
     ref_model = _load(reference, trust_pickle) if reference else None
     built = build_project(path).to_dict()
-    result = run_firmware(path / "fw.elf", get_target(meta["target"]), X32, timeout=timeout)
+    result = run_firmware(path / "fw.elf", target, X32, timeout=timeout)
     report = run_report(graph, result, built)
     if ref_model is not None:
         report["reference_agreement"] = reference_agreement(graph, report["predictions"], ref_model, X32)
@@ -196,9 +213,11 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
 @click.option("--batch", is_flag=True, help="split samples across cores instead of each inference's work")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the runs here")
 @click.option("--timeout", type=float, default=None)
-def profile(project: str, data: str, cores: str, batch: bool, json_path: str | None, timeout: float | None) -> None:
+@click.option("--sim", default=None, help="simulator variant to profile on (default: the project's), e.g. gvsoc")
+def profile(project: str, data: str, cores: str, batch: bool, json_path: str | None, timeout: float | None,
+            sim: str | None) -> None:
     """Run PROJECT at several core counts: instructions per core, critical path, speedup."""
-    from edgekiln.targets import get_target
+    from edgekiln.targets import get_target, project_target
     from edgekiln.targets.build import load_project
 
     from .api import validate_input
@@ -206,7 +225,8 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
     from .profile import profile_project
 
     path = Path(project)
-    target = get_target(load_project(path)["target"])
+    meta = load_project(path)
+    target = get_target(meta["target"], sim) if sim else project_target(meta)
     try:
         counts = sorted({int(c) for c in cores.split(",")})
     except ValueError:
@@ -215,12 +235,16 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
     if bad:
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot profile {bad}")
     graph = Graph.from_json((path / "graph.json").read_text())
-    report = profile_project(path, validate_input(graph, _read_data(data)), counts, timeout=timeout, batch=batch)
+    report = profile_project(path, validate_input(graph, _read_data(data)), counts, timeout=timeout, batch=batch,
+                             sim=target.variant)
     t = Table(title=f"{report['model']} ({report['estimator']}) on {report['target']}, {report['n_samples']} samples")
-    for col in ("cores", "instructions (all cores)", "critical path", "speedup", "efficiency", "same labels"):
+    cycles = any(r["cycles"] is not None for r in report["runs"])  # GVSoC's counters
+    for col in ("cores", "instructions (all cores)", "critical path", *(["cycles"] if cycles else []), "speedup",
+                "efficiency", "same labels"):
         t.add_column(col, justify="right")
     for r in report["runs"]:
         t.add_row(str(r["cores"]), f"{r['total_instructions']:,}", f"{r['critical_path_instructions']:,}",
+                  *([f"{r['cycles']:,}"] if cycles else []),
                   "-" if r["speedup"] is None else f"{r['speedup']:.2f}x",
                   "-" if r["efficiency"] is None else f"{r['efficiency'] * 100:.0f}%",
                   "-" if r["identical_to_1_core"] is None else ("yes" if r["identical_to_1_core"] else "[red]NO[/]"))

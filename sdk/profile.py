@@ -10,24 +10,27 @@ from .ir import Graph
 
 
 def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: float | None = None,
-                    batch: bool = False) -> dict:
-    """Re-render the project's graph for each core count next to it, build, run, compare."""
+                    batch: bool = False, sim: str | None = None) -> dict:
+    """Re-render the project's graph for each core count next to it, build, run, compare.
+
+    sim: a simulator variant to profile on instead of the project's (e.g. "gvsoc")."""
     from edgekiln.codegen import render_project
-    from edgekiln.targets import get_target
+    from edgekiln.targets import get_target, project_target
     from edgekiln.targets.build import build_project, load_project
     from edgekiln.targets.simulators import run_firmware
 
     meta = load_project(project)
-    target = get_target(meta["target"])
-    if target.simulator.get("name") != "qemu":
+    target = get_target(meta["target"], sim) if sim else project_target(meta)
+    if target.simulator.get("name") not in ("qemu", "gvsoc"):
         from .errors import InputError
 
-        raise InputError(f"profiling counts instructions on QEMU; target {target.name} runs natively")
+        raise InputError(f"profiling counts instructions on QEMU or GVSoC; target {target.name} runs natively")
+    options = {k: v for k, v in meta.get("options", {}).items() if k != "sim"}  # the target decides
     graph = Graph.from_json((project / "graph.json").read_text())
     runs, labels = [], {}
     for n in cores:
-        out = project / "profile" / f"cores-{n}"
-        render_project(graph, target, out, options={**meta.get("options", {}), "cores": n, "batch": batch and n > 1})
+        out = project / "profile" / (f"{target.variant}-cores-{n}" if target.variant else f"cores-{n}")
+        render_project(graph, target, out, options={**options, "cores": n, "batch": batch and n > 1})
         result = run_firmware(build_project(out).elf, target, X32, timeout=timeout)
         per_core = result.per_core or []
         labels[n] = result.labels
@@ -39,7 +42,10 @@ def profile_project(project: Path, X32: np.ndarray, cores: list[int], timeout: f
             "cycles": None if not result.cycles else int(np.median(result.cycles)),
         })
     one = next((r["total_instructions"] for r in runs if r["cores"] == 1), None)
+    one_cycles = next((r["cycles"] for r in runs if r["cores"] == 1), None)
     for r in runs:
+        # Cycles (GVSoC) include what instructions miss: memory latency, contention, waiting.
+        r["cycles_speedup"] = None if not one_cycles or not r["cycles"] else round(one_cycles / r["cycles"], 3)
         r["identical_to_1_core"] = None if 1 not in labels else bool(np.array_equal(labels[r["cores"]], labels[1]))
         r["speedup"] = None if one is None else round(one / r["critical_path_instructions"], 3)
         r["efficiency"] = None if one is None else round(r["speedup"] / r["cores"], 3)

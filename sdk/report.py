@@ -103,6 +103,8 @@ def print_run_summary(report: dict, console: Console | None = None) -> None:
         t.add_row("instructions / inference (min / median / max)",
                   f"{ins['per_inference_min']} / {ins['per_inference_median']} / {ins['per_inference_max']}")
         t.add_row("instructions, all inferences", str(ins["total"]))
+    if report.get("cycles"):
+        t.add_row("cycles / inference (median, performance counters)", str(report["cycles"]["per_inference_median"]))
     mem = report.get("memory")
     if mem:
         t.add_row("model flash bytes (code + constants)", str(mem["flash_bytes"]))
