@@ -109,3 +109,64 @@ def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_
                f"O_DIRECT {'on' if eng.reader.direct else 'off'}")
     click.echo(f"DRAM: {m['used_bytes']} of {m['budget_bytes']} bytes budget (model {m['model_bytes']}); "
                f"{m['static_per_layer']} static + {m['cache_per_layer']} cached neurons per layer")
+
+
+# --- storage: pack and bench-io ---
+@flash_offload_group.command("pack")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="bundled weight file to write (.ekf)")
+@click.option("--layout", "layouts", multiple=True, type=click.Choice(["bundled", "split"]),
+              default=("bundled", "split"), show_default=True, help="neuron layouts to store (repeat for both)")
+@click.option("--bundle-align", default=4, show_default=True, help="round the bundle stride up to this many bytes (4 = no padding)")
+def pack_cmd(model, output, layouts, bundle_align) -> None:
+    """Pack a checkpoint (.npz from `kiln flash-offload train`) into a bundled .ekf file."""
+    from .ekf_format import EkfFile, write_ekf
+    from .lm import load_checkpoint
+
+    config, resident, ffn = load_checkpoint(model)
+    write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align)
+    f = EkfFile(output)
+    f.verify()  # read back every section: a bad disk shows up now, not mid-generation
+    click.echo(f"wrote {output}: {f.file_size} bytes, {f.n_layers} layers, d_model {f.d_model}, "
+               f"layouts {', '.join(f.layouts)}, bundle stride {f.bundle_stride} bytes")
+    click.echo(f"resident (DRAM) {f.resident_bytes} bytes, FFN neurons {f.ffn_bytes} bytes; "
+               f"model hash {f.model_hash[:16]}…; checksums verified")
+
+
+def _csv_ints(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give comma-separated integers, e.g. 1,2,4") from None
+    if not out:
+        raise click.BadParameter("give at least one value")
+    return out
+
+
+@flash_offload_group.command("bench-io")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="measure reads of this existing file (read only)")
+@click.option("--dir", "folder", type=click.Path(exists=True, file_okay=False), default=None,
+              help="create a scratch file here (on the storage to measure) and remove it after")
+@click.option("--threads", default="1,2,4,8", show_default=True, callback=_csv_ints)
+@click.option("--chunk-kib", default="4,16,64,256", show_default=True, callback=_csv_ints)
+@click.option("--size-mib", default=256, show_default=True, help="scratch file size (--dir)")
+@click.option("--read-mib", default=16, show_default=True, help="bytes read per point (capped at --max-reads reads)")
+@click.option("--max-reads", default=2048, show_default=True)
+@click.option("--no-direct", is_flag=True, help="buffered reads (page cache dropped before each point)")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the points and the fitted cost model")
+def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads, no_direct, json_out) -> None:
+    """Measure cold read throughput vs chunk size x threads and fit the I/O cost model."""
+    import json
+
+    from .bench_io import format_table, run_bench
+
+    if file is None and folder is None:
+        folder = "."
+    r = run_bench(file=file, folder=folder, threads=threads, chunk_kib=chunk_kib, size_mib=size_mib,
+                  read_mib=read_mib, max_reads=max_reads, direct=not no_direct)
+    click.echo(format_table(r))
+    if json_out:
+        with open(json_out, "w") as fh:
+            json.dump(r, fh, indent=1)
+        click.echo(f"wrote {json_out} (load the model with CostModel.load)")

@@ -69,9 +69,14 @@ class NeuronReader:
     """Fetch neuron rows of one layer. Not thread-safe: one read call at a time."""
 
     def __init__(self, ekf: EkfFile | str | os.PathLike, threads: int = 4, direct: bool = True,
-                 gap_bytes: int = 0, max_read_bytes: int = 256 << 10, mode: str = "bundled",
-                 cold: bool = True):
+                 gap_bytes: int | None = 0, max_read_bytes: int = 256 << 10,
+                 mode: str = "bundled", cold: bool = True, cost_model=None):
+        """gap_bytes: holes between wanted rows up to this size are read through (one read
+        instead of two); None takes it from `cost_model` (a CostModel, default if None)."""
         self.ekf = ekf if isinstance(ekf, EkfFile) else EkfFile(ekf)
+        if gap_bytes is None:
+            from edgekiln.flash_offload.cost_model import CostModel
+            gap_bytes = (cost_model or CostModel.default()).best_gap_bytes(threads)
         if mode not in MODES:
             raise InputError(f"unknown read mode {mode!r}: use one of {MODES}")
         if threads < 1 or max_read_bytes < ALIGN or gap_bytes < 0:
@@ -164,6 +169,12 @@ class NeuronReader:
         self.stats.useful_bytes += 4 * width * len(uniq)
         self.stats.neurons += len(uniq)
         return out
+
+    def read_rows(self, layer: int, ids, dst: np.ndarray) -> int:
+        """Fill dst[:len(ids)] with bundles of `ids`; returns the bytes read from the file."""
+        before = self.stats.bytes_read
+        self.read_bundles(layer, ids, out=dst[:len(ids)])
+        return self.stats.bytes_read - before
 
     def read_layer(self, layer: int) -> np.ndarray:
         """All bundles of a layer (f, 2d+1), read whole (the naive baseline)."""

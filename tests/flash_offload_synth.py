@@ -8,7 +8,7 @@ def synthetic_model(seed=0, V=256, d=16, L=2, f=40, T=32):
     """A small random model with the names of flash_offload's decoder LM."""
     rng = np.random.default_rng(seed)
     r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
-    config = {"vocab": V, "d_model": d, "n_layers": L, "n_heads": 2, "d_ff": f, "max_T": T}
+    config = {"V": V, "d": d, "L": L, "h": 2, "f": f, "T": T}  # keys of flash_offload.lm
     resident = {"tok_emb": r(V, d), "pos_emb": r(T, d), "lnf_g": r(d), "lnf_b": r(d)}
     for i in range(L):
         for n in ("ln1_g", "ln1_b", "bq", "bk", "bv", "bo", "ln2_g", "ln2_b", "b_down"):

@@ -92,7 +92,7 @@ def test_model_hash_depends_on_weights_not_layout(model):
     ffn2 = [(u.copy(), b.copy(), d.copy()) for u, b, d in ffn]
     ffn2[1][2][3, 4] += 1e-3
     assert ekf.model_hash(config, resident, ffn2) != h
-    assert ekf.model_hash(dict(config, n_heads=4), resident, ffn) != h
+    assert ekf.model_hash(dict(config, h=4), resident, ffn) != h
 
 
 def test_checksum_error_names_section(tmp_path, model):
@@ -162,3 +162,24 @@ def test_bad_model_shapes(tmp_path, model):
     f = ekf.EkfFile(ekf.write_ekf(tmp_path / "b.ekf", config, resident, ffn, layouts=("bundled",)))
     with pytest.raises(InputError, match="re-pack with --layout split"):
         f.split_sections(0)
+
+
+def test_pack_cli_round_trip(tmp_path, model):
+    from click.testing import CliRunner
+
+    from edgekiln.cli import main
+    from edgekiln.flash_offload.lm import save_checkpoint
+
+    config, resident, ffn = model
+    save_checkpoint(tmp_path / "m.npz", config, resident, ffn)
+    out = tmp_path / "m.ekf"
+    res = CliRunner().invoke(main, ["flash-offload", "pack", str(tmp_path / "m.npz"), "-o", str(out),
+                                    "--layout", "bundled"])
+    assert res.exit_code == 0, res.output
+    assert "checksums verified" in res.output
+    f = ekf.EkfFile(out)
+    assert f.layouts == ("bundled",) and f.config == config
+    assert f.model_hash == ekf.model_hash(config, resident, ffn)
+    np.testing.assert_array_equal(f.ffn(1)[2], ffn[1][2])
+    bad = CliRunner().invoke(main, ["flash-offload", "pack", str(out), "-o", str(tmp_path / "x.ekf")])
+    assert bad.exit_code != 0 and "not a flash_offload .npz checkpoint" in " ".join(bad.output.split())

@@ -3,15 +3,19 @@ number of reads, O_DIRECT falls back with a warning where the filesystem refuses
 from __future__ import annotations
 
 import errno
+import json
 import os
 import warnings
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from edgekiln.errors import InputError
+from edgekiln.cli import main
 from edgekiln.flash_offload import ekf_format as ekf
+from edgekiln.flash_offload.cost_model import CostModel
 from edgekiln.flash_offload.neuron_io import DirectIOWarning, NeuronReader, plan_runs
 from flash_offload_synth import synthetic_model
 
@@ -129,3 +133,53 @@ def _resident_pages(path):
         return None if ok != 0 else sum(v & 1 for v in vec)
     finally:
         m.close()
+
+
+def test_cost_model_fit_recovers_parameters():
+    true = {1: (120e-6, 800e6), 4: (40e-6, 2000e6)}
+    pts = [{"threads": n, "chunk_bytes": c, "n_reads": 100,
+            "seconds": 100 * (lat + c / bw)} for n, (lat, bw) in true.items()
+           for c in (4096, 16384, 65536, 262144)]
+    m = CostModel.fit(pts)
+    for n, (lat, bw) in true.items():
+        assert m.latency(n) == pytest.approx(lat, rel=1e-6)
+        assert m.bandwidth(n) == pytest.approx(bw, rel=1e-6)
+    assert m.latency(2) == m.latency(1) and m.latency(16) == m.latency(4)  # nearest below
+    assert m.best_gap_bytes(1) == int(120e-6 * 800e6) // 4096 * 4096
+    assert m.best_threads(65536) == 4
+    m2 = CostModel.from_json(json.loads(json.dumps(m.to_json())))
+    assert m2.read_seconds(10, 1 << 20, 4) == pytest.approx(m.read_seconds(10, 1 << 20, 4))
+    with pytest.raises(InputError, match="bench-io"):
+        CostModel.from_json({"points": []})
+
+
+def test_reader_gap_from_cost_model(packed):
+    path, _ = packed
+    m = CostModel({1: (1e-3, 1e6)})  # 1 ms per read at 1 MB/s: read through 1000-byte holes
+    with NeuronReader(path, threads=1, direct=False, gap_bytes=None, cost_model=m) as r:
+        assert r.gap_bytes == 0  # 1000 bytes rounds down to 0 pages
+    m = CostModel({1: (1e-2, 1e6)})
+    with NeuronReader(path, threads=1, direct=False, gap_bytes=None, cost_model=m,
+                      cold=False) as r:
+        assert r.gap_bytes == 8192
+        r.read(0, np.arange(0, 300, 10))  # holes of 9 bundles (1764 bytes): one read
+        assert r.stats.n_reads == 1
+
+
+def test_bench_io_cli_writes_points_and_model(tmp_path):
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["flash-offload", "bench-io", "--dir", str(tmp_path),
+                                    "--size-mib", "4", "--read-mib", "1", "--threads", "1,2",
+                                    "--chunk-kib", "4,64", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "MB/s" in res.output and "latency" in res.output
+    r = json.loads(out.read_text())
+    assert {(p["threads"], p["chunk_bytes"]) for p in r["points"]} == {
+        (1, 4096), (1, 65536), (2, 4096), (2, 65536)}
+    assert all(p["bytes"] == p["n_reads"] * p["chunk_bytes"] > 0 for p in r["points"])
+    m = CostModel.load(out)
+    assert sorted(m.params) == [1, 2] and all(bw > 0 for _, bw in m.params.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # scratch removed
+    bad = CliRunner().invoke(main, ["flash-offload", "bench-io", "--dir", str(tmp_path),
+                                    "--chunk-kib", "6"])
+    assert bad.exit_code != 0 and "multiples of 4 KiB" in " ".join(bad.output.split())
