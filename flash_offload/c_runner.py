@@ -16,8 +16,8 @@ from edgekiln.targets.simulators.runner import simulator_command
 from .c_build import build, runtime_target
 
 MODES = ("naive", "hybrid", "predictor", "window")
-INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "predicted", "used", "active", "hits", "evicted", "dropped",
-              "io_ns", "mm_ns", "total_ns")
+INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "predicted", "used", "active", "hits", "evicted",
+              "dropped", "io_ns", "mm_ns", "total_ns")
 
 
 class CRuntimeError(InputError):

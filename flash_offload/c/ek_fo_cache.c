@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t ekfo_cache_bytes(int cap, int f, size_t stride)
+size_t ek_fo_cache_bytes(int cap, int f, size_t stride)
 {
     return (size_t)cap * (stride + sizeof(int32_t) + 1) + 2 * (size_t)f * sizeof(int32_t);
 }
 
-int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride)
+int ek_fo_cache_alloc(ek_fo_cache *c, int cap, int f, size_t stride)
 {
     size_t rows = (size_t)(cap > 0 ? cap : 1);
     memset(c, 0, sizeof *c);
@@ -19,7 +19,7 @@ int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride)
     c->slot = malloc(sizeof(int32_t) * (size_t)f);
     c->last = calloc((size_t)f, sizeof(int32_t));
     if (!c->rows || !c->row_neuron || !c->gone || !c->slot || !c->last) {
-        ekfo_cache_free(c);
+        ek_fo_cache_free(c);
         return -1;
     }
     for (int j = 0; j < f; j++)
@@ -30,13 +30,13 @@ int ekfo_cache_alloc(ekfo_cache *c, int cap, int f, size_t stride)
     return 0;
 }
 
-void ekfo_cache_free(ekfo_cache *c)
+void ek_fo_cache_free(ek_fo_cache *c)
 {
     free(c->rows); free(c->row_neuron); free(c->gone); free(c->slot); free(c->last);
     memset(c, 0, sizeof *c);
 }
 
-int ekfo_cache_delete_marked(ekfo_cache *c)
+int ek_fo_cache_delete_marked(ek_fo_cache *c)
 {
     int n_gone = 0;
     for (int r = 0; r < c->used; r++)
@@ -60,7 +60,7 @@ int ekfo_cache_delete_marked(ekfo_cache *c)
     return n_gone;
 }
 
-int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, int32_t *need, int *n_need,
+int ek_fo_cache_admit(ek_fo_cache *c, const int32_t *want, int n, int t, int k, int32_t *need, int *n_need,
                      int *evicted)
 {
     int missing = 0, ev = 0;
@@ -72,7 +72,7 @@ int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, in
     }
     for (int r = 0; r < c->used; r++)
         c->gone[r] = c->last[c->row_neuron[r]] < t - k;
-    ev += ekfo_cache_delete_marked(c);
+    ev += ek_fo_cache_delete_marked(c);
     int room = c->cap - c->used;
     if (missing > room) {
         /* Least recently used first, ties by row; every live row has last in [t-k, t]. */
@@ -83,7 +83,7 @@ int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, in
                     c->gone[r] = 1;
                     todo--;
                 }
-        ev += ekfo_cache_delete_marked(c);
+        ev += ek_fo_cache_delete_marked(c);
         room = c->cap - c->used;
     }
     int dropped = missing > room ? missing - room : 0;
@@ -100,7 +100,7 @@ int ekfo_cache_admit(ekfo_cache *c, const int32_t *want, int n, int t, int k, in
     return dropped;
 }
 
-int ekfo_cache_check(const ekfo_cache *c)
+int ek_fo_cache_check(const ek_fo_cache *c)
 {
     if (c->used < 0 || c->used > c->cap)
         return -1;

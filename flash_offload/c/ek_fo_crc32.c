@@ -15,7 +15,7 @@ static void init_table(void)
     table_ready = 1;
 }
 
-uint32_t ekfo_crc32(uint32_t crc, const void *data, size_t n)
+uint32_t ek_fo_crc32(uint32_t crc, const void *data, size_t n)
 {
     const unsigned char *p = data;
     if (!table_ready)

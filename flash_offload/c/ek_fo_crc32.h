@@ -6,6 +6,6 @@
 #include <stdint.h>
 
 /* Continues crc over n bytes (start with 0), as zlib.crc32(data, crc) does. */
-uint32_t ekfo_crc32(uint32_t crc, const void *data, size_t n);
+uint32_t ek_fo_crc32(uint32_t crc, const void *data, size_t n);
 
 #endif

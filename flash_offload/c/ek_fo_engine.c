@@ -17,12 +17,12 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int layer_f(const ekfo_engine *e, int l)
+static int layer_f(const ek_fo_engine *e, int l)
 {
     return (int)e->file->bundled[l]->dims[0];
 }
 
-static int fail(ekfo_engine *e, const char *fmt, ...)
+static int fail(ek_fo_engine *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -32,12 +32,12 @@ static int fail(ekfo_engine *e, const char *fmt, ...)
 }
 
 /* One pread of n consecutive bundles starting at neuron j of layer l. */
-static int read_bundles(ekfo_engine *e, int l, int j, int n, unsigned char *dst, ekfo_counters *c)
+static int read_bundles(ek_fo_engine *e, int l, int j, int n, unsigned char *dst, ek_fo_counters *c)
 {
-    const ekfo_section *s = e->file->bundled[l];
+    const ek_fo_section *s = e->file->bundled[l];
     size_t bytes = (size_t)n * (size_t)s->stride;
     uint64_t t0 = now_ns();
-    if (ekfo_pread(e->file, dst, bytes, s->offset + (uint64_t)j * s->stride) != 0) {
+    if (ek_fo_pread(e->file, dst, bytes, s->offset + (uint64_t)j * s->stride) != 0) {
         snprintf(e->err, sizeof e->err, "%s", e->file->err);
         return -1;
     }
@@ -52,8 +52,8 @@ static int read_bundles(ekfo_engine *e, int l, int j, int n, unsigned char *dst,
 
 /* ids[0..n) ascending -> rows dst[0..n): one read per run of consecutive ids, at most
  * max_run bundles each. */
-static int read_runs(ekfo_engine *e, int l, const int32_t *ids, int n, int max_run, unsigned char *dst,
-                     ekfo_counters *c)
+static int read_runs(ek_fo_engine *e, int l, const int32_t *ids, int n, int max_run, unsigned char *dst,
+                     ek_fo_counters *c)
 {
     size_t stride = (size_t)e->file->bundle_stride;
     for (int i = 0; i < n;) {
@@ -84,9 +84,9 @@ static int by_id(const void *a, const void *b)
     return (i > j) - (i < j);
 }
 
-static int load_static(ekfo_engine *e)
+static int load_static(ek_fo_engine *e)
 {
-    const ekfo_model *m = &e->file->model;
+    const ek_fo_model *m = &e->file->model;
     size_t stride = (size_t)e->file->bundle_stride;
     int s = e->static_rows;
     for (int l = 0; l < m->L; l++) {
@@ -108,11 +108,11 @@ static int load_static(ekfo_engine *e)
     return 0;
 }
 
-int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, const ekfo_options *opt)
+int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, const ek_fo_options *opt)
 {
-    const ekfo_model *m = &f->model;
+    const ek_fo_model *m = &f->model;
     uint64_t stride = f->bundle_stride;
-    int cached = opt->mode == EKFO_PREDICTOR || opt->mode == EKFO_WINDOW;
+    int cached = opt->mode == EK_FO_PREDICTOR || opt->mode == EK_FO_WINDOW;
     memset(e, 0, sizeof *e);
     e->file = f;
     e->pred = p;
@@ -122,11 +122,11 @@ int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, cons
     if (p && (p->L != m->L || p->d != m->d))
         return fail(e, "the predictor has %d layers of width %d, not this model's; train one for this model",
                     p->L, p->d);
-    if (opt->mode != EKFO_WINDOW)
+    if (opt->mode != EK_FO_WINDOW)
         e->opt.window_k = 0;
     int pred_floats = p && cached ? p->max_r + m->f : 0;
     /* Fixed part: resident tensors, activations + KV cache, id lists, predictor. */
-    uint64_t fixed = f->resident_bytes + ekfo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
+    uint64_t fixed = f->resident_bytes + ek_fo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
                      (uint64_t)m->L * (uint64_t)m->f +
                      (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0);
     e->cache_rows = !cached ? 0 : opt->cache_rows >= 0 ? opt->cache_rows : (m->f / 8 > 0 ? m->f / 8 : 1);
@@ -134,7 +134,7 @@ int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, cons
         e->cache_rows = m->f;
     uint64_t cache = 0;
     for (int l = 0; cached && l < m->L; l++)
-        cache += ekfo_cache_bytes(e->cache_rows, layer_f(e, l), (size_t)stride);
+        cache += ek_fo_cache_bytes(e->cache_rows, layer_f(e, l), (size_t)stride);
     int staging = 0;
     if (!cached) {
         staging = m->f;
@@ -147,12 +147,12 @@ int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, cons
                  "DRAM budget %llu bytes is below the minimum for this model and mode: %llu bytes "
                  "(resident weights %llu, activations and KV cache %llu, neuron cache %llu); raise --budget",
                  (unsigned long long)opt->budget, (unsigned long long)minimum,
-                 (unsigned long long)f->resident_bytes, (unsigned long long)ekfo_state_bytes(m),
+                 (unsigned long long)f->resident_bytes, (unsigned long long)ek_fo_state_bytes(m),
                  (unsigned long long)cache);
         return -1;
     }
     uint64_t left = opt->budget ? opt->budget - fixed - cache : UINT64_MAX;
-    if (opt->mode == EKFO_NAIVE) {
+    if (opt->mode == EK_FO_NAIVE) {
         e->static_rows = 0;
     } else if (opt->static_rows >= 0) {
         e->static_rows = opt->static_rows > m->f ? m->f : opt->static_rows;
@@ -192,36 +192,36 @@ int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, cons
     if (cached)
         e->caches = calloc(L, sizeof *e->caches);
     if (!e->staging || !e->static_data || !e->static_ids || !e->is_static || !e->ids || !e->need ||
-        (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ekfo_state_alloc(&e->st, m) != 0)
+        (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ek_fo_state_alloc(&e->st, m) != 0)
         return fail(e, "out of memory allocating the engine buffers (%llu bytes)",
                     (unsigned long long)e->dram_bytes);
     for (int l = 0; cached && l < m->L; l++)
-        if (ekfo_cache_alloc(&e->caches[l], e->cache_rows, layer_f(e, l), (size_t)stride) != 0)
+        if (ek_fo_cache_alloc(&e->caches[l], e->cache_rows, layer_f(e, l), (size_t)stride) != 0)
             return fail(e, "cannot allocate the window cache (%d rows)", e->cache_rows);
     return load_static(e);
 }
 
-void ekfo_engine_free(ekfo_engine *e)
+void ek_fo_engine_free(ek_fo_engine *e)
 {
     if (e->caches)
         for (int l = 0; l < e->file->model.L; l++)
-            ekfo_cache_free(&e->caches[l]);
+            ek_fo_cache_free(&e->caches[l]);
     free(e->caches); free(e->staging); free(e->static_data); free(e->static_ids); free(e->is_static);
     free(e->ids); free(e->need); free(e->pred_buf); free(e->pred_acc);
-    ekfo_state_free(&e->st);
+    ek_fo_state_free(&e->st);
     memset(e, 0, sizeof *e);
 }
 
-static void neuron(ekfo_engine *e, const unsigned char *bundle, ekfo_counters *c)
+static void neuron(ek_fo_engine *e, const unsigned char *bundle, ek_fo_counters *c)
 {
     const float *b = (const float *)(const void *)bundle;
     int d = e->file->model.d;
-    c->neurons_active += (uint64_t)ekfo_neuron(&e->file->model, &e->st, b, b + d, b[2 * d]);
+    c->neurons_active += (uint64_t)ek_fo_neuron(&e->file->model, &e->st, b, b + d, b[2 * d]);
     c->neurons_used++;
 }
 
 /* naive/hybrid: every non-static neuron, staged in coalesced runs. */
-static int ffn_streamed(ekfo_engine *e, int l, ekfo_counters *c)
+static int ffn_streamed(ek_fo_engine *e, int l, ek_fo_counters *c)
 {
     const unsigned char *is_static = e->is_static + (size_t)l * (size_t)e->file->model.f;
     size_t stride = (size_t)e->file->bundle_stride;
@@ -241,19 +241,19 @@ static int ffn_streamed(ekfo_engine *e, int l, ekfo_counters *c)
 
 /* predictor/window: admit the predicted non-static neurons into the cache, read the new
  * ones straight into the appended rows, compute every live row. */
-static int ffn_cached(ekfo_engine *e, int l, int pos, ekfo_counters *c)
+static int ffn_cached(ek_fo_engine *e, int l, int pos, ek_fo_counters *c)
 {
-    const ekfo_model *m = &e->file->model;
+    const ek_fo_model *m = &e->file->model;
     const unsigned char *is_static = e->is_static + (size_t)l * (size_t)m->f;
-    ekfo_cache *ca = &e->caches[l];
-    int n = ekfo_predict(e->pred, l, e->st.hbuf, e->ids, e->pred_buf, e->pred_acc), want = 0;
+    ek_fo_cache *ca = &e->caches[l];
+    int n = ek_fo_predict(e->pred, l, e->st.hbuf, e->ids, e->pred_buf, e->pred_acc), want = 0;
     c->neurons_predicted += (uint64_t)n;
     for (int i = 0; i < n; i++)
         if (!is_static[e->ids[i]])
             e->ids[want++] = e->ids[i];
     uint64_t t0 = now_ns();
     int n_need, evicted;
-    int dropped = ekfo_cache_admit(ca, e->ids, want, pos, e->opt.window_k, e->need, &n_need, &evicted);
+    int dropped = ek_fo_cache_admit(ca, e->ids, want, pos, e->opt.window_k, e->need, &n_need, &evicted);
     int first = ca->used - n_need;
     c->dropped += (uint64_t)dropped;
     c->evicted += (uint64_t)evicted;
@@ -266,26 +266,26 @@ static int ffn_cached(ekfo_engine *e, int l, int pos, ekfo_counters *c)
     return 0;
 }
 
-int ekfo_engine_step(ekfo_engine *e, int tok, int pos, ekfo_counters *c, float *margin)
+int ek_fo_engine_step(ek_fo_engine *e, int tok, int pos, ek_fo_counters *c, float *margin)
 {
-    const ekfo_model *m = &e->file->model;
+    const ek_fo_model *m = &e->file->model;
     size_t stride = (size_t)e->file->bundle_stride, s = (size_t)e->static_rows;
     uint64_t t0 = now_ns();
     memset(c, 0, sizeof *c);
     if (tok < 0 || tok >= m->V || pos < 0 || pos >= m->T)
         return fail(e, "token %d or position %d out of range", tok, pos);
-    ekfo_embed(m, &e->st, tok, pos);
+    ek_fo_embed(m, &e->st, tok, pos);
     for (int l = 0; l < m->L; l++) {
-        ekfo_attention(m, &e->st, l, pos);
+        ek_fo_attention(m, &e->st, l, pos);
         const int32_t *sid = e->static_ids + (size_t)l * s;
         for (size_t k = 0; k < s && sid[k] >= 0; k++)
             neuron(e, e->static_data + ((size_t)l * s + k) * stride, c);
         int rc = e->caches ? ffn_cached(e, l, pos, c) : ffn_streamed(e, l, c);
         if (rc != 0)
             return -1;
-        ekfo_ffn_finish(m, &e->st, l);
+        ek_fo_ffn_finish(m, &e->st, l);
     }
-    int next = ekfo_logits(m, &e->st, margin);
+    int next = ek_fo_logits(m, &e->st, margin);
     c->total_ns = now_ns() - t0;
     return next;
 }

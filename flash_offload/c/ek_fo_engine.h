@@ -8,7 +8,7 @@
  *              the per-layer cache with a window of 0 (neurons predicted again are reused);
  *   window     the same with a window of k tokens: neurons stay cached (and computed)
  *              while used in the last k tokens, so only neurons new to the window are read.
- * Every buffer is allocated in ekfo_engine_init; ekfo_engine_step allocates nothing. */
+ * Every buffer is allocated in ek_fo_engine_init; ek_fo_engine_step allocates nothing. */
 #ifndef EK_FO_ENGINE_H
 #define EK_FO_ENGINE_H
 
@@ -20,29 +20,29 @@
 #include "ek_fo_model.h"
 #include "ek_fo_predictor.h"
 
-typedef enum { EKFO_NAIVE, EKFO_HYBRID, EKFO_PREDICTOR, EKFO_WINDOW } ekfo_mode;
+typedef enum { EK_FO_NAIVE, EK_FO_HYBRID, EK_FO_PREDICTOR, EK_FO_WINDOW } ek_fo_mode;
 
 typedef struct {
     uint64_t bytes_read, reads, neurons_loaded, neurons_predicted, neurons_used, neurons_active;
     uint64_t cache_hits, evicted, dropped;
     uint64_t io_ns, mm_ns, total_ns;
-} ekfo_counters;
+} ek_fo_counters;
 
 typedef struct {
-    ekfo_mode mode;
+    ek_fo_mode mode;
     int window_k;
     uint64_t budget;            /* DRAM budget in bytes (0: none) */
     size_t staging_cap_bytes;   /* naive/hybrid: bound on the staging buffer (0: a whole layer) */
     int static_rows;            /* per layer; -1: what the budget leaves (0 without a budget) */
     int cache_rows;             /* per layer; -1: f/8 */
-} ekfo_options;
+} ek_fo_options;
 
 typedef struct {
-    ekfo_file *file;
-    const ekfo_predictor *pred;
-    ekfo_options opt;
-    ekfo_state st;
-    ekfo_cache *caches;         /* predictor/window: one per layer */
+    ek_fo_file *file;
+    const ek_fo_predictor *pred;
+    ek_fo_options opt;
+    ek_fo_state st;
+    ek_fo_cache *caches;         /* predictor/window: one per layer */
     unsigned char *staging;     /* naive/hybrid */
     int staging_bundles;
     unsigned char *static_data; /* L * static_rows bundles */
@@ -53,14 +53,14 @@ typedef struct {
     float *pred_buf;            /* predictor scratch (max_r + f floats) */
     double *pred_acc;           /* predictor accumulators (max_r + f) */
     uint64_t dram_bytes, static_bytes, cache_bytes;
-    char err[EKFO_ERR_BYTES];
-} ekfo_engine;
+    char err[EK_FO_ERR_BYTES];
+} ek_fo_engine;
 
 /* Sizes every buffer from the file's header and the options; -1 with e->err on failure
  * (e.g. the budget is below the minimum, which the message states). */
-int ekfo_engine_init(ekfo_engine *e, ekfo_file *f, const ekfo_predictor *p, const ekfo_options *opt);
+int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, const ek_fo_options *opt);
 /* Runs token tok at position pos; returns the greedy next token, or -1 with e->err. */
-int ekfo_engine_step(ekfo_engine *e, int tok, int pos, ekfo_counters *c, float *margin);
-void ekfo_engine_free(ekfo_engine *e);
+int ek_fo_engine_step(ek_fo_engine *e, int tok, int pos, ek_fo_counters *c, float *margin);
+void ek_fo_engine_free(ek_fo_engine *e);
 
 #endif

@@ -21,7 +21,7 @@ static const unsigned char MAGIC[8] = {0x89, 'E', 'K', 'F', '\r', '\n', 0x1a, '\
 #define EKF_VERSION 1
 #define MAX_JSON_TOKENS 65536
 
-static int fail(ekfo_file *f, const char *fmt, ...)
+static int fail(ek_fo_file *f, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(f->err, sizeof f->err, "%s: ", f->path);
@@ -41,7 +41,7 @@ static uint64_t le64(const unsigned char *p)
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-int ekfo_pread(ekfo_file *f, void *buf, size_t n, uint64_t off)
+int ek_fo_pread(ek_fo_file *f, void *buf, size_t n, uint64_t off)
 {
     char *p = buf;
     while (n > 0) {
@@ -62,7 +62,7 @@ int ekfo_pread(ekfo_file *f, void *buf, size_t n, uint64_t off)
     return 0;
 }
 
-const ekfo_section *ekfo_find(const ekfo_file *f, const char *name)
+const ek_fo_section *ek_fo_find(const ek_fo_file *f, const char *name)
 {
     for (uint32_t i = 0; i < f->n_sections; i++)
         if (strcmp(f->sections[i].name, name) == 0)
@@ -70,14 +70,14 @@ const ekfo_section *ekfo_find(const ekfo_file *f, const char *name)
     return NULL;
 }
 
-static int read_header(ekfo_file *f)
+static int read_header(ek_fo_file *f)
 {
     unsigned char h[FIXED_HEADER_BYTES];
     struct stat st;
     if (fstat(f->fd, &st) != 0)
         return fail(f, "cannot stat: %s", strerror(errno));
     uint64_t size = (uint64_t)st.st_size;
-    if (size < FIXED_HEADER_BYTES || ekfo_pread(f, h, sizeof h, 0) != 0 || memcmp(h, MAGIC, 8) != 0)
+    if (size < FIXED_HEADER_BYTES || ek_fo_pread(f, h, sizeof h, 0) != 0 || memcmp(h, MAGIC, 8) != 0)
         return fail(f, "not an EKF bundled weight file (bad magic bytes); pack the model with "
                     "`kiln flash-offload pack`");
     uint32_t version = le32(h + 8);
@@ -103,13 +103,13 @@ static int read_header(ekfo_file *f)
         free(table);
         return fail(f, "out of memory reading the header");
     }
-    if (ekfo_pread(f, table, (size_t)table_bytes, table_off) != 0 || ekfo_pread(f, f->json, json_len, json_off) != 0) {
+    if (ek_fo_pread(f, table, (size_t)table_bytes, table_off) != 0 || ek_fo_pread(f, f->json, json_len, json_off) != 0) {
         free(table);
         return -1;
     }
     f->json[json_len] = '\0';
     f->json_len = json_len;
-    uint32_t crc = ekfo_crc32(ekfo_crc32(0, table, (size_t)table_bytes), f->json, json_len);
+    uint32_t crc = ek_fo_crc32(ek_fo_crc32(0, table, (size_t)table_bytes), f->json, json_len);
     if (crc != hcrc) {
         free(table);
         return fail(f, "header checksum mismatch (file corrupt): crc32 %08x, header says %08x; re-pack the model",
@@ -117,9 +117,9 @@ static int read_header(ekfo_file *f)
     }
     for (uint32_t i = 0; i < f->n_sections; i++) {
         const unsigned char *e = table + (size_t)i * TABLE_ENTRY_BYTES;
-        ekfo_section *s = &f->sections[i];
-        memcpy(s->name, e, EKFO_NAME_BYTES);
-        s->name[EKFO_NAME_BYTES - 1] = '\0';
+        ek_fo_section *s = &f->sections[i];
+        memcpy(s->name, e, EK_FO_NAME_BYTES);
+        s->name[EK_FO_NAME_BYTES - 1] = '\0';
         s->kind = le32(e + 64);
         s->layer = le32(e + 68);
         s->ndim = le32(e + 72);
@@ -129,7 +129,7 @@ static int read_header(ekfo_file *f)
         s->offset = le64(e + 96);
         s->nbytes = le64(e + 104);
         s->stride = le64(e + 112);
-        if (s->offset % EKFO_ALIGN != 0 || s->offset < f->data_start || s->offset + s->nbytes > f->file_size ||
+        if (s->offset % EK_FO_ALIGN != 0 || s->offset < f->data_start || s->offset + s->nbytes > f->file_size ||
             s->ndim > 4)
             fail(f, "corrupt section table entry %u (%s); re-pack the model", i, s->name);
         if (f->err[0]) {
@@ -142,27 +142,27 @@ static int read_header(ekfo_file *f)
 }
 
 /* Number of heads from the JSON config (the only field the binary table cannot give). */
-static int read_config(ekfo_file *f)
+static int read_config(ek_fo_file *f)
 {
-    ekfo_jtok *toks = malloc(sizeof(ekfo_jtok) * MAX_JSON_TOKENS);
+    ek_fo_jtok *toks = malloc(sizeof(ek_fo_jtok) * MAX_JSON_TOKENS);
     char jerr[200];
     if (!toks)
         return fail(f, "out of memory parsing the metadata");
-    int n = ekfo_json_parse(f->json, (int)f->json_len, toks, MAX_JSON_TOKENS, jerr, sizeof jerr);
+    int n = ek_fo_json_parse(f->json, (int)f->json_len, toks, MAX_JSON_TOKENS, jerr, sizeof jerr);
     if (n < 0) {
         free(toks);
         return fail(f, "%s; re-pack the model", jerr);
     }
-    int cfg = ekfo_json_get(f->json, toks, 0, "config");
+    int cfg = ek_fo_json_get(f->json, toks, 0, "config");
     static const char *keys[] = {"h", "n_heads", "n_head"};
     int64_t heads = -1;
     for (int k = 0; k < 3 && heads < 0; k++) {
-        int v = ekfo_json_get(f->json, toks, cfg, keys[k]);
-        if (v >= 0 && ekfo_json_int(f->json, &toks[v], &heads) != 0)
+        int v = ek_fo_json_get(f->json, toks, cfg, keys[k]);
+        if (v >= 0 && ek_fo_json_int(f->json, &toks[v], &heads) != 0)
             heads = 0;
     }
-    int mh = ekfo_json_get(f->json, toks, 0, "model_hash");
-    if (mh < 0 || ekfo_json_str(f->json, &toks[mh], f->model_hash, sizeof f->model_hash) != 0)
+    int mh = ek_fo_json_get(f->json, toks, 0, "model_hash");
+    if (mh < 0 || ek_fo_json_str(f->json, &toks[mh], f->model_hash, sizeof f->model_hash) != 0)
         f->model_hash[0] = '\0';
     free(toks);
     if (heads <= 0)
@@ -171,10 +171,10 @@ static int read_config(ekfo_file *f)
     return 0;
 }
 
-static const float *tensor(ekfo_file *f, const char *name, uint32_t d0, uint32_t d1)
+static const float *tensor(ek_fo_file *f, const char *name, uint32_t d0, uint32_t d1)
 {
-    const ekfo_section *s = ekfo_find(f, name);
-    if (s == NULL || s->kind != EKFO_K_RESIDENT) {
+    const ek_fo_section *s = ek_fo_find(f, name);
+    if (s == NULL || s->kind != EK_FO_K_RESIDENT) {
         fail(f, "no resident tensor %s; the file does not hold a flash_offload decoder LM", name);
         return NULL;
     }
@@ -189,17 +189,17 @@ static const float *tensor(ekfo_file *f, const char *name, uint32_t d0, uint32_t
     for (uint32_t i = 0; i < f->n_sections; i++) {
         if (&f->sections[i] == s)
             return f->resident + pos / 4;
-        if (f->sections[i].kind == EKFO_K_RESIDENT)
+        if (f->sections[i].kind == EK_FO_K_RESIDENT)
             pos += f->sections[i].nbytes;
     }
     return NULL;
 }
 
-static int load_resident(ekfo_file *f)
+static int load_resident(ek_fo_file *f)
 {
     uint64_t total = 0;
     for (uint32_t i = 0; i < f->n_sections; i++)
-        if (f->sections[i].kind == EKFO_K_RESIDENT)
+        if (f->sections[i].kind == EK_FO_K_RESIDENT)
             total += f->sections[i].nbytes;
     f->resident_bytes = total;
     f->resident = malloc((size_t)total + 4);
@@ -207,12 +207,12 @@ static int load_resident(ekfo_file *f)
         return fail(f, "cannot allocate %llu bytes for the resident tensors", (unsigned long long)total);
     char *p = (char *)f->resident;
     for (uint32_t i = 0; i < f->n_sections; i++) {
-        const ekfo_section *s = &f->sections[i];
-        if (s->kind != EKFO_K_RESIDENT)
+        const ek_fo_section *s = &f->sections[i];
+        if (s->kind != EK_FO_K_RESIDENT)
             continue;
-        if (ekfo_pread(f, p, (size_t)s->nbytes, s->offset) != 0)
+        if (ek_fo_pread(f, p, (size_t)s->nbytes, s->offset) != 0)
             return -1;
-        uint32_t crc = ekfo_crc32(0, p, (size_t)s->nbytes);
+        uint32_t crc = ek_fo_crc32(0, p, (size_t)s->nbytes);
         if (crc != s->crc32)
             return fail(f, "checksum mismatch in section '%s' (file corrupt): crc32 %08x, table says %08x; "
                         "copy the file again or re-pack the model", s->name, crc, s->crc32);
@@ -221,10 +221,10 @@ static int load_resident(ekfo_file *f)
     return 0;
 }
 
-static int bind_model(ekfo_file *f)
+static int bind_model(ek_fo_file *f)
 {
-    ekfo_model *m = &f->model;
-    const ekfo_section *te = ekfo_find(f, "tok_emb"), *pe = ekfo_find(f, "pos_emb");
+    ek_fo_model *m = &f->model;
+    const ek_fo_section *te = ek_fo_find(f, "tok_emb"), *pe = ek_fo_find(f, "pos_emb");
     if (!te || !pe || te->ndim != 2 || pe->ndim != 2)
         return fail(f, "no 2-D tok_emb/pos_emb tensors; the file does not hold a flash_offload decoder LM");
     m->V = (int)te->dims[0];
@@ -232,7 +232,7 @@ static int bind_model(ekfo_file *f)
     m->T = (int)pe->dims[0];
     uint32_t d = (uint32_t)m->d, L = 0;
     for (uint32_t i = 0; i < f->n_sections; i++)
-        if (f->sections[i].kind == EKFO_K_BUNDLED && f->sections[i].layer + 1 > L)
+        if (f->sections[i].kind == EK_FO_K_BUNDLED && f->sections[i].layer + 1 > L)
             L = f->sections[i].layer + 1;
     if (L == 0)
         return fail(f, "no bundled neuron sections; re-pack with --layout bundled");
@@ -247,9 +247,9 @@ static int bind_model(ekfo_file *f)
     m->pos_emb = tensor(f, "pos_emb", (uint32_t)m->T, d);
     m->lnf_g = tensor(f, "lnf_g", d, 0);
     m->lnf_b = tensor(f, "lnf_b", d, 0);
-    char name[EKFO_NAME_BYTES];
+    char name[EK_FO_NAME_BYTES];
     for (uint32_t l = 0; l < L; l++) {
-        ekfo_layer_w *w = &m->layers[l];
+        ek_fo_layer_w *w = &m->layers[l];
 #define T1(field) (snprintf(name, sizeof name, "l%u." #field, l), w->field = tensor(f, name, d, 0))
 #define T2(field) (snprintf(name, sizeof name, "l%u." #field, l), w->field = tensor(f, name, d, d))
         T1(ln1_g); T1(ln1_b); T2(wq); T2(wk); T2(wv); T2(wo); T1(bq); T1(bk); T1(bv); T1(bo);
@@ -257,8 +257,8 @@ static int bind_model(ekfo_file *f)
 #undef T1
 #undef T2
         snprintf(name, sizeof name, "l%u.bundled", l);
-        const ekfo_section *b = ekfo_find(f, name);
-        if (!b || b->kind != EKFO_K_BUNDLED || b->ndim != 2 || b->dims[1] < 2 * d + 1 ||
+        const ek_fo_section *b = ek_fo_find(f, name);
+        if (!b || b->kind != EK_FO_K_BUNDLED || b->ndim != 2 || b->dims[1] < 2 * d + 1 ||
             b->stride < 4ull * (2 * d + 1) || b->nbytes != (uint64_t)b->dims[0] * b->stride)
             return fail(f, "layer %u has no valid bundled section (need [up | down | b_up] bundles of %u floats)",
                         l, 2 * d + 1);
@@ -272,7 +272,7 @@ static int bind_model(ekfo_file *f)
     return f->err[0] ? -1 : 0;
 }
 
-int ekfo_open(ekfo_file *f, const char *path)
+int ek_fo_open(ek_fo_file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
@@ -284,16 +284,16 @@ int ekfo_open(ekfo_file *f, const char *path)
     return 0;
 }
 
-int ekfo_verify_neurons(ekfo_file *f, void *staging, size_t staging_bytes)
+int ek_fo_verify_neurons(ek_fo_file *f, void *staging, size_t staging_bytes)
 {
     for (int l = 0; l < f->model.L; l++) {
-        const ekfo_section *s = f->bundled[l];
+        const ek_fo_section *s = f->bundled[l];
         uint32_t crc = 0;
         for (uint64_t done = 0; done < s->nbytes;) {
             size_t n = (size_t)(s->nbytes - done < staging_bytes ? s->nbytes - done : staging_bytes);
-            if (ekfo_pread(f, staging, n, s->offset + done) != 0)
+            if (ek_fo_pread(f, staging, n, s->offset + done) != 0)
                 return -1;
-            crc = ekfo_crc32(crc, staging, n);
+            crc = ek_fo_crc32(crc, staging, n);
             done += n;
         }
         if (crc != s->crc32)
@@ -303,7 +303,7 @@ int ekfo_verify_neurons(ekfo_file *f, void *staging, size_t staging_bytes)
     return 0;
 }
 
-void ekfo_close(ekfo_file *f)
+void ek_fo_close(ek_fo_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);

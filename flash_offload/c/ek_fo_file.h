@@ -9,46 +9,46 @@
 
 #include "ek_fo_model.h"
 
-#define EKFO_NAME_BYTES 64
-#define EKFO_ALIGN 4096
-#define EKFO_ERR_BYTES 512
+#define EK_FO_NAME_BYTES 64
+#define EK_FO_ALIGN 4096
+#define EK_FO_ERR_BYTES 512
 
-enum { EKFO_K_RESIDENT = 0, EKFO_K_BUNDLED = 1, EKFO_K_SPLIT_UP = 2, EKFO_K_SPLIT_DOWN = 3, EKFO_K_SPLIT_B_UP = 4 };
+enum { EK_FO_K_RESIDENT = 0, EK_FO_K_BUNDLED = 1, EK_FO_K_SPLIT_UP = 2, EK_FO_K_SPLIT_DOWN = 3, EK_FO_K_SPLIT_B_UP = 4 };
 
 typedef struct {
-    char name[EKFO_NAME_BYTES];
+    char name[EK_FO_NAME_BYTES];
     uint32_t kind, layer, ndim, dims[4], crc32;
     uint64_t offset, nbytes, stride;
-} ekfo_section;
+} ek_fo_section;
 
 typedef struct {
     const char *path;
     int fd;
     uint64_t file_size, data_start;
     uint32_t n_sections;
-    ekfo_section *sections;
+    ek_fo_section *sections;
     char *json;                 /* JSON metadata, NUL-terminated */
     char model_hash[72];        /* sha256 hex of the model (predictors must carry the same) */
     uint32_t json_len;
     float *resident;            /* one block holding every resident tensor */
     uint64_t resident_bytes;
-    const ekfo_section **bundled;   /* per layer */
+    const ek_fo_section **bundled;   /* per layer */
     uint64_t bundle_stride;     /* bytes per bundle */
-    ekfo_model model;
-    char err[EKFO_ERR_BYTES];
-} ekfo_file;
+    ek_fo_model model;
+    char err[EK_FO_ERR_BYTES];
+} ek_fo_file;
 
 /* Opens the file, checks magic/version/size/header crc, loads and checks the resident
  * tensors. Returns 0, or -1 with f->err set. */
-int ekfo_open(ekfo_file *f, const char *path);
+int ek_fo_open(ek_fo_file *f, const char *path);
 /* Reads every bundled section once and checks its crc32 (staging: any buffer of
  * staging_bytes >= one bundle). */
-int ekfo_verify_neurons(ekfo_file *f, void *staging, size_t staging_bytes);
+int ek_fo_verify_neurons(ek_fo_file *f, void *staging, size_t staging_bytes);
 /* pread of n bytes at off, looping over short reads; -1 with f->err on error/EOF. */
-int ekfo_pread(ekfo_file *f, void *buf, size_t n, uint64_t off);
-void ekfo_close(ekfo_file *f);
+int ek_fo_pread(ek_fo_file *f, void *buf, size_t n, uint64_t off);
+void ek_fo_close(ek_fo_file *f);
 
 /* The section named name, or NULL. */
-const ekfo_section *ekfo_find(const ekfo_file *f, const char *name);
+const ek_fo_section *ek_fo_find(const ek_fo_file *f, const char *name);
 
 #endif

@@ -9,7 +9,7 @@
 typedef struct {
     const char *s;
     int len, pos, n, max;
-    ekfo_jtok *toks;
+    ek_fo_jtok *toks;
     char *err;
     size_t err_len;
 } parser;
@@ -27,11 +27,11 @@ static void skip_ws(parser *p)
         p->pos++;
 }
 
-static int new_tok(parser *p, ekfo_jtype type, int start)
+static int new_tok(parser *p, ek_fo_jtype type, int start)
 {
     if (p->n >= p->max)
         return fail(p, "too many tokens");
-    ekfo_jtok *t = &p->toks[p->n];
+    ek_fo_jtok *t = &p->toks[p->n];
     t->type = type;
     t->start = start;
     t->end = start;
@@ -53,7 +53,7 @@ static int parse_string(parser *p)
     }
     if (p->pos >= p->len)
         return fail(p, "unterminated string");
-    int i = new_tok(p, EKFO_J_STRING, start);
+    int i = new_tok(p, EK_FO_J_STRING, start);
     if (i < 0)
         return -1;
     p->toks[i].end = p->pos++;
@@ -64,7 +64,7 @@ static int parse_container(parser *p, int depth, int is_obj)
 {
     if (depth > 64)
         return fail(p, "nesting too deep");
-    int i = new_tok(p, is_obj ? EKFO_J_OBJECT : EKFO_J_ARRAY, p->pos);
+    int i = new_tok(p, is_obj ? EK_FO_J_OBJECT : EK_FO_J_ARRAY, p->pos);
     if (i < 0)
         return -1;
     char close = is_obj ? '}' : ']';
@@ -120,14 +120,14 @@ static int parse_value(parser *p, int depth)
         p->pos++;
     if (p->pos == start)
         return fail(p, "expected a value");
-    int i = new_tok(p, EKFO_J_PRIMITIVE, start);
+    int i = new_tok(p, EK_FO_J_PRIMITIVE, start);
     if (i < 0)
         return -1;
     p->toks[i].end = p->pos;
     return i;
 }
 
-int ekfo_json_parse(const char *text, int len, ekfo_jtok *toks, int max_toks, char *err, size_t err_len)
+int ek_fo_json_parse(const char *text, int len, ek_fo_jtok *toks, int max_toks, char *err, size_t err_len)
 {
     parser p = {text, len, 0, 0, max_toks, toks, err, err_len};
     if (parse_value(&p, 0) < 0)
@@ -135,34 +135,34 @@ int ekfo_json_parse(const char *text, int len, ekfo_jtok *toks, int max_toks, ch
     skip_ws(&p);
     if (p.pos != len)
         return fail(&p, "trailing bytes after the top-level value");
-    if (toks[0].type != EKFO_J_OBJECT)
+    if (toks[0].type != EK_FO_J_OBJECT)
         return fail(&p, "top-level value is not an object");
     return p.n;
 }
 
-int ekfo_json_streq(const char *text, const ekfo_jtok *t, const char *s)
+int ek_fo_json_streq(const char *text, const ek_fo_jtok *t, const char *s)
 {
     size_t n = strlen(s);
-    return t->type == EKFO_J_STRING && (size_t)(t->end - t->start) == n && memcmp(text + t->start, s, n) == 0;
+    return t->type == EK_FO_J_STRING && (size_t)(t->end - t->start) == n && memcmp(text + t->start, s, n) == 0;
 }
 
-int ekfo_json_get(const char *text, const ekfo_jtok *toks, int obj, const char *key)
+int ek_fo_json_get(const char *text, const ek_fo_jtok *toks, int obj, const char *key)
 {
-    if (obj < 0 || toks[obj].type != EKFO_J_OBJECT)
+    if (obj < 0 || toks[obj].type != EK_FO_J_OBJECT)
         return -1;
     int k = obj + 1;
     for (int i = 0; i < toks[obj].size; i++) {
         int v = k + 1;
-        if (ekfo_json_streq(text, &toks[k], key))
+        if (ek_fo_json_streq(text, &toks[k], key))
             return v;
         k = toks[v].next;
     }
     return -1;
 }
 
-int ekfo_json_item(const ekfo_jtok *toks, int arr, int i)
+int ek_fo_json_item(const ek_fo_jtok *toks, int arr, int i)
 {
-    if (arr < 0 || toks[arr].type != EKFO_J_ARRAY || i < 0 || i >= toks[arr].size)
+    if (arr < 0 || toks[arr].type != EK_FO_J_ARRAY || i < 0 || i >= toks[arr].size)
         return -1;
     int k = arr + 1;
     for (int j = 0; j < i; j++)
@@ -170,11 +170,11 @@ int ekfo_json_item(const ekfo_jtok *toks, int arr, int i)
     return k;
 }
 
-int ekfo_json_num(const char *text, const ekfo_jtok *t, double *out)
+int ek_fo_json_num(const char *text, const ek_fo_jtok *t, double *out)
 {
     char buf[64];
     int n = t->end - t->start;
-    if (t->type != EKFO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
+    if (t->type != EK_FO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
         return -1;
     memcpy(buf, text + t->start, (size_t)n);
     buf[n] = '\0';
@@ -183,11 +183,11 @@ int ekfo_json_num(const char *text, const ekfo_jtok *t, double *out)
     return *end == '\0' ? 0 : -1;
 }
 
-int ekfo_json_int(const char *text, const ekfo_jtok *t, int64_t *out)
+int ek_fo_json_int(const char *text, const ek_fo_jtok *t, int64_t *out)
 {
     char buf[32];
     int n = t->end - t->start;
-    if (t->type != EKFO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
+    if (t->type != EK_FO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
         return -1;
     memcpy(buf, text + t->start, (size_t)n);
     buf[n] = '\0';
@@ -199,10 +199,10 @@ int ekfo_json_int(const char *text, const ekfo_jtok *t, int64_t *out)
     return 0;
 }
 
-int ekfo_json_str(const char *text, const ekfo_jtok *t, char *out, size_t out_len)
+int ek_fo_json_str(const char *text, const ek_fo_jtok *t, char *out, size_t out_len)
 {
     size_t n = (size_t)(t->end - t->start);
-    if (t->type != EKFO_J_STRING || n + 1 > out_len)
+    if (t->type != EK_FO_J_STRING || n + 1 > out_len)
         return -1;
     memcpy(out, text + t->start, n);
     out[n] = '\0';

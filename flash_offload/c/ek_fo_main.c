@@ -54,7 +54,7 @@ static int is_little_endian(void)
     return *(const unsigned char *)&one == 1;
 }
 
-static void print_counters(const ekfo_counters *c)
+static void print_counters(const ek_fo_counters *c)
 {
     printf(" bytes=%llu reads=%llu loaded=%llu predicted=%llu used=%llu active=%llu hits=%llu evicted=%llu "
            "dropped=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
@@ -66,18 +66,19 @@ static void print_counters(const ekfo_counters *c)
            (unsigned long long)c->mm_ns, (unsigned long long)c->total_ns);
 }
 
-static void add(ekfo_counters *t, const ekfo_counters *c)
+static void add(ek_fo_counters *t, const ek_fo_counters *c)
 {
-    t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded; t->neurons_predicted += c->neurons_predicted;
-    t->neurons_used += c->neurons_used; t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits;
-    t->evicted += c->evicted; t->dropped += c->dropped; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
+    t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
+    t->neurons_predicted += c->neurons_predicted; t->neurons_used += c->neurons_used;
+    t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits; t->evicted += c->evicted;
+    t->dropped += c->dropped; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
 }
 
 int main(int argc, char **argv)
 {
     static int prompt[MAX_PROMPT];
     const char *model_path = NULL, *pred_path = NULL;
-    ekfo_options opt = {EKFO_NAIVE, 4, 0, 0, -1, -1};
+    ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1};
     int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -87,10 +88,10 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
         if (strcmp(a, "--mode") == 0 && v) {
-            if (strcmp(v, "naive") == 0) opt.mode = EKFO_NAIVE;
-            else if (strcmp(v, "hybrid") == 0) opt.mode = EKFO_HYBRID;
-            else if (strcmp(v, "predictor") == 0) opt.mode = EKFO_PREDICTOR;
-            else if (strcmp(v, "window") == 0) opt.mode = EKFO_WINDOW;
+            if (strcmp(v, "naive") == 0) opt.mode = EK_FO_NAIVE;
+            else if (strcmp(v, "hybrid") == 0) opt.mode = EK_FO_HYBRID;
+            else if (strcmp(v, "predictor") == 0) opt.mode = EK_FO_PREDICTOR;
+            else if (strcmp(v, "window") == 0) opt.mode = EK_FO_WINDOW;
             else return usage("--mode must be naive, hybrid, predictor or window");
         } else if (strcmp(a, "--predictor") == 0 && v) {
             pred_path = v;
@@ -141,32 +142,32 @@ int main(int argc, char **argv)
     if (n_prompt <= 0)
         return usage("give a non-empty --prompt or --prompt-hex");
 
-    ekfo_file file;
-    if (ekfo_open(&file, model_path) != 0)
+    ek_fo_file file;
+    if (ek_fo_open(&file, model_path) != 0)
         return die(file.err);
-    const ekfo_model *m = &file.model;
+    const ek_fo_model *m = &file.model;
     if (n_prompt + n_tokens - 1 > m->T) {
         char msg[200];
         snprintf(msg, sizeof msg, "prompt (%d tokens) + %d generated tokens exceed the model's context of %d; "
                  "shorten the prompt or lower --tokens", n_prompt, n_tokens, m->T);
         return die(msg);
     }
-    ekfo_predictor pred;
+    ek_fo_predictor pred;
     int have_pred = 0;
     if (pred_path) {
-        char perr[EKFO_ERR_BYTES];
-        if (ekfo_predictor_load(&pred, pred_path, &file, perr, sizeof perr) != 0)
+        char perr[EK_FO_ERR_BYTES];
+        if (ek_fo_predictor_load(&pred, pred_path, &file, perr, sizeof perr) != 0)
             return die(perr);
         have_pred = 1;
     }
     /* Check every neuron section before the engine reads static neurons from them. */
     if (verify) {
         static unsigned char chunk[1 << 16];
-        if (ekfo_verify_neurons(&file, chunk, sizeof chunk) != 0)
+        if (ek_fo_verify_neurons(&file, chunk, sizeof chunk) != 0)
             return die(file.err);
     }
-    ekfo_engine e;
-    if (ekfo_engine_init(&e, &file, have_pred ? &pred : NULL, &opt) != 0)
+    ek_fo_engine e;
+    if (ek_fo_engine_init(&e, &file, have_pred ? &pred : NULL, &opt) != 0)
         return die(e.err);
 
     static const char *modes[] = {"naive", "hybrid", "predictor", "window"};
@@ -178,17 +179,17 @@ int main(int argc, char **argv)
            (unsigned long long)e.static_bytes, (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget,
            e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, n_prompt, n_tokens);
 
-    ekfo_counters c, total;
+    ek_fo_counters c, total;
     memset(&total, 0, sizeof total);
     int tok = prompt[0], generated = 0, pos = 0;
     for (; generated < n_tokens; pos++) {
         float margin;
-        int next = ekfo_engine_step(&e, tok, pos, &c, &margin);
+        int next = ek_fo_engine_step(&e, tok, pos, &c, &margin);
         if (next < 0)
             return die(e.err);
         if (check_cache && e.caches)
             for (int l = 0; l < m->L; l++)
-                if (ekfo_cache_check(&e.caches[l]) != 0)
+                if (ek_fo_cache_check(&e.caches[l]) != 0)
                     return die("window cache invariant broken (internal error)");
         int is_gen = pos >= n_prompt - 1;
         printf("ekfo-token pos=%d kind=%s in=%d next=%d margin=%.9g", pos, is_gen ? "gen" : "prompt", tok, next,
@@ -206,9 +207,9 @@ int main(int argc, char **argv)
     printf("ekfo-end positions=%d generated=%d", pos, generated);
     print_counters(&total);
     printf("\n");
-    ekfo_engine_free(&e);
+    ek_fo_engine_free(&e);
     if (have_pred)
-        ekfo_predictor_free(&pred);
-    ekfo_close(&file);
+        ek_fo_predictor_free(&pred);
+    ek_fo_close(&file);
     return 0;
 }

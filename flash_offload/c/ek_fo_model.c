@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t ekfo_state_bytes(const ekfo_model *m)
+size_t ek_fo_state_bytes(const ek_fo_model *m)
 {
     size_t d = (size_t)m->d;
     return sizeof(float) * (5 * d + (size_t)m->V + 2 * (size_t)m->L * (size_t)m->T * d + (size_t)m->T) +
            sizeof(double) * 2 * d;
 }
 
-int ekfo_state_alloc(ekfo_state *s, const ekfo_model *m)
+int ek_fo_state_alloc(ek_fo_state *s, const ek_fo_model *m)
 {
     size_t d = (size_t)m->d, kv = (size_t)m->L * (size_t)m->T * d;
     memset(s, 0, sizeof *s);
@@ -32,20 +32,20 @@ int ekfo_state_alloc(ekfo_state *s, const ekfo_model *m)
     s->ffn = calloc(d, sizeof(double));
     if (!s->x || !s->hbuf || !s->q || !s->att || !s->tmp || !s->logits || !s->kcache || !s->vcache ||
         !s->scores || !s->acc || !s->ffn) {
-        ekfo_state_free(s);
+        ek_fo_state_free(s);
         return -1;
     }
     return 0;
 }
 
-void ekfo_state_free(ekfo_state *s)
+void ek_fo_state_free(ek_fo_state *s)
 {
     free(s->x); free(s->hbuf); free(s->q); free(s->att); free(s->tmp); free(s->logits);
     free(s->kcache); free(s->vcache); free(s->scores); free(s->acc); free(s->ffn);
     memset(s, 0, sizeof *s);
 }
 
-void ekfo_layernorm(const float *x, const float *g, const float *b, int n, float *out)
+void ek_fo_layernorm(const float *x, const float *g, const float *b, int n, float *out)
 {
     /* numpy: mean, var = mean((x-mean)^2), (x-mean)/sqrt(var+eps)*g + b, all float32. */
     double sum = 0.0;
@@ -86,7 +86,7 @@ static double dot(const float *a, const float *b, int n)
     return s;
 }
 
-void ekfo_embed(const ekfo_model *m, ekfo_state *s, int tok, int pos)
+void ek_fo_embed(const ek_fo_model *m, ek_fo_state *s, int tok, int pos)
 {
     const float *te = m->tok_emb + (size_t)tok * (size_t)m->d;
     const float *pe = m->pos_emb + (size_t)pos * (size_t)m->d;
@@ -94,15 +94,15 @@ void ekfo_embed(const ekfo_model *m, ekfo_state *s, int tok, int pos)
         s->x[i] = te[i] + pe[i];
 }
 
-void ekfo_attention(const ekfo_model *m, ekfo_state *s, int l, int pos)
+void ek_fo_attention(const ek_fo_model *m, ek_fo_state *s, int l, int pos)
 {
-    const ekfo_layer_w *w = &m->layers[l];
+    const ek_fo_layer_w *w = &m->layers[l];
     int d = m->d, hd = m->d / m->h;
     size_t base = (size_t)l * (size_t)m->T * (size_t)d;
     float *K = s->kcache + base, *Vc = s->vcache + base;
     float sq = (float)sqrt((double)hd);      /* numpy: scores / float32(sqrt(dh)) */
 
-    ekfo_layernorm(s->x, w->ln1_g, w->ln1_b, d, s->hbuf);
+    ek_fo_layernorm(s->x, w->ln1_g, w->ln1_b, d, s->hbuf);
     matvec_bias(s->hbuf, w->wq, w->bq, d, s->acc, s->q);
     matvec_bias(s->hbuf, w->wk, w->bk, d, s->acc, K + (size_t)pos * (size_t)d);
     matvec_bias(s->hbuf, w->wv, w->bv, d, s->acc, Vc + (size_t)pos * (size_t)d);
@@ -135,13 +135,13 @@ void ekfo_attention(const ekfo_model *m, ekfo_state *s, int l, int pos)
     for (int i = 0; i < d; i++)
         s->x[i] += s->tmp[i];
 
-    ekfo_layernorm(s->x, w->ln2_g, w->ln2_b, d, s->hbuf);
+    ek_fo_layernorm(s->x, w->ln2_g, w->ln2_b, d, s->hbuf);
     for (int i = 0; i < d; i++)
         s->ffn[i] = 0.0;
     s->ffn_active = 0;
 }
 
-int ekfo_neuron(const ekfo_model *m, ekfo_state *s, const float *up, const float *down, float b_up)
+int ek_fo_neuron(const ek_fo_model *m, ek_fo_state *s, const float *up, const float *down, float b_up)
 {
     float a = (float)dot(up, s->hbuf, m->d) + b_up;
     if (!(a > 0.0f))
@@ -152,16 +152,16 @@ int ekfo_neuron(const ekfo_model *m, ekfo_state *s, const float *up, const float
     return 1;
 }
 
-void ekfo_ffn_finish(const ekfo_model *m, ekfo_state *s, int l)
+void ek_fo_ffn_finish(const ek_fo_model *m, ek_fo_state *s, int l)
 {
     const float *bd = m->layers[l].b_down;
     for (int i = 0; i < m->d; i++)              /* numpy: (x + y) + b_down */
         s->x[i] = (s->x[i] + (float)s->ffn[i]) + bd[i];
 }
 
-int ekfo_logits(const ekfo_model *m, ekfo_state *s, float *margin)
+int ek_fo_logits(const ek_fo_model *m, ek_fo_state *s, float *margin)
 {
-    ekfo_layernorm(s->x, m->lnf_g, m->lnf_b, m->d, s->hbuf);
+    ek_fo_layernorm(s->x, m->lnf_g, m->lnf_b, m->d, s->hbuf);
     int best = 0;
     for (int v = 0; v < m->V; v++) {
         s->logits[v] = (float)dot(s->hbuf, m->tok_emb + (size_t)v * (size_t)m->d, m->d);

@@ -12,7 +12,7 @@ static uint32_t u16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)
 static uint32_t u32(const unsigned char *p) { return u16(p) | u16(p + 2) << 16; }
 static uint64_t u64(const unsigned char *p) { return (uint64_t)u32(p) | (uint64_t)u32(p + 4) << 32; }
 
-static int parse_npy(ekfo_npy *a, const unsigned char *p, uint64_t n)
+static int parse_npy(ek_fo_npy *a, const unsigned char *p, uint64_t n)
 {
     if (n < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
         return -1;
@@ -57,7 +57,7 @@ static int parse_npy(ekfo_npy *a, const unsigned char *p, uint64_t n)
     return 0;
 }
 
-int ekfo_npz_open(ekfo_npz *z, const char *path, char *err, size_t err_len)
+int ek_fo_npz_open(ek_fo_npz *z, const char *path, char *err, size_t err_len)
 {
     memset(z, 0, sizeof *z);
     FILE *fp = fopen(path, "rb");
@@ -106,16 +106,16 @@ int ekfo_npz_open(ekfo_npz *z, const char *path, char *err, size_t err_len)
             snprintf(err, err_len, "%s: truncated (a member runs past the end of the file); copy it again", path);
             return -1;
         }
-        if (ekfo_crc32(0, z->image + data, (size_t)csize) != crc) {
+        if (ek_fo_crc32(0, z->image + data, (size_t)csize) != crc) {
             snprintf(err, err_len, "%s: checksum mismatch in member %.*s (file corrupt); copy it again or "
                      "re-train the predictor", path, (int)nlen, (const char *)(h + 30));
             return -1;
         }
-        if (z->n == EKFO_NPZ_MAX_MEMBERS || nlen < 5 || nlen - 4 >= EKFO_NPZ_NAME) {
+        if (z->n == EK_FO_NPZ_MAX_MEMBERS || nlen < 5 || nlen - 4 >= EK_FO_NPZ_NAME) {
             snprintf(err, err_len, "%s: too many or oddly named members", path);
             return -1;
         }
-        ekfo_npy *a = &z->members[z->n];
+        ek_fo_npy *a = &z->members[z->n];
         memcpy(a->name, h + 30, nlen - 4);              /* strip ".npy" */
         a->name[nlen - 4] = '\0';
         if (parse_npy(a, z->image + data, csize) != 0) {
@@ -133,7 +133,7 @@ int ekfo_npz_open(ekfo_npz *z, const char *path, char *err, size_t err_len)
     return 0;
 }
 
-const ekfo_npy *ekfo_npz_get(const ekfo_npz *z, const char *name)
+const ek_fo_npy *ek_fo_npz_get(const ek_fo_npz *z, const char *name)
 {
     for (int i = 0; i < z->n; i++)
         if (strcmp(z->members[i].name, name) == 0)
@@ -141,7 +141,7 @@ const ekfo_npy *ekfo_npz_get(const ekfo_npz *z, const char *name)
     return NULL;
 }
 
-void ekfo_npz_close(ekfo_npz *z)
+void ek_fo_npz_close(ek_fo_npz *z)
 {
     free(z->image);
     z->image = NULL;

@@ -7,28 +7,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EKFO_NPZ_MAX_MEMBERS 1024
-#define EKFO_NPZ_NAME 64
+#define EK_FO_NPZ_MAX_MEMBERS 1024
+#define EK_FO_NPZ_NAME 64
 
 typedef struct {
-    char name[EKFO_NPZ_NAME];   /* without ".npy" */
+    char name[EK_FO_NPZ_NAME];   /* without ".npy" */
     char descr[16];             /* "<f4", "<U22"... */
     int ndim;
     int64_t shape[4];
     const unsigned char *data;  /* array bytes inside the file image */
     uint64_t nbytes;
-} ekfo_npy;
+} ek_fo_npy;
 
 typedef struct {
     unsigned char *image;       /* the whole file */
     uint64_t size;
     int n;
-    ekfo_npy members[EKFO_NPZ_MAX_MEMBERS];
-} ekfo_npz;
+    ek_fo_npy members[EK_FO_NPZ_MAX_MEMBERS];
+} ek_fo_npz;
 
 /* Reads the file and indexes its members; -1 with err set. */
-int ekfo_npz_open(ekfo_npz *z, const char *path, char *err, size_t err_len);
-const ekfo_npy *ekfo_npz_get(const ekfo_npz *z, const char *name);
-void ekfo_npz_close(ekfo_npz *z);
+int ek_fo_npz_open(ek_fo_npz *z, const char *path, char *err, size_t err_len);
+const ek_fo_npy *ek_fo_npz_get(const ek_fo_npz *z, const char *name);
+void ek_fo_npz_close(ek_fo_npz *z);
 
 #endif

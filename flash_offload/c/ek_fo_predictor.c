@@ -1,9 +1,9 @@
 /* ek_fo_predictor.c - low-rank predictor forward; same double accumulation as the model. */
 #include "ek_fo_predictor.h"
 
-int ekfo_predict(const ekfo_predictor *p, int l, const float *h, int32_t *ids, float *scratch, double *acc)
+int ek_fo_predict(const ek_fo_predictor *p, int l, const float *h, int32_t *ids, float *scratch, double *acc)
 {
-    const ekfo_pred_layer *pl = &p->layers[l];
+    const ek_fo_pred_layer *pl = &p->layers[l];
     int d = p->d, r = pl->r, f = pl->f;
     float *z = scratch, *logit = scratch + r;
     for (int k = 0; k < r; k++)

@@ -13,17 +13,17 @@ typedef struct {
     const float *w2, *b2;       /* (r,f), (f): logit = z @ w2 + b2 */
     float threshold;            /* on the logit */
     const float *freq;          /* (f): training activation rate, ranks static neurons; may be NULL */
-} ekfo_pred_layer;
+} ek_fo_pred_layer;
 
 typedef struct {
     int L, d, max_r;
-    ekfo_pred_layer *layers;
+    ek_fo_pred_layer *layers;
     float *blob;                /* one block holding every predictor tensor */
     uint64_t bytes;
-} ekfo_predictor;
+} ek_fo_predictor;
 
 /* Writes the ids (ascending) of neurons predicted active in layer l into ids; returns the
  * count. scratch: max_r + f floats. */
-int ekfo_predict(const ekfo_predictor *p, int l, const float *h, int32_t *ids, float *scratch, double *acc);
+int ek_fo_predict(const ek_fo_predictor *p, int l, const float *h, int32_t *ids, float *scratch, double *acc);
 
 #endif

@@ -14,15 +14,15 @@
 #define MAX_TOKS 4096
 
 typedef struct {
-    ekfo_npz *z;
+    ek_fo_npz *z;
     char *meta;
-    ekfo_jtok *toks;
+    ek_fo_jtok *toks;
 } loader;
 
 static int done(loader *ld, int rc)
 {
     if (ld->z) {
-        ekfo_npz_close(ld->z);
+        ek_fo_npz_close(ld->z);
         free(ld->z);
     }
     free(ld->meta);
@@ -30,30 +30,31 @@ static int done(loader *ld, int rc)
     return rc;
 }
 
-static const ekfo_npy *array(const ekfo_npz *z, int l, const char *what, int64_t d0, int64_t d1)
+static const ek_fo_npy *array(const ek_fo_npz *z, int l, const char *what, int64_t d0, int64_t d1)
 {
-    char name[EKFO_NPZ_NAME];
+    char name[EK_FO_NPZ_NAME];
     snprintf(name, sizeof name, "l%d.%s", l, what);
-    const ekfo_npy *a = ekfo_npz_get(z, name);
+    const ek_fo_npy *a = ek_fo_npz_get(z, name);
     int ndim = d1 >= 0 ? 2 : 1;
-    if (!a || strcmp(a->descr, "<f4") != 0 || a->ndim != ndim || a->shape[0] != d0 || (ndim == 2 && a->shape[1] != d1) ||
+    if (!a || strcmp(a->descr, "<f4") != 0 || a->ndim != ndim || a->shape[0] != d0 ||
+        (ndim == 2 && a->shape[1] != d1) ||
         a->nbytes < (uint64_t)d0 * (uint64_t)(d1 >= 0 ? d1 : 1) * 4u)
         return NULL;
     return a;
 }
 
-int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *model, char *err, size_t err_len)
+int ek_fo_predictor_load(ek_fo_predictor *p, const char *path, const ek_fo_file *model, char *err, size_t err_len)
 {
-    loader ld = {calloc(1, sizeof(ekfo_npz)), NULL, malloc(sizeof(ekfo_jtok) * MAX_TOKS)};
-    const ekfo_model *m = &model->model;
+    loader ld = {calloc(1, sizeof(ek_fo_npz)), NULL, malloc(sizeof(ek_fo_jtok) * MAX_TOKS)};
+    const ek_fo_model *m = &model->model;
     memset(p, 0, sizeof *p);
     if (!ld.z || !ld.toks) {
         snprintf(err, err_len, "out of memory loading the predictor");
         return done(&ld, -1);
     }
-    if (ekfo_npz_open(ld.z, path, err, err_len) != 0)
+    if (ek_fo_npz_open(ld.z, path, err, err_len) != 0)
         return done(&ld, -1);
-    const ekfo_npy *meta = ekfo_npz_get(ld.z, "meta");
+    const ek_fo_npy *meta = ek_fo_npz_get(ld.z, "meta");
     if (!meta || meta->descr[0] != '<' || meta->descr[1] != 'U' || meta->ndim != 0) {
         snprintf(err, err_len, "%s: no meta string; not a flash_offload predictor", path);
         return done(&ld, -1);
@@ -74,18 +75,19 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
     }
     ld.meta[len] = '\0';
     char jerr[200];
-    if (ekfo_json_parse(ld.meta, (int)len, ld.toks, MAX_TOKS, jerr, sizeof jerr) < 0) {
+    if (ek_fo_json_parse(ld.meta, (int)len, ld.toks, MAX_TOKS, jerr, sizeof jerr) < 0) {
         snprintf(err, err_len, "%s: predictor metadata: %s", path, jerr);
         return done(&ld, -1);
     }
-    int fmt = ekfo_json_get(ld.meta, ld.toks, 0, "format"), mh = ekfo_json_get(ld.meta, ld.toks, 0, "model_hash");
-    int tau = ekfo_json_get(ld.meta, ld.toks, 0, "tau");
+    int fmt = ek_fo_json_get(ld.meta, ld.toks, 0, "format"), mh = ek_fo_json_get(ld.meta, ld.toks, 0, "model_hash");
+    int tau = ek_fo_json_get(ld.meta, ld.toks, 0, "tau");
     char hash[72] = "";
-    if (fmt < 0 || !ekfo_json_streq(ld.meta, &ld.toks[fmt], FORMAT) || tau < 0 || ld.toks[tau].type != EKFO_J_ARRAY) {
+    if (fmt < 0 || !ek_fo_json_streq(ld.meta, &ld.toks[fmt], FORMAT) || tau < 0 || ld.toks[tau].type != EK_FO_J_ARRAY) {
         snprintf(err, err_len, "%s is not a flash_offload predictor (format " FORMAT " expected)", path);
         return done(&ld, -1);
     }
-    if (mh < 0 || ekfo_json_str(ld.meta, &ld.toks[mh], hash, sizeof hash) != 0 || strcmp(hash, model->model_hash) != 0) {
+    if (mh < 0 || ek_fo_json_str(ld.meta, &ld.toks[mh], hash, sizeof hash) != 0 ||
+        strcmp(hash, model->model_hash) != 0) {
         snprintf(err, err_len, "the predictor %s was trained for model %.12s..., not for %s (%.12s...); train one "
                  "for it with `kiln flash-offload train-predictor`", path, hash, model->path, model->model_hash);
         return done(&ld, -1);
@@ -96,16 +98,16 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
         return done(&ld, -1);
     }
     /* Sizes first, then one block for every tensor (the .npy data need not be aligned). */
-    const ekfo_npy *w1[256], *b1[256], *w2[256], *b2[256], *fq[256];
+    const ek_fo_npy *w1[256], *b1[256], *w2[256], *b2[256], *fq[256];
     uint64_t floats = 0;
     if (m->L > 256) {
         snprintf(err, err_len, "%s: more than 256 layers", path);
         return done(&ld, -1);
     }
     for (int l = 0; l < m->L; l++) {
-        char nm[EKFO_NPZ_NAME];
+        char nm[EK_FO_NPZ_NAME];
         snprintf(nm, sizeof nm, "l%d.w1", l);
-        const ekfo_npy *a = ekfo_npz_get(ld.z, nm);
+        const ek_fo_npy *a = ek_fo_npz_get(ld.z, nm);
         int64_t r = (a && a->ndim == 2) ? a->shape[1] : -1, fl = (int64_t)model->bundled[l]->dims[0];
         w1[l] = array(ld.z, l, "w1", m->d, r);
         b1[l] = array(ld.z, l, "b1", r, -1);
@@ -129,8 +131,8 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
     }
     float *dst = p->blob;
     for (int l = 0; l < m->L; l++) {
-        ekfo_pred_layer *pl = &p->layers[l];
-        const ekfo_npy *src[5] = {w1[l], b1[l], w2[l], b2[l], fq[l]};
+        ek_fo_pred_layer *pl = &p->layers[l];
+        const ek_fo_npy *src[5] = {w1[l], b1[l], w2[l], b2[l], fq[l]};
         const float **ptr[5] = {&pl->w1, &pl->b1, &pl->w2, &pl->b2, &pl->freq};
         pl->r = (int)w1[l]->shape[1];
         pl->f = (int)b2[l]->shape[0];
@@ -141,7 +143,7 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
             dst += n;
         }
         double t;
-        if (ekfo_json_num(ld.meta, &ld.toks[ekfo_json_item(ld.toks, tau, l)], &t) != 0) {
+        if (ek_fo_json_num(ld.meta, &ld.toks[ek_fo_json_item(ld.toks, tau, l)], &t) != 0) {
             snprintf(err, err_len, "%s: tau[%d] is not a number", path, l);
             return done(&ld, -1);
         }
@@ -153,7 +155,7 @@ int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *mo
     return done(&ld, 0);
 }
 
-void ekfo_predictor_free(ekfo_predictor *p)
+void ek_fo_predictor_free(ek_fo_predictor *p)
 {
     free(p->layers);
     free(p->blob);

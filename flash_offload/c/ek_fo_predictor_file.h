@@ -8,7 +8,7 @@
 #include "ek_fo_file.h"
 #include "ek_fo_predictor.h"
 
-int ekfo_predictor_load(ekfo_predictor *p, const char *path, const ekfo_file *model, char *err, size_t err_len);
-void ekfo_predictor_free(ekfo_predictor *p);
+int ek_fo_predictor_load(ek_fo_predictor *p, const char *path, const ek_fo_file *model, char *err, size_t err_len);
+void ek_fo_predictor_free(ek_fo_predictor *p);
 
 #endif
