@@ -103,7 +103,8 @@ static int read_header(ek_fo_file *f)
         free(table);
         return fail(f, "out of memory reading the header");
     }
-    if (ek_fo_pread(f, table, (size_t)table_bytes, table_off) != 0 || ek_fo_pread(f, f->json, json_len, json_off) != 0) {
+    if (ek_fo_pread(f, table, (size_t)table_bytes, table_off) != 0 ||
+        ek_fo_pread(f, f->json, json_len, json_off) != 0) {
         free(table);
         return -1;
     }

@@ -13,7 +13,9 @@
 #define EK_FO_ALIGN 4096
 #define EK_FO_ERR_BYTES 512
 
-enum { EK_FO_K_RESIDENT = 0, EK_FO_K_BUNDLED = 1, EK_FO_K_SPLIT_UP = 2, EK_FO_K_SPLIT_DOWN = 3, EK_FO_K_SPLIT_B_UP = 4 };
+enum {
+    EK_FO_K_RESIDENT = 0, EK_FO_K_BUNDLED = 1, EK_FO_K_SPLIT_UP = 2, EK_FO_K_SPLIT_DOWN = 3, EK_FO_K_SPLIT_B_UP = 4
+};
 
 typedef struct {
     char name[EK_FO_NAME_BYTES];
