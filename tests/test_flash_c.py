@@ -312,3 +312,16 @@ def test_token_loop_allocates_nothing(rand, rand_pred, tmp_path, mode):
         assert proc.stdout.count("ekfo-token") == 1 + n          # prompt "hi": 2 positions, n-1 more
         counts.append(int(out.read_text()))
     assert counts[0] == counts[1] > 10
+
+
+def test_padded_bundles_same_tokens(rand, rand_pred, tmp_path):
+    """A file packed with bundle_align=64 (stride > 4(2d+1)): the runtime uses the recorded stride."""
+    path, cfg, res, ffn = rand
+    padded = write_ekf(tmp_path / "padded.ekf", cfg, res, ffn, layouts=("bundled",), bundle_align=64)
+    stride = EkfFile(padded).bundle_stride
+    assert stride % 64 == 0 and stride > 4 * (2 * cfg["d"] + 1)
+    kw = dict(mode="window", predictor=rand_pred[0], static_rows=4, cache_rows=20, window=2)
+    a, b = run_c(path, PROMPT, 8, **kw), run_c(padded, PROMPT, 8, **kw)
+    assert a.tokens == b.tokens
+    assert [r.margin for r in a.records] == [r.margin for r in b.records]
+    assert all(r.counters["bytes"] == r.counters["loaded"] * stride for r in b.records)
