@@ -4,7 +4,8 @@ For each thread count N the wall time of a batch of n reads of b bytes each is m
     seconds = n * (latency_N + b / bandwidth_N)
 i.e. latency_N is the effective per-read overhead (device latency divided by the overlap
 N threads achieve, plus syscall and thread-pool cost) and bandwidth_N the streaming rate
-with N reads in flight. Both are fitted by least squares over chunk sizes. Planning uses
+with N reads in flight. Both are fitted by least squares on relative error over chunk
+sizes. Planning uses
 it to decide when reading through a hole is cheaper than issuing another read: holes up to
 latency_N * bandwidth_N bytes are read through (the coalescing gap).
 """
@@ -46,7 +47,9 @@ class CostModel:
             if len(set(x.tolist())) < 2:
                 lat, inv_bw = 0.0, y.mean() / x.mean()
             else:
-                inv_bw, lat = np.polyfit(x, y, 1)
+                # relative residuals (weights 1/y): the latency, decided by the small chunks,
+                # is not swamped by the large chunks' absolute times
+                inv_bw, lat = np.polyfit(x, y, 1, w=1.0 / y)
             # noise can make either term negative on fast, cached storage: clamp to physical
             lat = max(float(lat), 1e-7)
             inv_bw = max(float(inv_bw), 1e-12)
