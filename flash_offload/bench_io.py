@@ -60,7 +60,7 @@ def measure(fd: int, size: int, threads: int, chunk_bytes: int, n_reads: int, di
     offs = rng.choice(slots, size=min(n_reads, slots), replace=False) * chunk_bytes
     buf = mmap.mmap(-1, threads * chunk_bytes)  # one aligned landing slot per thread
     view = memoryview(buf)
-    if not direct:
+    if not direct and hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
     def one(k: int) -> int:

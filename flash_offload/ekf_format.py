@@ -94,7 +94,11 @@ def model_hash(config: dict, resident: dict, ffn: list) -> str:
     different model. Covers the config (canonical JSON), resident tensors by sorted name,
     then per layer up, b_up, down; each tensor as name, ndim, dims (u64 LE), float32 LE."""
     h = hashlib.sha256(b"ekf-model-v1\0")
-    h.update(json.dumps(config, sort_keys=True, separators=(",", ":")).encode())
+    try:
+        h.update(json.dumps(config, sort_keys=True, separators=(",", ":")).encode())
+    except TypeError as e:
+        raise InputError(f"model config is not JSON-serialisable ({e}); use plain numbers, "
+                         "strings, lists and dicts") from None
 
     def put(name: str, a) -> None:
         a = _f32(a)
@@ -287,6 +291,11 @@ class EkfFile:
                 raise EkfVersionError(
                     f"{self.path} is EKF version {version}; this edgekiln reads version "
                     f"{VERSION}. Re-pack the model with this edgekiln or upgrade it.")
+            if not (FIXED_HEADER.size <= table_off and table_off + n_sec * TABLE_ENTRY_BYTES
+                    <= json_off and json_off + json_len <= start <= file_size
+                    and start % ALIGN == 0):
+                raise EkfFormatError(f"{self.path}: corrupt EKF header (offsets out of order); "
+                                     "re-pack the model")
             if size < file_size:
                 raise EkfTruncatedError(
                     f"{self.path} is truncated: {size} bytes of {file_size}; copy it again "

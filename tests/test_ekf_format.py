@@ -119,6 +119,8 @@ def test_corrupt_header_truncated_magic_version(tmp_path, model):
         "version": (raw[:8] + struct.pack("<I", 99) + raw[12:], ekf.EkfVersionError, "99"),
         "json": (raw[:300] + bytes([raw[300] ^ 1]) + raw[301:], ekf.EkfChecksumError, "header"),
         "empty": (b"", ekf.EkfBadMagicError, "magic"),
+        "offsets": (raw[:40] + struct.pack("<I", 10**9) + raw[44:], ekf.EkfFormatError,
+                    "corrupt EKF header"),
     }
     for name, (data, err, msg) in cases.items():
         p = tmp_path / f"{name}.ekf"
@@ -157,6 +159,8 @@ def test_bad_model_shapes(tmp_path, model):
         ekf.write_ekf(tmp_path / "x.ekf", config, resident, [(up, b, down[:, :3])])
     with pytest.raises(InputError, match="layouts"):
         ekf.write_ekf(tmp_path / "x.ekf", config, resident, ffn, layouts=("columns",))
+    with pytest.raises(InputError, match="JSON-serialisable"):
+        ekf.write_ekf(tmp_path / "x.ekf", dict(config, bad=object()), resident, ffn)
     with pytest.raises(InputError, match="clashes"):
         ekf.write_ekf(tmp_path / "x.ekf", config, dict(resident, **{"l0.up": up}), ffn)
     f = ekf.EkfFile(ekf.write_ekf(tmp_path / "b.ekf", config, resident, ffn, layouts=("bundled",)))
