@@ -17,7 +17,7 @@ from .c_build import build, runtime_target
 
 MODES = ("naive", "hybrid", "predictor", "window")
 INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "predicted", "used", "active", "hits", "evicted",
-              "dropped", "io_ns", "mm_ns", "total_ns")
+              "dropped", "io_bytes", "io_ns", "mm_ns", "total_ns")
 
 
 class CRuntimeError(InputError):
@@ -40,6 +40,7 @@ class CRunResult:
     begin: dict[str, str]
     records: list[TokenRecord]
     end: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def tokens(self) -> list[int]:
@@ -76,12 +77,15 @@ def parse_output(text: str) -> tuple[dict[str, str], list[TokenRecord], dict[str
 
 def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = "host", mode: str = "naive",
           predictor: str | Path | None = None, budget: int | None = None, window: int = 4,
-          static_rows: int | None = None, cache_rows: int | None = None, verify: bool = True,
-          check_cache: bool = False, timeout: float = 600) -> CRunResult:
+          static_rows: int | None = None, cache_rows: int | None = None, direct: bool = False,
+          verify: bool = True, check_cache: bool = False, timeout: float = 600) -> CRunResult:
     """Generate `tokens` tokens after `prompt` with the C runtime on `target`.
 
     static_rows / cache_rows: neurons per layer kept in DRAM for good / in the window cache
-    (default: what the budget leaves / f/8, as flash_offload.engine plans them)."""
+    (default: what the budget leaves / f/8, as flash_offload.engine plans them).
+    direct: cold reads with O_DIRECT (the runtime warns and reads through the page cache
+    where the file system refuses it; see `warnings` and begin["direct"]).
+    """
     if mode not in MODES:
         raise InputError(f"mode {mode!r}: use one of {', '.join(MODES)}")
     data = prompt.encode() if isinstance(prompt, str) else bytes(prompt)
@@ -99,6 +103,8 @@ def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = 
         args += ["--static", str(int(static_rows))]
     if cache_rows is not None:
         args += ["--cache-rows", str(int(cache_rows))]
+    if direct:
+        args.append("--direct")
     if not verify:
         args.append("--no-verify")
     if check_cache:
@@ -114,4 +120,6 @@ def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = 
             raise CRuntimeError(msg.removeprefix("ekfo: error:").strip())
         raise SimulatorError(f"the C runtime exited with code {proc.returncode} on {target}:\n{msg[-2000:]}")
     begin, records, end = parse_output(proc.stdout)
-    return CRunResult(target, begin, records, end)
+    warns = [ln.removeprefix("ekfo: warning:").strip() for ln in proc.stderr.splitlines()
+             if ln.startswith("ekfo: warning:")]
+    return CRunResult(target, begin, records, end, warns)

@@ -20,12 +20,15 @@ def flash_offload_group() -> None:
 @click.option("--window", default=4, show_default=True, help="window: keep neurons active in the last K tokens")
 @click.option("--static", "static_rows", type=int, default=None, help="neurons per layer kept in DRAM (default: what the budget leaves)")
 @click.option("--cache-rows", type=int, default=None, help="window cache rows per layer (default: d_ff/8)")
-def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows) -> None:
+@click.option("--direct", is_flag=True, help="cold reads with O_DIRECT (warns and falls back where refused)")
+def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows, direct) -> None:
     """Generate text with the C runtime from a bundled .ekf file (pread per token)."""
     from .c_runner import run_c
 
     r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window,
-              static_rows=static_rows, cache_rows=cache_rows)
+              static_rows=static_rows, cache_rows=cache_rows, direct=direct)
+    for w in r.warnings:
+        click.echo(f"warning: {w}", err=True)
     n = max(len(r.records), 1)
     click.echo(prompt + bytes(r.tokens).decode("utf-8", errors="replace"))
     click.echo(f"[{r.target} {r.begin['mode']}] {len(r.records)} positions, {r.end['bytes'] / n:.0f} bytes and "

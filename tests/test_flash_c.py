@@ -325,3 +325,21 @@ def test_padded_bundles_same_tokens(rand, rand_pred, tmp_path):
     assert a.tokens == b.tokens
     assert [r.margin for r in a.records] == [r.margin for r in b.records]
     assert all(r.counters["bytes"] == r.counters["loaded"] * stride for r in b.records)
+
+
+@pytest.mark.parametrize("target", ["host", "arm"])
+def test_direct_reads_same_tokens(rand, rand_pred, target):
+    """--direct: O_DIRECT reads rounded out to 4 KiB blocks (or a warning and buffered reads)."""
+    require_target(target)
+    kw = dict(target=target, mode="window", predictor=rand_pred[0], static_rows=4, cache_rows=20, window=2)
+    buffered, direct = run_c(rand[0], PROMPT, 6, **kw), run_c(rand[0], PROMPT, 6, direct=True, **kw)
+    assert direct.tokens == buffered.tokens
+    assert direct.total("loaded") == buffered.total("loaded")
+    if direct.begin["direct"] == "1":
+        for rec in direct.records:
+            c = rec.counters
+            assert c["io_bytes"] % 4096 == 0 and c["io_bytes"] >= c["bytes"]
+            assert c["io_bytes"] <= c["reads"] * (4096 + -(-c["bytes"] // 4096) * 4096)
+    else:
+        assert any("page cache" in w for w in direct.warnings)
+    assert all(r.counters["io_bytes"] == r.counters["bytes"] for r in buffered.records)

@@ -36,12 +36,16 @@ static int read_bundles(ek_fo_engine *e, int l, int j, int n, unsigned char *dst
 {
     const ek_fo_section *s = e->file->bundled[l];
     size_t bytes = (size_t)n * (size_t)s->stride;
-    uint64_t t0 = now_ns();
-    if (ek_fo_pread(e->file, dst, bytes, s->offset + (uint64_t)j * s->stride) != 0) {
+    uint64_t t0 = now_ns(), off = s->offset + (uint64_t)j * s->stride, dev = 0;
+    int rc = e->file->dfd >= 0
+                 ? ek_fo_pread_direct(e->file, dst, bytes, off, e->bounce, e->bounce_bytes, &dev)
+                 : ek_fo_pread(e->file, dst, bytes, off);
+    if (rc != 0) {
         snprintf(e->err, sizeof e->err, "%s", e->file->err);
         return -1;
     }
     if (c) {
+        c->io_bytes += e->file->dfd >= 0 ? dev : bytes;
         c->io_ns += now_ns() - t0;
         c->bytes_read += bytes;
         c->reads++;
@@ -176,10 +180,23 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     }
     e->staging_bundles = staging;
     e->cache_bytes = cache;
-    e->dram_bytes = fixed + cache + e->static_bytes + (uint64_t)staging * stride;
+    if (f->dfd >= 0) {
+        uint64_t want = (stride + EK_FO_ALIGN - 1) / EK_FO_ALIGN * EK_FO_ALIGN + EK_FO_ALIGN;
+        e->bounce_bytes = want > EK_FO_BOUNCE_BYTES ? (size_t)want : EK_FO_BOUNCE_BYTES;
+    }
+    e->dram_bytes = fixed + cache + e->static_bytes + (uint64_t)staging * stride + e->bounce_bytes;
+    if (opt->budget && e->dram_bytes > opt->budget)
+        return fail(e, "DRAM budget %llu bytes is below the %llu bytes this mode needs with O_DIRECT reads "
+                    "(%zu bytes of bounce buffer); raise --budget", (unsigned long long)opt->budget,
+                    (unsigned long long)e->dram_bytes, e->bounce_bytes);
 
     size_t L = (size_t)m->L, s = (size_t)e->static_rows;
     e->staging = malloc(staging > 0 ? (size_t)staging * stride : 1);
+    if (e->bounce_bytes) {
+        e->bounce_mem = malloc(e->bounce_bytes + EK_FO_ALIGN);
+        if (e->bounce_mem)
+            e->bounce = e->bounce_mem + (EK_FO_ALIGN - (uintptr_t)e->bounce_mem % EK_FO_ALIGN) % EK_FO_ALIGN;
+    }
     e->static_data = malloc(s > 0 ? L * s * stride : 1);
     e->static_ids = malloc(sizeof(int32_t) * (s > 0 ? L * s : 1));
     e->is_static = calloc(L * (size_t)m->f, 1);
@@ -191,7 +208,7 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     }
     if (cached)
         e->caches = calloc(L, sizeof *e->caches);
-    if (!e->staging || !e->static_data || !e->static_ids || !e->is_static || !e->ids || !e->need ||
+    if (!e->staging || (e->bounce_bytes && !e->bounce) || !e->static_data || !e->static_ids || !e->is_static || !e->ids || !e->need ||
         (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ek_fo_state_alloc(&e->st, m) != 0)
         return fail(e, "out of memory allocating the engine buffers (%llu bytes)",
                     (unsigned long long)e->dram_bytes);
@@ -206,7 +223,7 @@ void ek_fo_engine_free(ek_fo_engine *e)
     if (e->caches)
         for (int l = 0; l < e->file->model.L; l++)
             ek_fo_cache_free(&e->caches[l]);
-    free(e->caches); free(e->staging); free(e->static_data); free(e->static_ids); free(e->is_static);
+    free(e->caches); free(e->staging); free(e->bounce_mem); free(e->static_data); free(e->static_ids); free(e->is_static);
     free(e->ids); free(e->need); free(e->pred_buf); free(e->pred_acc);
     ek_fo_state_free(&e->st);
     memset(e, 0, sizeof *e);

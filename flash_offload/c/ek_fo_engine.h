@@ -25,6 +25,7 @@ typedef enum { EK_FO_NAIVE, EK_FO_HYBRID, EK_FO_PREDICTOR, EK_FO_WINDOW } ek_fo_
 typedef struct {
     uint64_t bytes_read, reads, neurons_loaded, neurons_predicted, neurons_used, neurons_active;
     uint64_t cache_hits, evicted, dropped;
+    uint64_t io_bytes;          /* bytes the device transferred (O_DIRECT rounds to 4 KiB) */
     uint64_t io_ns, mm_ns, total_ns;
 } ek_fo_counters;
 
@@ -37,6 +38,9 @@ typedef struct {
     int cache_rows;             /* per layer; -1: f/8 */
 } ek_fo_options;
 
+/* Bounce buffer of O_DIRECT reads (when the file has an O_DIRECT descriptor). */
+#define EK_FO_BOUNCE_BYTES (256u << 10)
+
 typedef struct {
     ek_fo_file *file;
     const ek_fo_predictor *pred;
@@ -44,6 +48,8 @@ typedef struct {
     ek_fo_state st;
     ek_fo_cache *caches;         /* predictor/window: one per layer */
     unsigned char *staging;     /* naive/hybrid */
+    unsigned char *bounce, *bounce_mem;  /* O_DIRECT: aligned view, allocation */
+    size_t bounce_bytes;
     int staging_bundles;
     unsigned char *static_data; /* L * static_rows bundles */
     int32_t *static_ids;        /* L * static_rows, ascending per layer */

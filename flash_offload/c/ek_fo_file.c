@@ -1,5 +1,5 @@
 /* ek_fo_file.c - open and check an EKF file, load the DRAM-resident tensors. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE                     /* O_DIRECT */
 #define _FILE_OFFSET_BITS 64
 #include "ek_fo_file.h"
 
@@ -58,6 +58,51 @@ int ek_fo_pread(ek_fo_file *f, void *buf, size_t n, uint64_t off)
         p += r;
         n -= (size_t)r;
         off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int ek_fo_enable_direct(ek_fo_file *f)
+{
+    static unsigned char probe[2 * EK_FO_ALIGN];
+    unsigned char *p = probe + (EK_FO_ALIGN - (uintptr_t)probe % EK_FO_ALIGN) % EK_FO_ALIGN;
+    int fd = open(f->path, O_RDONLY | O_DIRECT);
+    if (fd < 0)
+        return fail(f, "O_DIRECT not available (%s)", strerror(errno));
+    if (pread(fd, p, EK_FO_ALIGN, 0) != EK_FO_ALIGN) {
+        int e = errno;
+        close(fd);
+        return fail(f, "O_DIRECT reads fail on this file system (%s)", strerror(e));
+    }
+    f->dfd = fd;
+    return 0;
+}
+
+int ek_fo_pread_direct(ek_fo_file *f, void *buf, size_t n, uint64_t off, unsigned char *bounce,
+                       size_t bounce_bytes, uint64_t *dev_bytes)
+{
+    char *dst = buf;
+    while (n > 0) {
+        uint64_t lo = off / EK_FO_ALIGN * EK_FO_ALIGN;
+        size_t skip = (size_t)(off - lo), take = bounce_bytes - skip < n ? bounce_bytes - skip : n;
+        size_t span = (skip + take + EK_FO_ALIGN - 1) / EK_FO_ALIGN * EK_FO_ALIGN, got = 0;
+        while (got < skip + take) {
+            ssize_t r = pread(f->dfd, bounce + got, span - got, (off_t)(lo + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return fail(f, "O_DIRECT read of %zu bytes at offset %llu failed: %s", span,
+                            (unsigned long long)lo, strerror(errno));
+            if (r == 0)
+                return fail(f, "file ends at offset %llu, inside a section (truncated); copy it again or "
+                            "re-pack the model", (unsigned long long)(lo + got));
+            got += (size_t)r;
+        }
+        memcpy(dst, bounce + skip, take);
+        *dev_bytes += got;
+        dst += take;
+        off += take;
+        n -= take;
     }
     return 0;
 }
@@ -277,6 +322,7 @@ int ek_fo_open(ek_fo_file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
+    f->dfd = -1;
     f->fd = open(path, O_RDONLY);
     if (f->fd < 0)
         return fail(f, "cannot open: %s; create one with `kiln flash-offload pack`", strerror(errno));
@@ -308,7 +354,10 @@ void ek_fo_close(ek_fo_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
+    if (f->dfd >= 0)
+        close(f->dfd);
     free(f->sections); free(f->json); free(f->resident); free(f->bundled); free(f->model.layers);
     f->sections = NULL; f->json = NULL; f->resident = NULL; f->bundled = NULL; f->model.layers = NULL;
     f->fd = -1;
+    f->dfd = -1;
 }

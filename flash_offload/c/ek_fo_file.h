@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
     const char *path;
     int fd;
+    int dfd;                    /* O_DIRECT descriptor, or -1 (ek_fo_enable_direct) */
     uint64_t file_size, data_start;
     uint32_t n_sections;
     ek_fo_section *sections;
@@ -48,6 +49,14 @@ int ek_fo_open(ek_fo_file *f, const char *path);
 int ek_fo_verify_neurons(ek_fo_file *f, void *staging, size_t staging_bytes);
 /* pread of n bytes at off, looping over short reads; -1 with f->err on error/EOF. */
 int ek_fo_pread(ek_fo_file *f, void *buf, size_t n, uint64_t off);
+/* Opens the file a second time with O_DIRECT (cold reads that bypass the page cache).
+ * Returns 0, or -1 with the reason in f->err (the caller warns and keeps buffered reads). */
+int ek_fo_enable_direct(ek_fo_file *f);
+/* The same read through the O_DIRECT descriptor: 4 KiB-aligned spans into bounce
+ * (aligned, bounce_bytes a multiple of 4096 above 4096), copied to buf; *dev_bytes grows by
+ * the bytes the device transferred. */
+int ek_fo_pread_direct(ek_fo_file *f, void *buf, size_t n, uint64_t off, unsigned char *bounce,
+                       size_t bounce_bytes, uint64_t *dev_bytes);
 void ek_fo_close(ek_fo_file *f);
 
 /* The section named name, or NULL. */

@@ -1,7 +1,7 @@
 /* ek_fo_main.c - command line of the flash-offload C runtime.
  *
  *   ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] [--predictor P.npz] [--budget BYTES]
- *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B]
+ *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B] [--direct]
  *        (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
  *
  * Output (stdout, parsed by flash_offload/c_runner.py), one line per position:
@@ -27,7 +27,7 @@ static int die(const char *msg)
 static int usage(const char *msg)
 {
     fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] "
-            "[--predictor P.npz] [--budget BYTES] [--window K] [--static N] [--cache-rows N] [--staging-bytes B] "
+            "[--predictor P.npz] [--budget BYTES] [--window K] [--static N] [--cache-rows N] [--staging-bytes B] [--direct] "
             "(--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]\n", msg);
     return 2;
 }
@@ -57,12 +57,12 @@ static int is_little_endian(void)
 static void print_counters(const ek_fo_counters *c)
 {
     printf(" bytes=%llu reads=%llu loaded=%llu predicted=%llu used=%llu active=%llu hits=%llu evicted=%llu "
-           "dropped=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
+           "dropped=%llu io_bytes=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
            (unsigned long long)c->bytes_read, (unsigned long long)c->reads, (unsigned long long)c->neurons_loaded,
            (unsigned long long)c->neurons_predicted,
            (unsigned long long)c->neurons_used, (unsigned long long)c->neurons_active,
            (unsigned long long)c->cache_hits, (unsigned long long)c->evicted, (unsigned long long)c->dropped,
-           (unsigned long long)c->io_ns,
+           (unsigned long long)c->io_bytes, (unsigned long long)c->io_ns,
            (unsigned long long)c->mm_ns, (unsigned long long)c->total_ns);
 }
 
@@ -71,7 +71,7 @@ static void add(ek_fo_counters *t, const ek_fo_counters *c)
     t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
     t->neurons_predicted += c->neurons_predicted; t->neurons_used += c->neurons_used;
     t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits; t->evicted += c->evicted;
-    t->dropped += c->dropped; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
+    t->dropped += c->dropped; t->io_bytes += c->io_bytes; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns; t->total_ns += c->total_ns;
 }
 
 int main(int argc, char **argv)
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     static int prompt[MAX_PROMPT];
     const char *model_path = NULL, *pred_path = NULL;
     ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1};
-    int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0;
+    int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0, direct = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!is_little_endian())
@@ -126,6 +126,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--no-verify") == 0) {
             verify = 0;
             takes = 0;
+        } else if (strcmp(a, "--direct") == 0) {
+            direct = 1;
+            takes = 0;
         } else if (strcmp(a, "--check-cache") == 0) {
             check_cache = 1;
             takes = 0;
@@ -166,6 +169,10 @@ int main(int argc, char **argv)
         if (ek_fo_verify_neurons(&file, chunk, sizeof chunk) != 0)
             return die(file.err);
     }
+    if (direct && ek_fo_enable_direct(&file) != 0) {
+        fprintf(stderr, "ekfo: warning: %s; reading through the page cache\n", file.err);
+        file.err[0] = '\0';
+    }
     ek_fo_engine e;
     if (ek_fo_engine_init(&e, &file, have_pred ? &pred : NULL, &opt) != 0)
         return die(e.err);
@@ -173,11 +180,11 @@ int main(int argc, char **argv)
     static const char *modes[] = {"naive", "hybrid", "predictor", "window"};
     printf("ekfo-begin mode=%s layers=%d d_model=%d d_ff=%d heads=%d vocab=%d context=%d bundle_bytes=%llu "
            "resident_bytes=%llu dram_bytes=%llu static_bytes=%llu cache_bytes=%llu budget=%llu static_rows=%d "
-           "cache_rows=%d staging_bundles=%d window=%d prompt=%d tokens=%d\n",
+           "cache_rows=%d staging_bundles=%d window=%d direct=%d prompt=%d tokens=%d\n",
            modes[opt.mode], m->L, m->d, m->f, m->h, m->V, m->T, (unsigned long long)file.bundle_stride,
            (unsigned long long)file.resident_bytes, (unsigned long long)e.dram_bytes,
            (unsigned long long)e.static_bytes, (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget,
-           e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, n_prompt, n_tokens);
+           e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, file.dfd >= 0, n_prompt, n_tokens);
 
     ek_fo_counters c, total;
     memset(&total, 0, sizeof total);
