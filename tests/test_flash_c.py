@@ -343,3 +343,15 @@ def test_direct_reads_same_tokens(rand, rand_pred, target):
     else:
         assert any("page cache" in w for w in direct.warnings)
     assert all(r.counters["io_bytes"] == r.counters["bytes"] for r in buffered.records)
+
+
+def test_cli_run_c(rand, tmp_path):
+    from click.testing import CliRunner
+
+    from edgekiln.cli import main
+
+    res = CliRunner().invoke(main, ["flash-offload", "run-c", str(rand[0]), "--prompt", "The cat", "--tokens", "3"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("The cat") and "[host naive] 9 positions" in res.output
+    res = CliRunner().invoke(main, ["flash-offload", "run-c", str(tmp_path / "none.ekf"), "--prompt", "x"])
+    assert res.exit_code == 2 and "cannot open" in res.output
