@@ -157,15 +157,20 @@ class NeuronReader:
         self._read_runs([p[0] for p in plans], [p[1] for p in plans], buf)
         f32 = np.frombuffer(buf, dtype="<f4", count=total // 4)
         sel = uniq if mode == "layer" else np.arange(len(uniq))
-        tmp = np.empty((len(uniq), width), dtype=np.float32)
+        in_order = len(uniq) == len(ids) and bool((uniq == ids).all())
+        tmp = out if in_order else np.empty((len(uniq), width), dtype=np.float32)
         for (runs, base, starts), (sec, _, col, ncols) in zip(plans, parts):
             lens = runs[:, 1] - runs[:, 0]
             buf_off = base + np.concatenate([[0], np.cumsum(lens)[:-1]])
             st = starts[sel]
             r = np.searchsorted(runs[:, 0], st, side="right") - 1
             pos = (buf_off[r] + st - runs[r, 0]) // 4
-            tmp[:, col:col + ncols] = f32[pos[:, None] + np.arange(ncols)]
-        np.take(tmp, inv, axis=0, out=out)
+            # every float offset as the start of a row: one row gather, no 2-D index array
+            rows_at = np.lib.stride_tricks.as_strided(
+                f32, shape=(len(f32) - ncols + 1, ncols), strides=(4, 4), writeable=False)
+            tmp[:, col:col + ncols] = rows_at[pos]
+        if not in_order:
+            np.take(tmp, inv, axis=0, out=out)
         self.stats.useful_bytes += 4 * width * len(uniq)
         self.stats.neurons += len(uniq)
         return out
@@ -229,7 +234,12 @@ class NeuronReader:
             for t in tasks:
                 self._pread(buf, *t)
         else:
-            list(self._pool.map(lambda t: self._pread(buf, *t), tasks))
+            # one pool task per thread (reads dealt round-robin): pool overhead per call,
+            # not per read
+            def run(group):
+                for t in group:
+                    self._pread(buf, *t)
+            list(self._pool.map(run, [tasks[k::self.threads] for k in range(self.threads)]))
         self.stats.io_seconds += time.perf_counter() - t0
         self.stats.n_reads += len(tasks)
         self.stats.bytes_read += sum(t[2] for t in tasks)
