@@ -86,6 +86,7 @@ class NeuronReader:
         self.stats = IoStats()
         self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self._buf = mmap.mmap(-1, ALIGN)  # page aligned, as O_DIRECT needs; grows on demand
+        self.buffer_limit: int | None = None  # set by reserve(): fixed size from then on
         self._fd_buffered = os.open(self.ekf.path, os.O_RDONLY)
         self._fd = self._fd_buffered
         self.direct = False
@@ -124,6 +125,8 @@ class NeuronReader:
         """Rows [up j | down j | b_up j] (n, 2d+1) float32 for `ids` in the given order
         (duplicates allowed; each neuron is read once). `out`, if given, receives them."""
         mode = mode or self.mode
+        if mode not in MODES:
+            raise InputError(f"unknown read mode {mode!r}: use one of {MODES}")
         d, f = self.ekf.d_model, self.ekf.d_ff(layer)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if len(ids) and (ids.min() < 0 or ids.max() >= f):
@@ -136,30 +139,39 @@ class NeuronReader:
             return out
         if self.cold and not self.direct:
             self.drop_cache()
-        if mode == "layer":
-            parts = self._layer_parts(layer)
-            ids_in_parts = [np.arange(f)] * len(parts)
-        elif mode == "bundled":
-            s = self.ekf.bundled_section(layer)
-            parts = [(s, 4 * width, 0, width)]
-            ids_in_parts = [uniq]
-        else:
-            up, down, b = self.ekf.split_sections(layer)
-            parts = [(up, 4 * d, 0, d), (down, 4 * d, d, d), (b, 4, 2 * d, 1)]
-            ids_in_parts = [uniq] * 3
+        in_order = len(uniq) == len(ids) and bool((uniq == ids).all())
+        tmp = out if in_order else np.empty((len(uniq), width), dtype=np.float32)
+        parts = self._parts(layer, mode)
+        # "layer" reads every neuron (naive) and keeps the wanted ones
+        read_ids = np.arange(f) if mode == "layer" else uniq
+        step = self._batch_ids(parts, mode, len(read_ids))
+        for a in range(0, len(read_ids), step):
+            chunk = read_ids[a:a + step]
+            if mode == "layer":
+                lo, hi = np.searchsorted(uniq, [chunk[0], chunk[-1] + 1])
+                self._read_chunk(parts, chunk, uniq[lo:hi] - chunk[0], tmp[lo:hi])
+            else:
+                self._read_chunk(parts, chunk, np.arange(len(chunk)), tmp[a:a + len(chunk)])
+        if not in_order:
+            np.take(tmp, inv, axis=0, out=out)
+        self.stats.useful_bytes += 4 * width * len(uniq)
+        self.stats.neurons += len(uniq)
+        return out
+
+    def _read_chunk(self, parts, ids: np.ndarray, sel: np.ndarray, dst: np.ndarray) -> None:
+        """Read neurons `ids` (sorted) of every part; dst[k] gets the row of ids[sel[k]]."""
         plans, total = [], 0
-        for (sec, row_bytes, col, ncols), pid in zip(parts, ids_in_parts):
-            starts = sec.offset + pid * sec.stride
+        for sec, row_bytes, _, _ in parts:
+            starts = sec.offset + ids * sec.stride
             runs = plan_runs(starts, row_bytes, self.gap_bytes, self.align)
             plans.append((runs, total, starts))
             total += int((runs[:, 1] - runs[:, 0]).sum())
         buf = self._buffer(total)
         self._read_runs([p[0] for p in plans], [p[1] for p in plans], buf)
+        if len(sel) == 0:
+            return
         f32 = np.frombuffer(buf, dtype="<f4", count=total // 4)
-        sel = uniq if mode == "layer" else np.arange(len(uniq))
-        in_order = len(uniq) == len(ids) and bool((uniq == ids).all())
-        tmp = out if in_order else np.empty((len(uniq), width), dtype=np.float32)
-        for (runs, base, starts), (sec, _, col, ncols) in zip(plans, parts):
+        for (runs, base, starts), (_, _, col, ncols) in zip(plans, parts):
             lens = runs[:, 1] - runs[:, 0]
             buf_off = base + np.concatenate([[0], np.cumsum(lens)[:-1]])
             st = starts[sel]
@@ -168,12 +180,46 @@ class NeuronReader:
             # every float offset as the start of a row: one row gather, no 2-D index array
             rows_at = np.lib.stride_tricks.as_strided(
                 f32, shape=(len(f32) - ncols + 1, ncols), strides=(4, 4), writeable=False)
-            tmp[:, col:col + ncols] = rows_at[pos]
-        if not in_order:
-            np.take(tmp, inv, axis=0, out=out)
-        self.stats.useful_bytes += 4 * width * len(uniq)
-        self.stats.neurons += len(uniq)
-        return out
+            dst[:, col:col + ncols] = rows_at[pos]
+
+    def _per_id_bound(self, parts, mode: str) -> int:
+        """Most landing-buffer bytes one more neuron can add to a read plan."""
+        if mode == "layer":  # contiguous: rows only (alignment counted once per batch)
+            return sum(sec.stride for sec, _, _, _ in parts)
+        return sum(row + 2 * self.align + self.gap_bytes for _, row, _, _ in parts)
+
+    def _batch_ids(self, parts, mode: str, n: int) -> int:
+        if self.buffer_limit is None:
+            return max(n, 1)
+        slack = 2 * ALIGN * len(parts) if mode == "layer" else 0
+        step = (self.buffer_limit - slack) // self._per_id_bound(parts, mode)
+        if step < 1:
+            raise InputError(f"I/O buffer of {self.buffer_limit} bytes cannot hold one neuron; "
+                             "reserve more")
+        return step
+
+    def buffer_bytes_for(self, layer: int, n_ids: int, mode: str | None = None) -> int:
+        """Landing buffer that reads of up to n_ids neurons in one call never exceed."""
+        mode = mode or self.mode
+        parts = self._parts(layer, mode)
+        if mode == "layer":
+            n_ids = self.ekf.d_ff(layer)
+            return n_ids * self._per_id_bound(parts, mode) + 2 * ALIGN * len(parts)
+        whole = sum(-(-sec.nbytes // ALIGN) * ALIGN for sec, _, _, _ in parts)
+        return min(whole, n_ids * self._per_id_bound(parts, mode))
+
+    def reserve(self, nbytes: int) -> None:
+        """Allocate the landing buffer now and never grow it: larger requests are read in
+        batches that fit (no allocation during generation; the bytes count in budgets)."""
+        nbytes = -(-max(nbytes, ALIGN) // ALIGN) * ALIGN
+        if len(self._buf) != nbytes:
+            self._buf = mmap.mmap(-1, nbytes)
+        self.buffer_limit = nbytes
+
+    @property
+    def buffer_bytes(self) -> int:
+        """DRAM held by the landing buffer."""
+        return len(self._buf)
 
     def read_rows(self, layer: int, ids, dst: np.ndarray) -> int:
         """Fill dst[:len(ids)] with bundles of `ids`; returns the bytes read from the file."""
@@ -205,9 +251,10 @@ class NeuronReader:
         self.close()
 
     # --- internals ---
-    def _layer_parts(self, layer: int):
+    def _parts(self, layer: int, mode: str):
+        """(section, bytes per row, first column in a bundle row, columns) to read."""
         d = self.ekf.d_model
-        if "bundled" in self.ekf.layouts:
+        if mode == "bundled" or (mode == "layer" and "bundled" in self.ekf.layouts):
             s = self.ekf.bundled_section(layer)
             return [(s, 4 * (2 * d + 1), 0, 2 * d + 1)]
         up, down, b = self.ekf.split_sections(layer)
@@ -215,6 +262,7 @@ class NeuronReader:
 
     def _buffer(self, nbytes: int) -> memoryview:
         if len(self._buf) < nbytes:
+            assert self.buffer_limit is None, "batches are sized to the reserved buffer"
             # the old map is freed when no view of it is left (closing it could fail)
             self._buf = mmap.mmap(-1, max(nbytes, 2 * len(self._buf)))
         return memoryview(self._buf)[:nbytes]

@@ -183,3 +183,22 @@ def test_bench_io_cli_writes_points_and_model(tmp_path):
     bad = CliRunner().invoke(main, ["flash-offload", "bench-io", "--dir", str(tmp_path),
                                     "--chunk-kib", "6"])
     assert bad.exit_code != 0 and "multiples of 4 KiB" in " ".join(bad.output.split())
+
+
+@pytest.mark.parametrize("mode", ["bundled", "split", "layer"])
+@pytest.mark.parametrize("direct", [True, False])
+def test_reserved_buffer_never_grows(packed, mode, direct):
+    """After reserve(), big requests are read in batches that fit the fixed buffer."""
+    path, ffn = packed
+    with NeuronReader(path, threads=2, direct=direct, mode=mode, gap_bytes=512) as r:
+        need = r.buffer_bytes_for(0, 1)
+        assert need < r.buffer_bytes_for(0, 300) or mode == "layer"
+        r.reserve(need if mode != "layer" else 3 * 4096)
+        size, mm = r.buffer_bytes, r._buf
+        ids = np.random.default_rng(2).permutation(300)[:200]
+        up, b, down = r.read(1, ids)
+        np.testing.assert_array_equal(up, ffn[1][0][ids])
+        np.testing.assert_array_equal(b, ffn[1][1][ids])
+        np.testing.assert_array_equal(down, ffn[1][2][ids])
+        assert r.buffer_bytes == size and r._buf is mm
+        assert r.stats.n_reads > 1
