@@ -159,41 +159,66 @@ class LayerCache:
         self.stats.mem_seconds += time.perf_counter() - t0
 
 
-def min_budget_bytes(ekf: EkfFile) -> int:
-    """The smallest DRAM budget: resident part plus a one-row cache per layer."""
-    return ekf.resident_bytes + sum(
-        LayerCache.bytes_for(ekf.d_ff(i), ekf.d_model, 1) for i in range(ekf.n_layers))
+IO_BATCH_IDS = 256  # the reader's landing buffer holds this many neurons; more go in batches
+
+
+def _io_buffer_bytes(ekf: EkfFile, reader, n_ids: int) -> int:
+    if reader is None or not hasattr(reader, "buffer_bytes_for"):
+        return 0
+    return max(reader.buffer_bytes_for(i, n_ids) for i in range(ekf.n_layers))
+
+
+def _layers_bytes(ekf: EkfFile, capacity: int) -> int:
+    return sum(LayerCache.bytes_for(ekf.d_ff(i), ekf.d_model, min(capacity, ekf.d_ff(i)))
+               for i in range(ekf.n_layers))
+
+
+def min_budget_bytes(ekf: EkfFile, reader=None, extra: dict | None = None) -> int:
+    """The smallest DRAM budget: resident part, `extra` (KV cache, predictor...), the
+    reader's landing buffer and a one-row cache per layer."""
+    return (ekf.resident_bytes + sum((extra or {}).values())
+            + _io_buffer_bytes(ekf, reader, 1) + _layers_bytes(ekf, 1))
 
 
 class NeuronCache:
-    """Per-layer neuron caches sized from a DRAM budget that also pays for the resident part.
+    """Per-layer neuron caches sized from a DRAM budget that also pays for the resident
+    part, `extra` bytes the caller holds (KV cache, predictor: name -> bytes) and the
+    reader's landing buffer (reserved here, so reads never allocate).
 
-    Capacity per layer = what the budget leaves after the resident tensors, split evenly
-    over layers (capped at d_ff). `reader` is a NeuronReader (read_bundles) on the same file.
+    Capacity per layer: the largest that fits the budget (capped at d_ff), unless given.
+    `reader` is a NeuronReader (read_bundles) on the same file.
     """
 
     def __init__(self, ekf: EkfFile, reader, budget_bytes: int, window: int = 5,
-                 capacity: int | None = None):
+                 capacity: int | None = None, extra: dict | None = None):
         self.ekf, self.reader, self.budget_bytes = ekf, reader, int(budget_bytes)
-        L, d = ekf.n_layers, ekf.d_model
-        need = min_budget_bytes(ekf)
+        self.extra = dict(extra or {})
+        need = min_budget_bytes(ekf, reader, self.extra)
         if self.budget_bytes < need:
+            parts = ", ".join(f"{k} {v}" for k, v in self.extra.items())
             raise DramBudgetError(
                 f"DRAM budget {self.budget_bytes} bytes is below the minimum {need} bytes "
-                f"(resident part {ekf.resident_bytes} bytes plus a one-neuron cache per "
-                f"layer); the whole model is {ekf.resident_bytes + ekf.ffn_bytes} bytes. "
-                "Raise the budget.")
-        if capacity is None:
-            spare = self.budget_bytes - ekf.resident_bytes
-            per_layer = spare // L
-            capacity = max(1, (per_layer - 16 * max(ekf.layout["d_ff"])) // (4 * (2 * d + 1) + 8))
-        self.layers = [LayerCache(ekf.d_ff(i), d, min(capacity, ekf.d_ff(i)), window)
-                       for i in range(L)]
-        if self.total_bytes > self.budget_bytes:
+                f"(resident part {ekf.resident_bytes} bytes{', ' + parts if parts else ''}, "
+                "I/O buffer and a one-neuron cache per layer); the whole model is "
+                f"{ekf.resident_bytes + ekf.ffn_bytes} bytes. Raise the budget.")
+        fixed = ekf.resident_bytes + sum(self.extra.values())
+        total = lambda c: fixed + _io_buffer_bytes(ekf, reader, min(c, IO_BATCH_IDS)) + \
+            _layers_bytes(ekf, c)  # noqa: E731
+        if capacity is None:  # largest capacity that fits (total grows with it)
+            lo, hi = 1, max(ekf.layout["d_ff"])
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if total(mid) <= self.budget_bytes else (lo, mid - 1)
+            capacity = lo
+        if total(capacity) > self.budget_bytes:
             raise DramBudgetError(
-                f"capacity={capacity} rows per layer needs {self.total_bytes} bytes, over the "
+                f"capacity={capacity} rows per layer needs {total(capacity)} bytes, over the "
                 f"DRAM budget of {self.budget_bytes} bytes; lower the capacity or raise the "
                 "budget")
+        if reader is not None and hasattr(reader, "reserve"):
+            reader.reserve(_io_buffer_bytes(ekf, reader, min(capacity, IO_BATCH_IDS)))
+        self.layers = [LayerCache(ekf.d_ff(i), ekf.d_model, min(capacity, ekf.d_ff(i)), window)
+                       for i in range(ekf.n_layers)]
 
     def _fetch(self, layer: int) -> Fetch:
         return lambda ids, out: self.reader.read_bundles(layer, ids, out=out)
@@ -213,8 +238,13 @@ class NeuronCache:
         return sum(c.nbytes for c in self.layers)
 
     @property
+    def io_buffer_bytes(self) -> int:
+        return getattr(self.reader, "buffer_bytes", 0)
+
+    @property
     def total_bytes(self) -> int:
-        return self.ekf.resident_bytes + self.cache_bytes
+        return (self.ekf.resident_bytes + sum(self.extra.values()) + self.io_buffer_bytes
+                + self.cache_bytes)
 
     def stats(self) -> dict:
         s = CacheStats()
@@ -233,6 +263,8 @@ class NeuronCache:
         return {
             "budget_bytes": self.budget_bytes,
             "resident_bytes": self.ekf.resident_bytes,
+            "extra_bytes": dict(self.extra),
+            "io_buffer_bytes": self.io_buffer_bytes,
             "cache_bytes": self.cache_bytes,
             "total_bytes": self.total_bytes,
             "within_budget": self.total_bytes <= self.budget_bytes,

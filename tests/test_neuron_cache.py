@@ -111,10 +111,15 @@ def test_budget_too_small_says_minimum(packed):
         with pytest.raises(DramBudgetError) as e:
             NeuronCache(f, r, budget_bytes=f.resident_bytes - 1)
         msg = str(e.value)
-        assert f"minimum {min_budget_bytes(f)} bytes" in msg
+        assert f"minimum {min_budget_bytes(f, r)} bytes" in msg
         assert f"resident part {f.resident_bytes} bytes" in msg
         with pytest.raises(DramBudgetError, match="over the DRAM budget"):
-            NeuronCache(f, r, budget_bytes=min_budget_bytes(f), capacity=100)
+            NeuronCache(f, r, budget_bytes=min_budget_bytes(f, r), capacity=100)
+        kv = {"kv_cache": 50_000}
+        with pytest.raises(DramBudgetError, match="kv_cache 50000"):
+            NeuronCache(f, r, budget_bytes=min_budget_bytes(f, r), extra=kv)
+        c = NeuronCache(f, r, budget_bytes=min_budget_bytes(f, r, kv), extra=kv)
+        assert c.report()["capacity_per_layer"] == [1, 1, 1]
 
 
 def test_budget_sizes_caches_and_report(packed):
@@ -124,11 +129,13 @@ def test_budget_sizes_caches_and_report(packed):
         cache = NeuronCache(f, r, budget_bytes=budget, window=3)
         rep = cache.report()
         assert rep["within_budget"] and rep["total_bytes"] <= budget
-        # the budget is used: one more row per layer would not fit
-        row = LayerCache.bytes_for(120, 16, 1) - LayerCache.bytes_for(120, 16, 0)
-        assert budget - rep["total_bytes"] < 3 * row
         cap = rep["capacity_per_layer"][0]
         assert 0 < cap < 120
+        assert rep["io_buffer_bytes"] == r.buffer_bytes > 0
+        with pytest.raises(DramBudgetError):  # the largest capacity that fits was chosen
+            NeuronCache(f, r, budget_bytes=budget, window=3, capacity=cap + 1)
+        cache = NeuronCache(f, r, budget_bytes=budget, window=3)
+        io_buf = r._buf
         rng = np.random.default_rng(1)
         for _ in range(6):
             for layer in range(3):
@@ -138,6 +145,7 @@ def test_budget_sizes_caches_and_report(packed):
                 np.testing.assert_array_equal(up[slots], ffn[layer][0][active])
                 np.testing.assert_array_equal(b[slots], ffn[layer][1][active])
                 np.testing.assert_array_equal(down[slots], ffn[layer][2][active])
+        assert r._buf is io_buf  # the reader's landing buffer was not reallocated either
         st_ = cache.stats()
         assert st_["loaded"] == r.stats.neurons and st_["loaded"] + st_["hits"] == 6 * 3 * (cap // 3)
         assert cache.report()["live_bytes"] > 0
