@@ -355,3 +355,45 @@ def test_cli_run_c(rand, tmp_path):
     assert res.output.startswith("The cat") and "[host naive] 9 positions" in res.output
     res = CliRunner().invoke(main, ["flash-offload", "run-c", str(tmp_path / "none.ekf"), "--prompt", "x"])
     assert res.exit_code == 2 and "cannot open" in res.output
+
+
+FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The committed tiny model packed to .ekf, with a predictor trained on stdlib windows."""
+    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.predictor import train_predictor
+
+    if not FIXTURE.is_file():
+        pytest.skip(reason=f"{FIXTURE} not committed yet (flash_offload model fixture)")
+    cfg, res, ffn = lm.load_checkpoint(FIXTURE)
+    tmp = tmp_path_factory.mktemp("ekfc_trained")
+    path = write_ekf(tmp / "tiny.ekf", cfg, res, ffn)
+    windows = heldout_windows(load_corpus(max_bytes=400_000).train, cfg["T"], 24)
+    pred = train_predictor(cfg, res, ffn, windows, rank=16, epochs=3)
+    pred.save(tmp / "pred.npz")
+    return path, tmp / "pred.npz", pred, (cfg, res, ffn)
+
+
+@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("config,mode", [("naive", "naive"), ("hybrid", "hybrid"), ("predictor", "predictor"),
+                                         ("window", "window"), ("bundle", "window")])
+def test_trained_fixture_same_as_python_engine(trained, target, config, mode):
+    """The committed model: C and Python engines at the same DRAM plan give the same text
+    and read the same neurons at every position."""
+    require_target(target)
+    path, ppath, pred, (cfg, res, ffn) = trained
+    prompt, n = b"import os\ndef ", 30
+    budget = int(0.9 * (EkfFile(path).resident_bytes + EkfFile(path).ffn_bytes))
+    eng = OffloadEngine(path, config, predictor=None if config == "naive" else pred, budget_bytes=budget,
+                        window_k=3, direct=False, cold=False)
+    toks, stats = eng.generate(list(prompt), n)
+    r = run_c(path, prompt, n, target=target, mode=mode, predictor=None if config == "naive" else ppath, window=3,
+              static_rows=eng.plan.static_per_layer, cache_rows=eng.plan.cache_per_layer, check_cache=True)
+    assert r.tokens == toks, f"C {bytes(r.tokens)!r} vs Python {bytes(toks)!r}"
+    got = [(x.counters["loaded"], x.counters["used"], x.counters["dropped"]) for x in r.records]
+    assert got == [(s.neurons_loaded, s.neurons_computed, s.dropped) for s in stats]
+    if config in ("naive", "hybrid"):
+        assert toks == lm.generate_dense(cfg, res, ffn, list(prompt), n)
