@@ -159,13 +159,15 @@ class LayerCache:
         self.stats.mem_seconds += time.perf_counter() - t0
 
 
+PAGE = 4096
 IO_BATCH_IDS = 256  # the reader's landing buffer holds this many neurons; more go in batches
 
 
 def _io_buffer_bytes(ekf: EkfFile, reader, n_ids: int) -> int:
     if reader is None or not hasattr(reader, "buffer_bytes_for"):
         return 0
-    return max(reader.buffer_bytes_for(i, n_ids) for i in range(ekf.n_layers))
+    n = max(reader.buffer_bytes_for(i, n_ids) for i in range(ekf.n_layers))
+    return -(-n // PAGE) * PAGE  # reserve() allocates whole pages
 
 
 def _layers_bytes(ekf: EkfFile, capacity: int) -> int:
@@ -190,7 +192,10 @@ class NeuronCache:
     """
 
     def __init__(self, ekf: EkfFile, reader, budget_bytes: int, window: int = 5,
-                 capacity: int | None = None, extra: dict | None = None):
+                 capacity: int | None = None, extra: dict | None = None,
+                 io_buffer_bytes: int | None = None):
+        """io_buffer_bytes: the reader's landing buffer (reads larger than it go in batches);
+        default: what IO_BATCH_IDS scattered neurons can need, at most 1/16 of the budget."""
         self.ekf, self.reader, self.budget_bytes = ekf, reader, int(budget_bytes)
         self.extra = dict(extra or {})
         need = min_budget_bytes(ekf, reader, self.extra)
@@ -202,8 +207,19 @@ class NeuronCache:
                 "I/O buffer and a one-neuron cache per layer); the whole model is "
                 f"{ekf.resident_bytes + ekf.ffn_bytes} bytes. Raise the budget.")
         fixed = ekf.resident_bytes + sum(self.extra.values())
-        total = lambda c: fixed + _io_buffer_bytes(ekf, reader, min(c, IO_BATCH_IDS)) + \
-            _layers_bytes(ekf, c)  # noqa: E731
+        one = _io_buffer_bytes(ekf, reader, 1)
+
+        def io_buf(c: int) -> int:  # page multiples, as reserve() allocates
+            if io_buffer_bytes is not None:
+                n = max(int(io_buffer_bytes), one)
+            else:
+                n = max(one, min(_io_buffer_bytes(ekf, reader, min(c, IO_BATCH_IDS)),
+                                 self.budget_bytes // 16))
+            return -(-n // PAGE) * PAGE if one else 0  # one == 0: no reader to reserve
+
+        def total(c: int) -> int:
+            return fixed + io_buf(c) + _layers_bytes(ekf, c)
+
         if capacity is None:  # largest capacity that fits (total grows with it)
             lo, hi = 1, max(ekf.layout["d_ff"])
             while lo < hi:
@@ -216,7 +232,7 @@ class NeuronCache:
                 f"DRAM budget of {self.budget_bytes} bytes; lower the capacity or raise the "
                 "budget")
         if reader is not None and hasattr(reader, "reserve"):
-            reader.reserve(_io_buffer_bytes(ekf, reader, min(capacity, IO_BATCH_IDS)))
+            reader.reserve(io_buf(capacity))
         self.layers = [LayerCache(ekf.d_ff(i), ekf.d_model, min(capacity, ekf.d_ff(i)), window)
                        for i in range(ekf.n_layers)]
 

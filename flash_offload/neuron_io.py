@@ -144,14 +144,13 @@ class NeuronReader:
         parts = self._parts(layer, mode)
         # "layer" reads every neuron (naive) and keeps the wanted ones
         read_ids = np.arange(f) if mode == "layer" else uniq
-        step = self._batch_ids(parts, mode, len(read_ids))
-        for a in range(0, len(read_ids), step):
-            chunk = read_ids[a:a + step]
+        for a, b in self._batches(parts, read_ids):
+            chunk = read_ids[a:b]
             if mode == "layer":
                 lo, hi = np.searchsorted(uniq, [chunk[0], chunk[-1] + 1])
                 self._read_chunk(parts, chunk, uniq[lo:hi] - chunk[0], tmp[lo:hi])
             else:
-                self._read_chunk(parts, chunk, np.arange(len(chunk)), tmp[a:a + len(chunk)])
+                self._read_chunk(parts, chunk, np.arange(len(chunk)), tmp[a:b])
         if not in_order:
             np.take(tmp, inv, axis=0, out=out)
         self.stats.useful_bytes += 4 * width * len(uniq)
@@ -188,18 +187,37 @@ class NeuronReader:
             return sum(sec.stride for sec, _, _, _ in parts)
         return sum(row + 2 * self.align + self.gap_bytes for _, row, _, _ in parts)
 
-    def _batch_ids(self, parts, mode: str, n: int) -> int:
-        if self.buffer_limit is None:
-            return max(n, 1)
-        slack = 2 * ALIGN * len(parts) if mode == "layer" else 0
-        step = (self.buffer_limit - slack) // self._per_id_bound(parts, mode)
-        if step < 1:
-            raise InputError(f"I/O buffer of {self.buffer_limit} bytes cannot hold one neuron; "
-                             "reserve more")
-        return step
+    def _batches(self, parts, ids: np.ndarray) -> list[tuple[int, int]]:
+        """Split sorted ids into [a, b) batches whose read plans fit buffer_limit, using
+        each neuron's actual cost: the bytes it adds to the plan after the previous one."""
+        n = len(ids)
+        if self.buffer_limit is None or n == 0:
+            return [(0, n)]
+        first = np.zeros(n, dtype=np.int64)  # cost when it opens a batch
+        inc = np.zeros(n, dtype=np.int64)    # cost after the previous id
+        for sec, row, _, _ in parts:
+            st = sec.offset + ids * sec.stride
+            s = st // self.align * self.align
+            e = -(-(st + row) // self.align) * self.align
+            first += e - s
+            inc[0] += e[0] - s[0]
+            merged = s[1:] - e[:-1] <= self.gap_bytes  # as plan_runs joins them
+            inc[1:] += np.where(merged, e[1:] - e[:-1], e[1:] - s[1:])
+        if first.max() > self.buffer_limit:
+            raise InputError(f"I/O buffer of {self.buffer_limit} bytes cannot hold one neuron "
+                             f"({first.max()} bytes); reserve more")
+        cum = np.cumsum(inc)
+        out, a = [], 0
+        while a < n:
+            # batch [a, b): first[a] + cum[b-1] - cum[a] <= limit
+            b = int(np.searchsorted(cum, self.buffer_limit - first[a] + cum[a], side="right"))
+            b = max(b, a + 1)
+            out.append((a, b))
+            a = b
+        return out
 
     def buffer_bytes_for(self, layer: int, n_ids: int, mode: str | None = None) -> int:
-        """Landing buffer that reads of up to n_ids neurons in one call never exceed."""
+        """Landing buffer that reads of up to n_ids neurons in one batch never exceed."""
         mode = mode or self.mode
         parts = self._parts(layer, mode)
         if mode == "layer":
