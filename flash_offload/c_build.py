@@ -16,8 +16,8 @@ from edgekiln.errors import InputError, ToolchainError
 from edgekiln.targets import Target, get_target
 
 C_DIR = Path(__file__).parent / "c"
-# Strict C99, warnings are errors; -ffp-contract=off (from target.toml) keeps a*b+c unfused.
-BASE_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+# Strict C99, warnings (implicit conversions too) are errors; -ffp-contract=off (target.toml) keeps a*b+c unfused.
+BASE_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Werror"]
 SUPPORTED_KINDS = ("host", "linux-user")
 
 
