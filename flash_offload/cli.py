@@ -173,3 +173,21 @@ def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads
         with open(json_out, "w") as fh:
             json.dump(r, fh, indent=1)
         click.echo(f"wrote {json_out} (load the model with CostModel.load)")
+
+
+@flash_offload_group.command("verify")
+@click.argument("ekf_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--sections", "show", is_flag=True, help="list every section")
+def verify_cmd(ekf_file, show) -> None:
+    """Check every section checksum of a bundled .ekf file (after copying it to a device)."""
+    from .ekf_format import EkfFile
+
+    f = EkfFile(ekf_file)
+    if show:
+        for s in f.sections.values():
+            where = "resident" if s.layer is None else f"layer {s.layer}"
+            click.echo(f"{s.name:24s} {s.kind:11s} {where:9s} shape {list(s.shape)} at {s.offset} "
+                       f"({s.nbytes} bytes, stride {s.stride}, crc32 {s.crc32:08x})")
+    f.verify()
+    click.echo(f"{ekf_file}: {len(f.sections)} sections, {f.file_size} bytes, checksums OK "
+               f"(model hash {f.model_hash[:16]}…)")

@@ -187,3 +187,20 @@ def test_pack_cli_round_trip(tmp_path, model):
     np.testing.assert_array_equal(f.ffn(1)[2], ffn[1][2])
     bad = CliRunner().invoke(main, ["flash-offload", "pack", str(out), "-o", str(tmp_path / "x.ekf")])
     assert bad.exit_code != 0 and "not a flash_offload .npz checkpoint" in " ".join(bad.output.split())
+
+
+def test_verify_cli_names_the_bad_section(tmp_path, model):
+    from click.testing import CliRunner
+
+    from edgekiln.cli import main
+
+    config, resident, ffn = model
+    path = ekf.write_ekf(tmp_path / "m.ekf", config, resident, ffn)
+    ok = CliRunner().invoke(main, ["flash-offload", "verify", str(path), "--sections"])
+    assert ok.exit_code == 0 and "checksums OK" in ok.output and "l1.bundled" in ok.output
+    s = ekf.EkfFile(path).sections["l0.bundled"]
+    raw = bytearray(path.read_bytes())
+    raw[s.offset + s.nbytes - 1] ^= 1
+    path.write_bytes(bytes(raw))
+    bad = CliRunner().invoke(main, ["flash-offload", "verify", str(path)])
+    assert bad.exit_code != 0 and "'l0.bundled'" in " ".join(bad.output.split())
