@@ -6,7 +6,6 @@ neurons it loaded (ids + their up rows, b_up, down rows) while the dense referen
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,18 +89,6 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list
             arrs.append(np.ascontiguousarray(a, dtype=np.float32))
         ffn.append((arrs[0], arrs[1], arrs[2]))
     return config, resident, ffn
-
-
-def model_hash(config: dict, resident: dict[str, np.ndarray], ffn: Sequence[Ffn]) -> str:
-    """SHA-256 over shapes and weights: predictors record it to refuse other models."""
-    h = hashlib.sha256(json.dumps({k: config[k] for k in CONFIG_KEYS}, sort_keys=True).encode())
-    for k in sorted(resident):
-        h.update(k.encode())
-        h.update(np.ascontiguousarray(resident[k], dtype=np.float32).tobytes())
-    for up, b_up, down in ffn:
-        for a in (up, b_up, down):
-            h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
-    return h.hexdigest()
 
 
 def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
