@@ -21,7 +21,8 @@ from edgekiln.errors import InputError, MemoryBudgetError
 
 from .ekf_format import EkfFile
 from .lm import KVCache, forward_token
-from .engine_io import NeuronReader, WindowCache
+from .engine_io import WindowCache
+from .neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")
 
@@ -113,9 +114,11 @@ class OffloadEngine:
         self.resident = self.ekf.resident()
         row_bytes = 4 * (2 * self.d + 1)
         self.chunk = chunk_neurons(self.f)
-        self.plan = self._plan(budget_bytes, row_bytes, cache_fraction, static_fraction, predictor)
-        self.reader = NeuronReader(self.ekf, layout, direct=direct, threads=threads, cold=cold,
-                                   max_run=self.chunk)
+        # the storage module's reader: split or bundled layout, O_DIRECT, coalescing, thread pool
+        self.reader = NeuronReader(self.ekf, threads=threads, direct=direct, mode=layout, cold=cold)
+        arena = self.reader.buffer_bytes_for(0, self.chunk)
+        self.plan = self._plan(budget_bytes, row_bytes, cache_fraction, static_fraction, predictor, arena)
+        self.reader.reserve(arena)  # fixed landing buffer: larger requests are read in batches
         self._load_static(predictor)
         uses_cache = config in ("predictor", "window", "bundle")
         self.caches = [WindowCache(self.f, self.plan.cache_per_layer, 2 * self.d + 1) for _ in range(self.L)] if uses_cache else []
@@ -127,12 +130,11 @@ class OffloadEngine:
         self.audit = [self.ekf.ffn(i) for i in range(self.L)] if audit else None
 
     # --- memory ---
-    def _plan(self, budget, row_bytes, cache_fraction, static_fraction, predictor) -> MemoryPlan:
+    def _plan(self, budget, row_bytes, cache_fraction, static_fraction, predictor, arena) -> MemoryPlan:
         L, f, d, T = self.L, self.f, self.d, self.cfg["T"]
         resident = sum(a.nbytes for a in self.resident.values())
         kv = 2 * L * T * d * 4
         pred = int(predictor.nbytes) if predictor is not None and self.name != "naive" else 0
-        arena = NeuronReader.arena_size(self.ekf, self.chunk)  # I/O landing buffer (O_DIRECT aligned)
         staging = self.chunk * row_bytes if self.name in ("naive", "hybrid") else 0
         fixed = resident + kv + pred + arena + staging
         model = self.ekf.resident_bytes + self.ekf.ffn_bytes
@@ -173,7 +175,7 @@ class OffloadEngine:
             self.static_ids.append(ids)
             self.static_rows.append(rows)
             self.static_mask.append(mask)
-        self.reader.reset_counters()
+        self.reader.stats.reset()
 
     def memory_report(self) -> dict:
         p = self.plan
@@ -244,13 +246,11 @@ class OffloadEngine:
     def step(self, token: int) -> tuple[np.ndarray, TokenStats]:
         """Logits after `token`; the stats of this token's work."""
         st = TokenStats()
-        b0, io0 = self.reader.bytes_read, 0
         t0 = time.perf_counter()
         logits = forward_token(self.cfg, self.resident, int(token), self.kv, lambda i, h: self._ffn(i, h, st))
         wall = (time.perf_counter() - t0) * 1e3
         # attention, norms and logits count as compute: the rest of the wall time
         st.compute_ms += max(0.0, wall - st.total_ms)
-        del b0, io0
         self.token_index += 1
         return logits, st
 

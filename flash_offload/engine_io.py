@@ -1,130 +1,13 @@
-"""The engine's neuron reads and per-layer window cache (stand-ins until the storage modules'
-neuron_io / neuron_cache take over; same ideas: O_DIRECT preads, coalescing, no reallocation).
+"""The engine's per-layer window cache (the semantics the C runtime mirrors).
 
-NeuronReader.read_rows(layer, ids, dst) fills dst[k] = [up | down | b_up] of neuron ids[k]
-from the split or the bundled layout, reading each run of consecutive ids with one pread
-(4 KiB-aligned under O_DIRECT) on a thread pool.
-WindowCache keeps a preallocated (capacity, 2d+1) matrix per layer: insert appends, delete
-moves the last live rows into the holes, neurons leave once unused for k tokens.
+A preallocated (capacity, 2d+1) matrix of bundles per layer: insert appends after the live
+rows, delete moves the last live rows into the holes, a neuron leaves once it was not
+predicted for k tokens; when full, the least recently predicted rows not needed now go
+first and what still does not fit is dropped (counted, like a predictor miss).
 """
 from __future__ import annotations
 
-import mmap
-import os
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-
-from .ekf_format import ALIGN, EkfFile
-
-PIECE = 256 << 10      # big requests are split into pieces this size for the thread pool
-
-
-class NeuronReader:
-    def __init__(self, ekf: EkfFile, layout: str, direct: bool = True, threads: int = 4, cold: bool = True,
-                 max_run: int = 256):
-        self.ekf, self.layout, self.cold = ekf, layout, cold
-        self.d = ekf.d_model
-        self.direct = False
-        self.fd = -1
-        if direct and hasattr(os, "O_DIRECT"):
-            try:
-                fd = os.open(ekf.path, os.O_RDONLY | os.O_DIRECT)
-                probe = mmap.mmap(-1, ALIGN)
-                os.preadv(fd, [probe], 0)
-                self.fd, self.direct = fd, True
-            except OSError as e:
-                warnings.warn(f"O_DIRECT not available on {ekf.path} ({e}); reading through the page cache"
-                              + (" and dropping it before each read (cold reads)" if cold else ""), stacklevel=2)
-        if self.fd < 0:
-            self.fd = os.open(ekf.path, os.O_RDONLY)
-        self.max_run = max_run
-        self.arena_bytes = self.arena_size(ekf, max_run)
-        self.arena = mmap.mmap(-1, self.arena_bytes)  # page aligned, as O_DIRECT needs
-        self.view = memoryview(self.arena)
-        self.pool = ThreadPoolExecutor(max(1, threads))
-        self.reset_counters()
-
-    @staticmethod
-    def arena_size(ekf: EkfFile, max_run: int) -> int:
-        """Landing buffer for one run of max_run neurons plus its 4 KiB alignment slack."""
-        return -(-(max_run * max(ekf.bundle_stride, 4 * ekf.d_model) + 2 * ALIGN) // ALIGN) * ALIGN
-
-    def reset_counters(self) -> None:
-        self.bytes_read = 0
-        self.reads = 0
-
-    def close(self) -> None:
-        self.pool.shutdown()
-        os.close(self.fd)
-
-    def _pieces(self, layer: int):
-        """(file offset of neuron 0, bytes per neuron, first column in dst, columns) per section."""
-        d = self.d
-        if self.layout == "bundled":
-            s = self.ekf.bundled_section(layer)
-            return [(s.offset, s.stride, 0, 2 * d + 1)]
-        up, down, b = self.ekf.split_sections(layer)
-        return [(up.offset, up.stride, 0, d), (down.offset, down.stride, d, d), (b.offset, b.stride, 2 * d, 1)]
-
-    def read_rows(self, layer: int, ids: np.ndarray, dst: np.ndarray) -> int:
-        """Fill dst[:len(ids)] with the neurons' rows; returns the bytes read from the file."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0:
-            return 0
-        if np.any(np.diff(ids) <= 0):
-            raise ValueError("neuron ids must be sorted and unique")
-        if self.cold and not self.direct:
-            os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        # runs of consecutive ids, at most max_run long
-        brk = np.flatnonzero(np.diff(ids) != 1) + 1
-        starts = np.concatenate(([0], brk))
-        ends = np.concatenate((brk, [len(ids)]))
-        runs = []
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            for s in range(a, b, self.max_run):
-                runs.append((s, min(b, s + self.max_run)))
-        total = 0
-        for base, stride, col, width in self._pieces(layer):
-            reqs = []  # (aligned offset, length, [(dst row0, n, offset within request)])
-            for a, b in runs:
-                off = base + int(ids[a]) * stride
-                end = base + int(ids[b - 1]) * stride + stride
-                lo, hi = (off // ALIGN * ALIGN, -(-end // ALIGN) * ALIGN) if self.direct else (off, end)
-                if reqs and lo <= reqs[-1][0] + reqs[-1][1] and hi - reqs[-1][0] <= self.arena_bytes:
-                    r0, rl, parts = reqs[-1]
-                    reqs[-1] = (r0, max(rl, hi - r0), parts + [(a, b - a, off - r0)])  # coalesce shared blocks
-                else:
-                    reqs.append((lo, hi - lo, [(a, b - a, off - lo)]))
-            total += self._run_batches(reqs, stride, col, width, dst)
-        self.bytes_read += total
-        return total
-
-    def _run_batches(self, reqs, stride, col, width, dst) -> int:
-        total, i = 0, 0
-        while i < len(reqs):
-            batch, used = [], 0
-            while i < len(reqs) and (not batch or used + reqs[i][1] <= self.arena_bytes):
-                batch.append((reqs[i], used))
-                used += -(-reqs[i][1] // ALIGN) * ALIGN
-                i += 1
-            jobs = []
-            for (off, length, _), at in batch:
-                for p in range(0, length, PIECE):
-                    n = min(PIECE, length - p)
-                    jobs.append((off + p, at + p, n))
-            got = list(self.pool.map(lambda j: os.preadv(self.fd, [self.view[j[1]:j[1] + j[2]]], j[0]), jobs))
-            if any(g < j[2] for g, j in zip(got, jobs)):
-                raise OSError(f"short read from {self.ekf.path}: the file is truncated; re-pack the model")
-            self.reads += len(jobs)
-            for (_, length, parts), at in batch:
-                total += length
-                for row0, n, rel in parts:
-                    start = at + rel
-                    m = np.frombuffer(self.arena, dtype="<f4", count=n * stride // 4, offset=start).reshape(n, stride // 4)
-                    dst[row0:row0 + n, col:col + width] = m[:, :width]
-        return total
 
 
 class WindowCache:
