@@ -177,7 +177,8 @@ def test_pack_cli_round_trip(tmp_path, model):
     config, resident, ffn = model
     save_checkpoint(tmp_path / "m.npz", config, resident, ffn)
     out = tmp_path / "m.ekf"
-    res = CliRunner().invoke(main, ["flash-offload", "pack", str(tmp_path / "m.npz"), "-o", str(out),
+    res = CliRunner().invoke(main, ["flash-offload", "pack", str(tmp_path / "m.npz"),
+                                    "-o", str(out),
                                     "--layout", "bundled"])
     assert res.exit_code == 0, res.output
     assert "checksums verified" in res.output
@@ -185,8 +186,10 @@ def test_pack_cli_round_trip(tmp_path, model):
     assert f.layouts == ("bundled",) and f.config == config
     assert f.model_hash == ekf.model_hash(config, resident, ffn)
     np.testing.assert_array_equal(f.ffn(1)[2], ffn[1][2])
-    bad = CliRunner().invoke(main, ["flash-offload", "pack", str(out), "-o", str(tmp_path / "x.ekf")])
-    assert bad.exit_code != 0 and "not a flash_offload .npz checkpoint" in " ".join(bad.output.split())
+    bad = CliRunner().invoke(main, ["flash-offload", "pack", str(out),
+                                    "-o", str(tmp_path / "x.ekf")])
+    msg = " ".join(bad.output.split())
+    assert bad.exit_code != 0 and "not a flash_offload .npz checkpoint" in msg
 
 
 def test_verify_cli_names_the_bad_section(tmp_path, model):

@@ -147,5 +147,6 @@ def test_budget_sizes_caches_and_report(packed):
                 np.testing.assert_array_equal(down[slots], ffn[layer][2][active])
         assert r._buf is io_buf  # the reader's landing buffer was not reallocated either
         st_ = cache.stats()
-        assert st_["loaded"] == r.stats.neurons and st_["loaded"] + st_["hits"] == 6 * 3 * (cap // 3)
+        assert st_["loaded"] == r.stats.neurons
+        assert st_["loaded"] + st_["hits"] == 6 * 3 * (cap // 3)
         assert cache.report()["live_bytes"] > 0

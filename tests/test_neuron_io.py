@@ -202,3 +202,36 @@ def test_reserved_buffer_never_grows(packed, mode, direct):
         np.testing.assert_array_equal(down, ffn[1][2][ids])
         assert r.buffer_bytes == size and r._buf is mm
         assert r.stats.n_reads > 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.integers(0, 500), min_size=1, max_size=40, unique=True),
+       row=st.integers(1, 600).map(lambda x: 4 * x), gap=st.integers(0, 5000),
+       align=st.sampled_from([4, 512, 4096]))
+def test_plan_runs_covers_every_row_once(ids, row, gap, align):
+    stride = row + 4 * (ids[0] % 7)
+    starts = 4096 + np.sort(np.array(ids)) * stride
+    runs = plan_runs(starts, row, gap, align)
+    assert (runs % align == 0).all() and (runs[:, 1] > runs[:, 0]).all()
+    assert (runs[1:, 0] - runs[:-1, 1] > gap).all()  # holes left are larger than the gap
+    for s in starts:  # each row lies inside exactly one run
+        inside = (runs[:, 0] <= s) & (s + row <= runs[:, 1])
+        assert inside.sum() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.integers(0, 299), min_size=1, max_size=120, unique=True),
+       pages=st.integers(3, 12), gap=st.integers(0, 3000), direct=st.booleans())
+def test_batches_fit_any_reserved_buffer(packed, ids, pages, gap, direct):
+    """Whatever the ids and buffer size, batches fit the buffer and the rows are right."""
+    path, ffn = packed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DirectIOWarning)
+        r = NeuronReader(path, threads=2, direct=direct, gap_bytes=gap, cold=False)
+    with r:
+        r.reserve(pages * 4096)
+        ids = np.array(ids)
+        up, b, down = r.read(0, ids)
+        np.testing.assert_array_equal(up, ffn[0][0][ids])
+        np.testing.assert_array_equal(down, ffn[0][2][ids])
+        assert r.buffer_bytes == pages * 4096
