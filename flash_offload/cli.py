@@ -58,7 +58,7 @@ def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
 @click.option("--rank", default=32, show_default=True)
 @click.option("--recall", "target_recall", default=0.99, show_default=True, help="training recall each layer's threshold keeps")
 @click.option("--windows", default=64, show_default=True, help="training sequences of T bytes")
-@click.option("--epochs", default=8, show_default=True)
+@click.option("--epochs", default=10, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, seed) -> None:
     """Train per-layer sparsity predictors for MODEL (.npz checkpoint) and report their quality."""

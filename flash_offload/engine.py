@@ -25,6 +25,7 @@ from .engine_io import WindowCache
 from .neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")
+ARENA_MAX = 1 << 20  # reader landing buffer: larger requests are read in several batches
 
 
 def chunk_neurons(f: int) -> int:
@@ -115,8 +116,11 @@ class OffloadEngine:
         row_bytes = 4 * (2 * self.d + 1)
         self.chunk = chunk_neurons(self.f)
         # the storage module's reader: split or bundled layout, O_DIRECT, coalescing, thread pool
-        self.reader = NeuronReader(self.ekf, threads=threads, direct=direct, mode=layout, cold=cold)
-        arena = self.reader.buffer_bytes_for(0, self.chunk)
+        # hybrid reads "the rest" whole: holes the cost model says are cheaper to read through are
+        # read through; the predictor configs read only the rows they need (gap 0)
+        self.reader = NeuronReader(self.ekf, threads=threads, direct=direct, mode=layout, cold=cold,
+                                   gap_bytes=None if config == "hybrid" else 0)
+        arena = min(self.reader.buffer_bytes_for(0, self.chunk), ARENA_MAX)
         self.plan = self._plan(budget_bytes, row_bytes, cache_fraction, static_fraction, predictor, arena)
         self.reader.reserve(arena)  # fixed landing buffer: larger requests are read in batches
         self._load_static(predictor)

@@ -101,7 +101,7 @@ def collect_activations(cfg: dict, r: dict, ffn: Sequence[Ffn], windows: Sequenc
 
 
 def _train_layer(X: np.ndarray, Y: np.ndarray, rank: int, epochs: int, lr: float, rng: np.random.Generator,
-                 batch: int = 512) -> tuple[np.ndarray, ...]:
+                 batch: int = 128) -> tuple[np.ndarray, ...]:
     n, d = X.shape
     f = Y.shape[1]
     p = float(np.clip(Y.mean(), 1e-6, 1 - 1e-6))
@@ -136,7 +136,7 @@ def _train_layer(X: np.ndarray, Y: np.ndarray, rank: int, epochs: int, lr: float
 
 
 def train_predictor(cfg: dict, r: dict, ffn: Sequence[Ffn], windows: Sequence[np.ndarray], rank: int = 32,
-                    epochs: int = 8, lr: float = 3e-3, target_recall: float = 0.99, seed: int = 0,
+                    epochs: int = 10, lr: float = 1e-2, target_recall: float = 0.99, seed: int = 0,
                     log: Callable[[str], None] = lambda s: None) -> Predictor:
     """Train one predictor per layer on activations of `windows` (token arrays of <= T)."""
     if not 0 < target_recall <= 1:
@@ -183,23 +183,26 @@ def evaluate(pred: Predictor, cfg: dict, r: dict, ffn: Sequence[Ffn], windows: S
     missed = np.zeros(L)  # active neurons not computed at all (not predicted, not static/window)
     nll_dense = nll_pred = 0.0
 
-    def ffn_batch(i: int, H: np.ndarray) -> np.ndarray:
-        up, b_up, down = ffn[i]
-        a = np.maximum(H @ up.T + b_up, 0)
-        P = pred.predict(i, H)
-        Yt = a > 0
+    def metrics(i: int, H: np.ndarray) -> None:  # on the dense model's own FFN inputs
+        up, b_up, _ = ffn[i]
+        P, Yt = pred.predict(i, H), (H @ up.T + b_up) > 0
         tp[i] += (P & Yt).sum()
         fp[i] += (P & ~Yt).sum()
         fn[i] += (~P & Yt).sum()
         pos[i] += Yt.sum()
+
+    def ffn_batch(i: int, H: np.ndarray) -> np.ndarray:  # what the engine computes
+        up, b_up, down = ffn[i]
+        a = np.maximum(H @ up.T + b_up, 0)
+        P = pred.predict(i, H)
         M = P | window_masks(P, window_k) if window_k else P
         if static is not None:
             M = M | static[i]
-        missed[i] += (Yt & ~M).sum()
+        missed[i] += ((a > 0) & ~M).sum()
         return (a * M) @ down
 
     for w in windows:
-        nll_dense += nll_dense_batch(cfg, r, ffn, w)
+        nll_dense += nll_dense_batch(cfg, r, ffn, w, collect=metrics)
         nll_pred += nll_dense_batch(cfg, r, ffn, w, ffn_batch=ffn_batch)
         n_tok += len(w) - 1
     n_pos = len(windows) and sum(len(w) for w in windows)

@@ -1,0 +1,155 @@
+"""The offloaded engine on the tiny fixture: equal to dense generation with an oracle
+predictor, misses counted with a trained one, DRAM budget enforced, cache invariants."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edgekiln.errors import InputError, MemoryBudgetError
+from edgekiln.flash_offload import lm, predictor as P
+from edgekiln.flash_offload.ekf_format import write_ekf
+from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
+from edgekiln.flash_offload.engine_io import WindowCache
+
+FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
+PROMPT = lm.encode("import os\ndef ")
+
+
+def budget(ekf_path, fraction=0.9):
+    from edgekiln.flash_offload.ekf_format import EkfFile
+    e = EkfFile(ekf_path)
+    return int(fraction * (e.resident_bytes + e.ffn_bytes))
+
+
+class Oracle:
+    """Perfect predictor: the neurons whose pre-activation is > 0 (read from the dense weights)."""
+
+    nbytes = 0
+
+    def __init__(self, model_hash, ffn):
+        self.model_hash, self.ffn = model_hash, ffn
+
+    def predict(self, layer, h):
+        up, b_up, _ = self.ffn[layer]
+        return up @ h + b_up > 0
+
+    def ranking(self, layer):
+        return np.arange(self.ffn[layer][0].shape[0])[::-1]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return lm.load_checkpoint(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def ekf(tiny, tmp_path_factory):
+    cfg, r, ffn = tiny
+    return write_ekf(tmp_path_factory.mktemp("ekf") / "tiny.ekf", cfg, r, ffn)
+
+
+@pytest.fixture(scope="module")
+def oracle(tiny, ekf):
+    from edgekiln.flash_offload.ekf_format import EkfFile
+    return Oracle(EkfFile(ekf).model_hash, tiny[2])
+
+
+def dense_logits(cfg, r, ffn, tokens):
+    cache = lm.KVCache.empty(cfg)
+    return [lm.forward_token(cfg, r, int(t), cache, lm.dense_ffn(ffn)) for t in tokens]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_oracle_engine_equals_dense(tiny, ekf, oracle, config):
+    cfg, r, ffn = tiny
+    want = lm.generate_dense(cfg, r, ffn, PROMPT, 16)
+    eng = OffloadEngine(ekf, config, predictor=oracle, window_k=2, audit=True, budget_bytes=budget(ekf))
+    got, stats = eng.generate(PROMPT, 16)
+    assert got == want
+    # logits too, token by token
+    eng.reset()
+    for t, ref in zip(PROMPT + want, dense_logits(cfg, r, ffn, PROMPT + want)):
+        logits, s = eng.step(t)
+        np.testing.assert_allclose(logits, ref, rtol=1e-4, atol=1e-4)
+        assert s.missed in (-1, 0) and s.dropped == 0
+    m = eng.memory_report()
+    assert m["within_budget"] and m["used_bytes"] <= m["budget_bytes"]
+    s = summarize(stats)
+    assert s["total_ms_per_token"] > 0 and s["bytes_read_per_token"] > 0
+
+
+def test_bytes_fall_from_naive_to_bundle(ekf, oracle):
+    per = {}
+    for config in CONFIGS:
+        eng = OffloadEngine(ekf, config, predictor=oracle, budget_bytes=budget(ekf))
+        _, stats = eng.generate(PROMPT, 12)
+        per[config] = summarize(stats)
+    ffn_bytes = OffloadEngine(ekf, "naive", budget_bytes=budget(ekf)).ekf.ffn_bytes
+    assert per["naive"]["bytes_read_per_token"] >= ffn_bytes
+    assert per["hybrid"]["bytes_read_per_token"] < per["naive"]["bytes_read_per_token"]
+    assert per["predictor"]["bytes_read_per_token"] < per["hybrid"]["bytes_read_per_token"]
+    assert per["window"]["neurons_loaded_per_token"] <= per["predictor"]["neurons_loaded_per_token"]
+    assert per["bundle"]["neurons_loaded_per_token"] == per["window"]["neurons_loaded_per_token"]
+
+
+def test_trained_predictor_misses_are_reported(tiny, ekf):
+    cfg, r, ffn = tiny
+    windows = [np.frombuffer(bytes(range(32, 127)) * 3, np.uint8)[:cfg["T"]].astype(np.int64)]
+    weak = P.train_predictor(cfg, r, ffn, windows, rank=2, epochs=1, target_recall=0.5)
+    eng = OffloadEngine(ekf, "predictor", predictor=weak, audit=True, static_fraction=0.0,
+                        budget_bytes=budget(ekf))
+    got, stats = eng.generate(PROMPT, 10)
+    assert sum(s.missed for s in stats) > 0  # a weak predictor misses active neurons, and it is counted
+    assert all(s.missed >= 0 for s in stats)
+
+
+def test_budget_enforced(ekf, oracle):
+    with pytest.raises(MemoryBudgetError, match="at least"):
+        OffloadEngine(ekf, "bundle", predictor=oracle, budget_bytes=1000)
+    big = OffloadEngine(ekf, "bundle", predictor=oracle, budget_bytes=budget(ekf, 1.0))
+    small = OffloadEngine(ekf, "bundle", predictor=oracle, budget_bytes=budget(ekf, 0.9))
+    assert big.plan.static_per_layer > small.plan.static_per_layer
+    for eng in (big, small):
+        m = eng.memory_report()
+        assert m["used_bytes"] <= m["budget_bytes"]
+        eng.generate(PROMPT, 6)
+        for c in eng.caches:
+            c.check()
+            assert c.n <= c.capacity and c.rows.shape[0] == eng.plan.cache_per_layer
+
+
+def test_bad_inputs(ekf, oracle):
+    with pytest.raises(InputError, match="needs a predictor"):
+        OffloadEngine(ekf, "window")
+    with pytest.raises(InputError, match="unknown config"):
+        OffloadEngine(ekf, "fast")
+    other = Oracle("0" * 64, oracle.ffn)
+    with pytest.raises(InputError, match="trained for model"):
+        OffloadEngine(ekf, "bundle", predictor=other)
+    with pytest.raises(InputError, match="exceed"):
+        OffloadEngine(ekf, "naive", budget_bytes=budget(ekf)).generate(PROMPT, 1000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 49), max_size=20), min_size=1, max_size=12), st.integers(0, 3),
+       st.integers(4, 24))
+def test_window_cache_invariants(steps, k, capacity):
+    c = WindowCache(50, capacity, 3)
+    last_used: dict[int, int] = {}
+    for t, want in enumerate(steps):
+        want = np.unique(np.asarray(want, dtype=np.int64))
+        need, dropped = c.admit(want, t, k)
+        rows = c.append_slots(need)
+        rows[:, 0] = need  # the "read": tag each row with its neuron id
+        c.check()
+        live = set(c.ids[:c.n].tolist())
+        assert dropped == len(set(want.tolist()) - live)
+        assert np.all(c.rows[:c.n, 0] == c.ids[:c.n])  # rows moved together with their ids
+        for j in want.tolist():
+            if j in live:
+                last_used[j] = t
+        # nothing outside the window stays
+        assert all(last_used.get(j, -10) >= t - k for j in live)
