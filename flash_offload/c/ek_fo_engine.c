@@ -129,10 +129,15 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     if (opt->mode != EK_FO_WINDOW)
         e->opt.window_k = 0;
     int pred_floats = p && cached ? p->max_r + m->f : 0;
-    /* Fixed part: resident tensors, activations + KV cache, id lists, predictor. */
+    if (f->dfd >= 0) {              /* O_DIRECT bounce buffer: one bundle rounded out to blocks, at least */
+        uint64_t want = (stride + EK_FO_ALIGN - 1) / EK_FO_ALIGN * EK_FO_ALIGN + EK_FO_ALIGN;
+        e->bounce_bytes = want > EK_FO_BOUNCE_BYTES ? (size_t)want : EK_FO_BOUNCE_BYTES;
+    }
+    /* Fixed part: resident tensors, activations + KV cache, id lists, predictor, bounce buffer. */
     uint64_t fixed = f->resident_bytes + ek_fo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
                      (uint64_t)m->L * (uint64_t)m->f +
-                     (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0);
+                     (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0) +
+                     e->bounce_bytes;
     e->cache_rows = !cached ? 0 : opt->cache_rows >= 0 ? opt->cache_rows : (m->f / 8 > 0 ? m->f / 8 : 1);
     if (e->cache_rows > m->f)
         e->cache_rows = m->f;
@@ -149,7 +154,8 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     if (opt->budget && opt->budget < minimum) {
         snprintf(e->err, sizeof e->err,
                  "DRAM budget %llu bytes is below the minimum for this model and mode: %llu bytes "
-                 "(resident weights %llu, activations and KV cache %llu, neuron cache %llu); raise --budget",
+                 "(resident weights %llu, activations and KV cache %llu, neuron cache %llu, I/O buffers); "
+                 "raise --budget",
                  (unsigned long long)opt->budget, (unsigned long long)minimum,
                  (unsigned long long)f->resident_bytes, (unsigned long long)ek_fo_state_bytes(m),
                  (unsigned long long)cache);
@@ -180,15 +186,7 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     }
     e->staging_bundles = staging;
     e->cache_bytes = cache;
-    if (f->dfd >= 0) {
-        uint64_t want = (stride + EK_FO_ALIGN - 1) / EK_FO_ALIGN * EK_FO_ALIGN + EK_FO_ALIGN;
-        e->bounce_bytes = want > EK_FO_BOUNCE_BYTES ? (size_t)want : EK_FO_BOUNCE_BYTES;
-    }
-    e->dram_bytes = fixed + cache + e->static_bytes + (uint64_t)staging * stride + e->bounce_bytes;
-    if (opt->budget && e->dram_bytes > opt->budget)
-        return fail(e, "DRAM budget %llu bytes is below the %llu bytes this mode needs with O_DIRECT reads "
-                    "(%zu bytes of bounce buffer); raise --budget", (unsigned long long)opt->budget,
-                    (unsigned long long)e->dram_bytes, e->bounce_bytes);
+    e->dram_bytes = fixed + cache + e->static_bytes + (uint64_t)staging * stride;
 
     size_t L = (size_t)m->L, s = (size_t)e->static_rows;
     e->staging = malloc(staging > 0 ? (size_t)staging * stride : 1);
@@ -208,7 +206,8 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     }
     if (cached)
         e->caches = calloc(L, sizeof *e->caches);
-    if (!e->staging || (e->bounce_bytes && !e->bounce) || !e->static_data || !e->static_ids || !e->is_static || !e->ids || !e->need ||
+    if (!e->staging || (e->bounce_bytes && !e->bounce) || !e->static_data || !e->static_ids || !e->is_static ||
+        !e->ids || !e->need ||
         (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ek_fo_state_alloc(&e->st, m) != 0)
         return fail(e, "out of memory allocating the engine buffers (%llu bytes)",
                     (unsigned long long)e->dram_bytes);
@@ -223,7 +222,8 @@ void ek_fo_engine_free(ek_fo_engine *e)
     if (e->caches)
         for (int l = 0; l < e->file->model.L; l++)
             ek_fo_cache_free(&e->caches[l]);
-    free(e->caches); free(e->staging); free(e->bounce_mem); free(e->static_data); free(e->static_ids); free(e->is_static);
+    free(e->caches); free(e->staging); free(e->bounce_mem);
+    free(e->static_data); free(e->static_ids); free(e->is_static);
     free(e->ids); free(e->need); free(e->pred_buf); free(e->pred_acc);
     ek_fo_state_free(&e->st);
     memset(e, 0, sizeof *e);
