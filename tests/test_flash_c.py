@@ -397,3 +397,19 @@ def test_trained_fixture_same_as_python_engine(trained, target, config, mode):
     assert got == [(s.neurons_loaded, s.neurons_computed, s.dropped) for s in stats]
     if config in ("naive", "hybrid"):
         assert toks == lm.generate_dense(cfg, res, ffn, list(prompt), n)
+
+
+def test_hybrid_gap_bridging(rand, rand_pred):
+    """--gap-bytes: holes (static neurons) read through; fewer reads, same neurons computed."""
+    path, cfg, *_ = rand
+    kw = dict(mode="hybrid", predictor=rand_pred[0], static_rows=16)
+    plain, bridged = run_c(path, PROMPT, 5, **kw), run_c(path, PROMPT, 5, gap_bytes=4096, **kw)
+    stride = int(plain.begin["bundle_bytes"])
+    assert bridged.tokens == plain.tokens
+    assert [r.margin for r in bridged.records] == [r.margin for r in plain.records]
+    for p, b in zip(plain.records, bridged.records):
+        assert b.counters["loaded"] == p.counters["loaded"] == cfg["L"] * (cfg["f"] - 16)
+        assert p.counters["bridged"] == 0 < b.counters["bridged"] <= cfg["L"] * 16
+        assert b.counters["reads"] < p.counters["reads"]
+        for c in (p.counters, b.counters):
+            assert c["bytes"] == (c["loaded"] + c["bridged"]) * stride

@@ -237,7 +237,8 @@ static void neuron(ek_fo_engine *e, const unsigned char *bundle, ek_fo_counters 
     c->neurons_used++;
 }
 
-/* naive/hybrid: every non-static neuron, staged in coalesced runs. */
+/* naive/hybrid: every non-static neuron, staged in spans of at most staging_bundles; a
+ * span goes on across holes (static neurons) of up to gap_bytes, read but not computed. */
 static int ffn_streamed(ek_fo_engine *e, int l, ek_fo_counters *c)
 {
     const unsigned char *is_static = e->is_static + (size_t)l * (size_t)e->file->model.f;
@@ -246,12 +247,19 @@ static int ffn_streamed(ek_fo_engine *e, int l, ek_fo_counters *c)
     for (int j = 0; j < fl; j++)
         if (!is_static[j])
             e->ids[n++] = j;
-    for (int i = 0; i < n; i += e->staging_bundles) {
-        int chunk = n - i < e->staging_bundles ? n - i : e->staging_bundles;
-        if (read_runs(e, l, e->ids + i, chunk, chunk, e->staging, c) != 0)
+    for (int i = 0; i < n;) {
+        int first = e->ids[i], k = i + 1;
+        while (k < n && e->ids[k] - first < e->staging_bundles &&
+               (size_t)(e->ids[k] - e->ids[k - 1] - 1) * stride <= e->opt.gap_bytes)
+            k++;
+        int span = e->ids[k - 1] - first + 1;
+        if (read_bundles(e, l, first, span, e->staging, c) != 0)
             return -1;
-        for (int k = 0; k < chunk; k++)
-            neuron(e, e->staging + (size_t)k * stride, c);
+        c->neurons_loaded -= (uint64_t)(span - (k - i));
+        c->bridged += (uint64_t)(span - (k - i));
+        for (int q = i; q < k; q++)
+            neuron(e, e->staging + (size_t)(e->ids[q] - first) * stride, c);
+        i = k;
     }
     return 0;
 }

@@ -25,6 +25,7 @@ typedef enum { EK_FO_NAIVE, EK_FO_HYBRID, EK_FO_PREDICTOR, EK_FO_WINDOW } ek_fo_
 typedef struct {
     uint64_t bytes_read, reads, neurons_loaded, neurons_predicted, neurons_used, neurons_active;
     uint64_t cache_hits, evicted, dropped;
+    uint64_t bridged;           /* bundles read only to bridge a gap (--gap-bytes), not computed */
     uint64_t io_bytes;          /* bytes the device transferred (O_DIRECT rounds to 4 KiB) */
     uint64_t io_ns, mm_ns, total_ns;
 } ek_fo_counters;
@@ -36,6 +37,7 @@ typedef struct {
     size_t staging_cap_bytes;   /* naive/hybrid: bound on the staging buffer (0: a whole layer) */
     int static_rows;            /* per layer; -1: what the budget leaves (0 without a budget) */
     int cache_rows;             /* per layer; -1: f/8 */
+    size_t gap_bytes;           /* naive/hybrid: read through holes up to this size (one read, not two) */
 } ek_fo_options;
 
 /* Bounce buffer of O_DIRECT reads (when the file has an O_DIRECT descriptor). */

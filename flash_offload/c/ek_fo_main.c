@@ -1,7 +1,7 @@
 /* ek_fo_main.c - command line of the flash-offload C runtime.
  *
  *   ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] [--predictor P.npz] [--budget BYTES]
- *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B] [--direct]
+ *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B] [--gap-bytes B] [--direct]
  *        (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
  *
  * Output (stdout, parsed by flash_offload/c_runner.py), one line per position:
@@ -28,7 +28,7 @@ static int usage(const char *msg)
 {
     fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] "
             "[--predictor P.npz] [--budget BYTES] [--window K] [--static N] [--cache-rows N] [--staging-bytes B] "
-            "[--direct] "
+            "[--gap-bytes B] [--direct] "
             "(--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]\n", msg);
     return 2;
 }
@@ -58,12 +58,12 @@ static int is_little_endian(void)
 static void print_counters(const ek_fo_counters *c)
 {
     printf(" bytes=%llu reads=%llu loaded=%llu predicted=%llu used=%llu active=%llu hits=%llu evicted=%llu "
-           "dropped=%llu io_bytes=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
+           "dropped=%llu bridged=%llu io_bytes=%llu io_ns=%llu mm_ns=%llu total_ns=%llu",
            (unsigned long long)c->bytes_read, (unsigned long long)c->reads, (unsigned long long)c->neurons_loaded,
            (unsigned long long)c->neurons_predicted,
            (unsigned long long)c->neurons_used, (unsigned long long)c->neurons_active,
            (unsigned long long)c->cache_hits, (unsigned long long)c->evicted, (unsigned long long)c->dropped,
-           (unsigned long long)c->io_bytes, (unsigned long long)c->io_ns,
+           (unsigned long long)c->bridged, (unsigned long long)c->io_bytes, (unsigned long long)c->io_ns,
            (unsigned long long)c->mm_ns, (unsigned long long)c->total_ns);
 }
 
@@ -72,7 +72,7 @@ static void add(ek_fo_counters *t, const ek_fo_counters *c)
     t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
     t->neurons_predicted += c->neurons_predicted; t->neurons_used += c->neurons_used;
     t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits; t->evicted += c->evicted;
-    t->dropped += c->dropped; t->io_bytes += c->io_bytes; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns;
+    t->dropped += c->dropped; t->bridged += c->bridged; t->io_bytes += c->io_bytes; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns;
     t->total_ns += c->total_ns;
 }
 
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 {
     static int prompt[MAX_PROMPT];
     const char *model_path = NULL, *pred_path = NULL;
-    ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1};
+    ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1, 0};
     int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0, direct = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -99,6 +99,8 @@ int main(int argc, char **argv)
             pred_path = v;
         } else if (strcmp(a, "--budget") == 0 && v) {
             opt.budget = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--gap-bytes") == 0 && v) {
+            opt.gap_bytes = (size_t)strtoull(v, NULL, 10);
         } else if (strcmp(a, "--staging-bytes") == 0 && v) {
             opt.staging_cap_bytes = (size_t)strtoull(v, NULL, 10);
         } else if (strcmp(a, "--window") == 0 && v) {
