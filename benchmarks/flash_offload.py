@@ -143,6 +143,8 @@ def main() -> None:
         "resident_bytes": ekf.resident_bytes, "ffn_bytes": ekf.ffn_bytes, "predictor_bytes": pred.nbytes,
         "perplexity_dense": ppl_dense, "perplexity_offload": ppl_offload,
         "perplexity_predictor_only": ev["perplexity_predictor"], "predictor_layers": ev["layers"],
+        # neurons that never fired on the predictor's training tokens (the L1 penalty kills some)
+        "never_active_neurons_per_layer": [int((fq == 0).sum()) for fq in pred.freq],
         "io_reduction_vs_naive": base["bytes_per_token"] / max(rows[-1]["bytes_per_token"], 1),
         "io_ms_reduction_vs_naive": base["io_ms_per_token"] / max(rows[-1]["io_ms_per_token"], 1e-9),
         "speedup_vs_naive": base["total_ms_per_token"] / rows[-1]["total_ms_per_token"],
@@ -160,6 +162,12 @@ def main() -> None:
         print(f"| {x['name']} | {x['bytes_per_token']:,.0f} | {x['io_ms_per_token']:.2f} | {x['mem_mgmt_ms_per_token']:.2f} | "
               f"{x['compute_ms_per_token']:.2f} | {x['total_ms_per_token']:.2f} | {x['static_per_layer']} | "
               f"{x['tokens_differing_from_dense']}/{n_new} |")
+    print("\n| layer | active/token | sparsity | never active | predicted/token | recall | precision | false neg./token |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for lay, dead in zip(ev["layers"], out["never_active_neurons_per_layer"]):
+        print(f"| {lay['layer']} | {lay['active_per_token']:.1f} | {100 * lay['sparsity']:.2f}% | {dead} | "
+              f"{lay['predicted_per_token']:.1f} | {lay['recall']:.4f} | {lay['precision']:.4f} | "
+              f"{lay['false_negatives_per_token']:.3f} |")
     print(f"\nI/O bytes {out['io_reduction_vs_naive']:.1f}x and I/O time {out['io_ms_reduction_vs_naive']:.1f}x lower than naive; "
           f"end-to-end {out['speedup_vs_naive']:.2f}x faster; perplexity dense {ppl_dense:.4f}, offloaded {ppl_offload:.4f} "
           f"({100 * (ppl_offload / ppl_dense - 1):+.2f}%), predictor alone {ev['perplexity_predictor']:.4f}")

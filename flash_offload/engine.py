@@ -26,6 +26,7 @@ from .neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")
 ARENA_MAX = 1 << 20  # reader landing buffer: larger requests are read in several batches
+ARENA_MIN = 256 << 10
 
 
 def chunk_neurons(f: int) -> int:
@@ -121,6 +122,8 @@ class OffloadEngine:
         self.reader = NeuronReader(self.ekf, threads=threads, direct=direct, mode=layout, cold=cold,
                                    gap_bytes=None if config == "hybrid" else 0)
         arena = min(self.reader.buffer_bytes_for(0, self.chunk), ARENA_MAX)
+        if config in ("predictor", "window", "bundle"):  # a few scattered neurons per layer and token
+            arena = min(arena, max(8 * self.reader.buffer_bytes_for(0, 1), ARENA_MIN))
         self.plan = self._plan(budget_bytes, row_bytes, cache_fraction, static_fraction, predictor, arena)
         self.reader.reserve(arena)  # fixed landing buffer: larger requests are read in batches
         self._load_static(predictor)
