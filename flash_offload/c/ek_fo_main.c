@@ -72,7 +72,8 @@ static void add(ek_fo_counters *t, const ek_fo_counters *c)
     t->bytes_read += c->bytes_read; t->reads += c->reads; t->neurons_loaded += c->neurons_loaded;
     t->neurons_predicted += c->neurons_predicted; t->neurons_used += c->neurons_used;
     t->neurons_active += c->neurons_active; t->cache_hits += c->cache_hits; t->evicted += c->evicted;
-    t->dropped += c->dropped; t->bridged += c->bridged; t->io_bytes += c->io_bytes; t->io_ns += c->io_ns; t->mm_ns += c->mm_ns;
+    t->dropped += c->dropped; t->bridged += c->bridged; t->io_bytes += c->io_bytes; t->io_ns += c->io_ns;
+    t->mm_ns += c->mm_ns;
     t->total_ns += c->total_ns;
 }
 
