@@ -33,7 +33,13 @@ def log(msg: str) -> None:
 
 
 def cached_model(build: Path, preset: str, seed: int) -> Path:
+    from edgekiln.flash_offload.train import PRESETS
     path = build / f"{preset}-seed{seed}.npz"
+    if path.is_file():  # a cache trained with other hyperparameters is stale
+        training = lm.load_checkpoint(path)[0].get("training", {})
+        if any(training.get(k) != PRESETS[preset][k] for k in ("steps", "batch", "lr", "l1")):
+            log(f"{path} was trained with other settings than the {preset!r} preset; training again")
+            path.unlink()
     if not path.is_file():
         from edgekiln.flash_offload.train import train
         log(f"training the {preset} model (cached at {path}) ...")

@@ -121,3 +121,22 @@ def test_bad_checkpoints(tmp_path, tiny):
         lm.load_checkpoint(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="context"):
         lm.generate_dense(cfg, r, ffn, [1] * cfg["T"], 1)
+
+
+def test_corpus_split_is_deterministic_and_by_file(tmp_path):
+    from edgekiln.errors import InputError
+    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+
+    for k in range(40):
+        (tmp_path / f"m{k}.py").write_text(f"x{k} = {k}\n" * 20)
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "skip.py").write_text("SKIPPED\n")
+    a, b = load_corpus(tmp_path), load_corpus(tmp_path)
+    assert a.digest == b.digest and np.array_equal(a.heldout, b.heldout)
+    assert a.files == 40 and b"SKIPPED" not in a.train.tobytes() + a.heldout.tobytes()
+    held = {ln for ln in a.heldout.tobytes().split(b"\n") if ln}
+    assert held and not held & {ln for ln in a.train.tobytes().split(b"\n") if ln}  # no file on both sides
+    w = heldout_windows(a.train, 16, 3)
+    assert len(w) == 3 and all(len(x) == 16 for x in w)
+    with pytest.raises(InputError, match="too few"):
+        load_corpus(tmp_path / "test")
