@@ -413,3 +413,22 @@ def test_hybrid_gap_bridging(rand, rand_pred):
         assert b.counters["reads"] < p.counters["reads"]
         for c in (p.counters, b.counters):
             assert c["bytes"] == (c["loaded"] + c["bridged"]) * stride
+
+
+def test_header_bit_flips_never_crash(rand, tmp_path):
+    """Any flipped byte in the fixed header, section table or metadata: a clear error (exit 2),
+    never a crash or a silent run. (The header crc covers the table and JSON.)"""
+    path = rand[0]
+    ekf = EkfFile(path)
+    data = path.read_bytes()
+    end = 64 + 128 * len(ekf.sections) + 200
+    rng = np.random.default_rng(5)
+    for off in sorted(set(rng.integers(0, end, 40).tolist()) | set(range(0, 64, 4))):
+        bad = bytearray(data)
+        bad[off] ^= 1 << int(rng.integers(0, 8))
+        p = tmp_path / "flip.ekf"
+        p.write_bytes(bytes(bad))
+        if off in range(48, 64):          # reserved bytes: ignored by design
+            continue
+        with pytest.raises(CRuntimeError):
+            run_c(p, PROMPT, 1)
