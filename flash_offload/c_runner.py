@@ -77,13 +77,15 @@ def parse_output(text: str) -> tuple[dict[str, str], list[TokenRecord], dict[str
 
 def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = "host", mode: str = "naive",
           predictor: str | Path | None = None, budget: int | None = None, window: int = 4,
-          static_rows: int | None = None, cache_rows: int | None = None, gap_bytes: int = 0, direct: bool = False,
+          static_rows: int | None = None, cache_rows: int | None = None, gap_bytes: int = 0, threads: int = 1,
+          direct: bool = False,
           verify: bool = True, check_cache: bool = False, timeout: float = 600) -> CRunResult:
     """Generate `tokens` tokens after `prompt` with the C runtime on `target`.
 
     static_rows / cache_rows: neurons per layer kept in DRAM for good / in the window cache
     (default: what the budget leaves / f/8, as flash_offload.engine plans them).
     gap_bytes: naive/hybrid read through holes up to this size (counted as `bridged`).
+    threads: threads issuing each layer's reads together.
     direct: cold reads with O_DIRECT (the runtime warns and reads through the page cache
     where the file system refuses it; see `warnings` and begin["direct"]).
     """
@@ -104,6 +106,8 @@ def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = 
         args += ["--static", str(int(static_rows))]
     if cache_rows is not None:
         args += ["--cache-rows", str(int(cache_rows))]
+    if threads != 1:
+        args += ["--threads", str(int(threads))]
     if gap_bytes:
         args += ["--gap-bytes", str(int(gap_bytes))]
     if direct:

@@ -21,12 +21,14 @@ def flash_offload_group() -> None:
 @click.option("--static", "static_rows", type=int, default=None, help="neurons per layer kept in DRAM (default: what the budget leaves)")
 @click.option("--cache-rows", type=int, default=None, help="window cache rows per layer (default: d_ff/8)")
 @click.option("--direct", is_flag=True, help="cold reads with O_DIRECT (warns and falls back where refused)")
-def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows, direct) -> None:
+@click.option("--threads", default=1, show_default=True, help="threads issuing each layer's reads together")
+def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows, direct,
+              threads) -> None:
     """Generate text with the C runtime from a bundled .ekf file (pread per token)."""
     from .c_runner import run_c
 
     r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window,
-              static_rows=static_rows, cache_rows=cache_rows, direct=direct)
+              static_rows=static_rows, cache_rows=cache_rows, direct=direct, threads=threads)
     for w in r.warnings:
         click.echo(f"warning: {w}", err=True)
     n = max(len(r.records), 1)

@@ -303,7 +303,8 @@ def test_token_loop_allocates_nothing(rand, rand_pred, tmp_path, mode):
     counts = []
     for n in (2, 20):
         out = tmp_path / f"count{n}.txt"
-        args = [str(build("host")), str(rand[0]), "--mode", mode, "--prompt", "hi", "--tokens", str(n)]
+        args = [str(build("host")), str(rand[0]), "--mode", mode, "--prompt", "hi", "--tokens", str(n),
+                "--threads", "3"]
         if mode != "naive":
             args += ["--predictor", str(rand_pred[0]), "--static", "8"]
         proc = subprocess.run(args, capture_output=True, text=True,
@@ -432,3 +433,17 @@ def test_header_bit_flips_never_crash(rand, tmp_path):
             continue
         with pytest.raises(CRuntimeError):
             run_c(p, PROMPT, 1)
+
+
+@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("mode", ["hybrid", "window"])
+def test_read_threads_same_results(rand, rand_pred, target, mode):
+    """--threads 4: a layer's reads go out together on a thread pool; nothing else changes."""
+    require_target(target)
+    kw = dict(target=target, mode=mode, predictor=rand_pred[0], static_rows=16, cache_rows=24, window=2)
+    one, four = run_c(rand[0], PROMPT, 6, **kw), run_c(rand[0], PROMPT, 6, threads=4, **kw)
+    assert four.begin["threads"] == "4"
+    assert four.tokens == one.tokens
+    assert [r.margin for r in four.records] == [r.margin for r in one.records]
+    keys = ("bytes", "reads", "loaded", "used", "dropped", "bridged")
+    assert [[r.counters[k] for k in keys] for r in four.records] == [[r.counters[k] for k in keys] for r in one.records]

@@ -31,44 +31,49 @@ static int fail(ek_fo_engine *e, const char *fmt, ...)
     return -1;
 }
 
-/* One pread of n consecutive bundles starting at neuron j of layer l. */
-static int read_bundles(ek_fo_engine *e, int l, int j, int n, unsigned char *dst, ek_fo_counters *c)
+/* Queues one read of n consecutive bundles starting at neuron j of layer l. */
+static void batch_add(ek_fo_engine *e, int l, int j, int n, unsigned char *dst, ek_fo_counters *c)
 {
     const ek_fo_section *s = e->file->bundled[l];
     size_t bytes = (size_t)n * (size_t)s->stride;
-    uint64_t t0 = now_ns(), off = s->offset + (uint64_t)j * s->stride, dev = 0;
-    int rc = e->file->dfd >= 0
-                 ? ek_fo_pread_direct(e->file, dst, bytes, off, e->bounce, e->bounce_bytes, &dev)
-                 : ek_fo_pread(e->file, dst, bytes, off);
+    ek_fo_read *r = &e->jobs[e->n_jobs++];
+    r->off = s->offset + (uint64_t)j * s->stride;
+    r->n = bytes;
+    r->dst = dst;
+    c->bytes_read += bytes;
+    c->reads++;
+    c->neurons_loaded += (uint64_t)n;
+}
+
+/* Issues the queued reads (on the pool's threads) and waits for them. */
+static int batch_flush(ek_fo_engine *e, ek_fo_counters *c)
+{
+    if (e->n_jobs == 0)
+        return 0;
+    uint64_t t0 = now_ns(), dev = 0;
+    int rc = ek_fo_io_run(&e->io, e->jobs, e->n_jobs, &dev);
+    e->n_jobs = 0;
     if (rc != 0) {
         snprintf(e->err, sizeof e->err, "%s", e->file->err);
         return -1;
     }
-    if (c) {
-        c->io_bytes += e->file->dfd >= 0 ? dev : bytes;
-        c->io_ns += now_ns() - t0;
-        c->bytes_read += bytes;
-        c->reads++;
-        c->neurons_loaded += (uint64_t)n;
-    }
+    c->io_ns += now_ns() - t0;
+    c->io_bytes += dev;
     return 0;
 }
 
-/* ids[0..n) ascending -> rows dst[0..n): one read per run of consecutive ids, at most
- * max_run bundles each. */
-static int read_runs(ek_fo_engine *e, int l, const int32_t *ids, int n, int max_run, unsigned char *dst,
-                     ek_fo_counters *c)
+/* ids[0..n) ascending -> rows dst[0..n): one read per run of consecutive ids, all at once. */
+static int read_runs(ek_fo_engine *e, int l, const int32_t *ids, int n, unsigned char *dst, ek_fo_counters *c)
 {
     size_t stride = (size_t)e->file->bundle_stride;
     for (int i = 0; i < n;) {
         int run = 1;
-        while (i + run < n && run < max_run && ids[i + run] == ids[i] + run)
+        while (i + run < n && ids[i + run] == ids[i] + run)
             run++;
-        if (read_bundles(e, l, ids[i], run, dst + (size_t)i * stride, c) != 0)
-            return -1;
+        batch_add(e, l, ids[i], run, dst + (size_t)i * stride, c);
         i += run;
     }
-    return 0;
+    return batch_flush(e, c);
 }
 
 /* Static set of each layer: the static_rows most frequently active neurons in training
@@ -106,7 +111,9 @@ static int load_static(ek_fo_engine *e)
             sid[k] = -1;
         for (int k = 0; k < sl; k++)
             e->is_static[(size_t)l * (size_t)m->f + (size_t)sid[k]] = 1;
-        if (read_runs(e, l, sid, sl, sl > 0 ? sl : 1, e->static_data + (size_t)l * (size_t)s * stride, NULL) != 0)
+        ek_fo_counters unused;
+        memset(&unused, 0, sizeof unused);
+        if (read_runs(e, l, sid, sl, e->static_data + (size_t)l * (size_t)s * stride, &unused) != 0)
             return -1;
     }
     return 0;
@@ -137,7 +144,8 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     uint64_t fixed = f->resident_bytes + ek_fo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
                      (uint64_t)m->L * (uint64_t)m->f +
                      (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0) +
-                     e->bounce_bytes;
+                     ek_fo_io_bytes(opt->threads > 0 ? opt->threads : 1, e->bounce_bytes) +
+                     sizeof(ek_fo_read) * (uint64_t)m->f;
     e->cache_rows = !cached ? 0 : opt->cache_rows >= 0 ? opt->cache_rows : (m->f / 8 > 0 ? m->f / 8 : 1);
     if (e->cache_rows > m->f)
         e->cache_rows = m->f;
@@ -190,11 +198,9 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
 
     size_t L = (size_t)m->L, s = (size_t)e->static_rows;
     e->staging = malloc(staging > 0 ? (size_t)staging * stride : 1);
-    if (e->bounce_bytes) {
-        e->bounce_mem = malloc(e->bounce_bytes + EK_FO_ALIGN);
-        if (e->bounce_mem)
-            e->bounce = e->bounce_mem + (EK_FO_ALIGN - (uintptr_t)e->bounce_mem % EK_FO_ALIGN) % EK_FO_ALIGN;
-    }
+    e->jobs = malloc(sizeof(ek_fo_read) * (size_t)m->f);
+    if (ek_fo_io_init(&e->io, f, opt->threads, e->bounce_bytes) != 0)
+        return fail(e, "cannot start %d read threads", opt->threads);
     e->static_data = malloc(s > 0 ? L * s * stride : 1);
     e->static_ids = malloc(sizeof(int32_t) * (s > 0 ? L * s : 1));
     e->is_static = calloc(L * (size_t)m->f, 1);
@@ -206,7 +212,7 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     }
     if (cached)
         e->caches = calloc(L, sizeof *e->caches);
-    if (!e->staging || (e->bounce_bytes && !e->bounce) || !e->static_data || !e->static_ids || !e->is_static ||
+    if (!e->staging || !e->jobs || !e->static_data || !e->static_ids || !e->is_static ||
         !e->ids || !e->need ||
         (pred_floats && (!e->pred_buf || !e->pred_acc)) || (cached && !e->caches) || ek_fo_state_alloc(&e->st, m) != 0)
         return fail(e, "out of memory allocating the engine buffers (%llu bytes)",
@@ -222,7 +228,8 @@ void ek_fo_engine_free(ek_fo_engine *e)
     if (e->caches)
         for (int l = 0; l < e->file->model.L; l++)
             ek_fo_cache_free(&e->caches[l]);
-    free(e->caches); free(e->staging); free(e->bounce_mem);
+    ek_fo_io_free(&e->io);
+    free(e->caches); free(e->staging); free(e->jobs);
     free(e->static_data); free(e->static_ids); free(e->is_static);
     free(e->ids); free(e->need); free(e->pred_buf); free(e->pred_acc);
     ek_fo_state_free(&e->st);
@@ -237,29 +244,37 @@ static void neuron(ek_fo_engine *e, const unsigned char *bundle, ek_fo_counters 
     c->neurons_used++;
 }
 
-/* naive/hybrid: every non-static neuron, staged in spans of at most staging_bundles; a
- * span goes on across holes (static neurons) of up to gap_bytes, read but not computed. */
+/* naive/hybrid: every non-static neuron. Spans of ids (going on across holes of static
+ * neurons up to gap_bytes, read but not computed) are packed into the staging buffer, read
+ * together, then computed; e->need[q] is neuron q's row in staging. */
 static int ffn_streamed(ek_fo_engine *e, int l, ek_fo_counters *c)
 {
     const unsigned char *is_static = e->is_static + (size_t)l * (size_t)e->file->model.f;
     size_t stride = (size_t)e->file->bundle_stride;
-    int n = 0, fl = layer_f(e, l);
+    int n = 0, fl = layer_f(e, l), cap = e->staging_bundles;
     for (int j = 0; j < fl; j++)
         if (!is_static[j])
             e->ids[n++] = j;
     for (int i = 0; i < n;) {
-        int first = e->ids[i], k = i + 1;
-        while (k < n && e->ids[k] - first < e->staging_bundles &&
-               (size_t)(e->ids[k] - e->ids[k - 1] - 1) * stride <= e->opt.gap_bytes)
-            k++;
-        int span = e->ids[k - 1] - first + 1;
-        if (read_bundles(e, l, first, span, e->staging, c) != 0)
+        int i0 = i, used = 0;
+        while (i < n && used < cap) {
+            int first = e->ids[i], k = i + 1;
+            while (k < n && e->ids[k] - first < cap - used &&
+                   (size_t)(e->ids[k] - e->ids[k - 1] - 1) * stride <= e->opt.gap_bytes)
+                k++;
+            int span = e->ids[k - 1] - first + 1;
+            batch_add(e, l, first, span, e->staging + (size_t)used * stride, c);
+            c->neurons_loaded -= (uint64_t)(span - (k - i));
+            c->bridged += (uint64_t)(span - (k - i));
+            for (int q = i; q < k; q++)
+                e->need[q] = used + e->ids[q] - first;
+            used += span;
+            i = k;
+        }
+        if (batch_flush(e, c) != 0)
             return -1;
-        c->neurons_loaded -= (uint64_t)(span - (k - i));
-        c->bridged += (uint64_t)(span - (k - i));
-        for (int q = i; q < k; q++)
-            neuron(e, e->staging + (size_t)(e->ids[q] - first) * stride, c);
-        i = k;
+        for (int q = i0; q < i; q++)
+            neuron(e, e->staging + (size_t)e->need[q] * stride, c);
     }
     return 0;
 }
@@ -284,7 +299,7 @@ static int ffn_cached(ek_fo_engine *e, int l, int pos, ek_fo_counters *c)
     c->evicted += (uint64_t)evicted;
     c->cache_hits += (uint64_t)(want - n_need - dropped);
     c->mm_ns += now_ns() - t0;
-    if (read_runs(e, l, e->need, n_need, n_need > 0 ? n_need : 1, ca->rows + (size_t)first * ca->stride, c) != 0)
+    if (read_runs(e, l, e->need, n_need, ca->rows + (size_t)first * ca->stride, c) != 0)
         return -1;
     for (int r = 0; r < ca->used; r++)
         neuron(e, ca->rows + (size_t)r * ca->stride, c);

@@ -17,6 +17,7 @@
 
 #include "ek_fo_cache.h"
 #include "ek_fo_file.h"
+#include "ek_fo_io.h"
 #include "ek_fo_model.h"
 #include "ek_fo_predictor.h"
 
@@ -38,6 +39,7 @@ typedef struct {
     int static_rows;            /* per layer; -1: what the budget leaves (0 without a budget) */
     int cache_rows;             /* per layer; -1: f/8 */
     size_t gap_bytes;           /* naive/hybrid: read through holes up to this size (one read, not two) */
+    int threads;                /* threads issuing a layer's reads together (1: the caller alone) */
 } ek_fo_options;
 
 /* Bounce buffer of O_DIRECT reads (when the file has an O_DIRECT descriptor). */
@@ -50,8 +52,10 @@ typedef struct {
     ek_fo_state st;
     ek_fo_cache *caches;         /* predictor/window: one per layer */
     unsigned char *staging;     /* naive/hybrid */
-    unsigned char *bounce, *bounce_mem;  /* O_DIRECT: aligned view, allocation */
-    size_t bounce_bytes;
+    ek_fo_io io;                /* read pool */
+    ek_fo_read *jobs;           /* f: the reads of one batch */
+    int n_jobs;
+    size_t bounce_bytes;        /* O_DIRECT bounce buffer per thread */
     int staging_bundles;
     unsigned char *static_data; /* L * static_rows bundles */
     int32_t *static_ids;        /* L * static_rows, ascending per layer */

@@ -2,6 +2,7 @@
  *
  *   ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] [--predictor P.npz] [--budget BYTES]
  *        [--window K] [--static N] [--cache-rows N] [--staging-bytes B] [--gap-bytes B] [--direct]
+ *        [--threads N]
  *        (--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]
  *
  * Output (stdout, parsed by flash_offload/c_runner.py), one line per position:
@@ -28,7 +29,7 @@ static int usage(const char *msg)
 {
     fprintf(stderr, "ekfo: error: %s\nusage: ekfo MODEL.ekf [--mode naive|hybrid|predictor|window] "
             "[--predictor P.npz] [--budget BYTES] [--window K] [--static N] [--cache-rows N] [--staging-bytes B] "
-            "[--gap-bytes B] [--direct] "
+            "[--gap-bytes B] [--direct] [--threads N] "
             "(--prompt TEXT | --prompt-hex HEX) [--tokens N] [--no-verify] [--check-cache]\n", msg);
     return 2;
 }
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 {
     static int prompt[MAX_PROMPT];
     const char *model_path = NULL, *pred_path = NULL;
-    ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1, 0};
+    ek_fo_options opt = {EK_FO_NAIVE, 4, 0, 0, -1, -1, 0, 1};
     int n_prompt = -1, n_tokens = 16, verify = 1, check_cache = 0, direct = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -100,6 +101,10 @@ int main(int argc, char **argv)
             pred_path = v;
         } else if (strcmp(a, "--budget") == 0 && v) {
             opt.budget = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            opt.threads = atoi(v);
+            if (opt.threads < 1 || opt.threads > 64)
+                return usage("--threads must be 1..64");
         } else if (strcmp(a, "--gap-bytes") == 0 && v) {
             opt.gap_bytes = (size_t)strtoull(v, NULL, 10);
         } else if (strcmp(a, "--staging-bytes") == 0 && v) {
@@ -185,11 +190,12 @@ int main(int argc, char **argv)
     static const char *modes[] = {"naive", "hybrid", "predictor", "window"};
     printf("ekfo-begin mode=%s layers=%d d_model=%d d_ff=%d heads=%d vocab=%d context=%d bundle_bytes=%llu "
            "resident_bytes=%llu dram_bytes=%llu static_bytes=%llu cache_bytes=%llu budget=%llu static_rows=%d "
-           "cache_rows=%d staging_bundles=%d window=%d direct=%d prompt=%d tokens=%d\n",
+           "cache_rows=%d staging_bundles=%d window=%d direct=%d threads=%d prompt=%d tokens=%d\n",
            modes[opt.mode], m->L, m->d, m->f, m->h, m->V, m->T, (unsigned long long)file.bundle_stride,
            (unsigned long long)file.resident_bytes, (unsigned long long)e.dram_bytes,
            (unsigned long long)e.static_bytes, (unsigned long long)e.cache_bytes, (unsigned long long)opt.budget,
-           e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, file.dfd >= 0, n_prompt, n_tokens);
+           e.static_rows, e.cache_rows, e.staging_bundles, e.opt.window_k, file.dfd >= 0, e.io.threads, n_prompt,
+           n_tokens);
 
     ek_fo_counters c, total;
     memset(&total, 0, sizeof total);
