@@ -1,7 +1,7 @@
 """The flash-offload C runtime against the Python engine, config by config, on one model.
 
     python benchmarks/flash_offload_c.py MODEL.ekf PREDICTOR.npz --json r.json [--tokens 40]
-        [--targets host,arm] [--budget BYTES] [--window 4] [--markdown]
+        [--targets host,arm] [--budget BYTES] [--window 4] [--threads 4] [--markdown]
 
 MODEL.ekf / PREDICTOR.npz: `kiln flash-offload train --preset large`, `pack`, `train-predictor`.
 Each config gets the DRAM plan OffloadEngine makes for the budget (default: half the model);
@@ -41,7 +41,7 @@ def run_config(ekf: str, pred_path: str, pred: Predictor, config: str, mode: str
     toks, stats = eng.generate(list(PROMPT), args.tokens)
     py_ms = (time.perf_counter() - t0) * 1e3 / len(stats)
     kw = dict(mode=mode, predictor=None if mode == "naive" else pred_path, window=args.window,
-              static_rows=eng.plan.static_per_layer, cache_rows=eng.plan.cache_per_layer)
+              static_rows=eng.plan.static_per_layer, cache_rows=eng.plan.cache_per_layer, threads=args.threads)
     row = {"name": config, "c_mode": mode, "static_per_layer": eng.plan.static_per_layer,
            "cache_per_layer": eng.plan.cache_per_layer, "python_ms_per_token": py_ms,
            "python_bytes_per_token": sum(s.bytes_read for s in stats) / len(stats)}
@@ -68,12 +68,14 @@ def main() -> None:
     ap.add_argument("--targets", default="host,arm")
     ap.add_argument("--budget", type=int, default=None)
     ap.add_argument("--window", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=4, help="C read threads (the Python engine's default is 4)")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     args.targets = args.targets.split(",")
     pred = Predictor.load(args.predictor)
     rows = [run_config(args.model, args.predictor, pred, c, m, args) for c, m in CONFIGS]
-    out = {"model": args.model, "prompt": PROMPT.decode(), "tokens": args.tokens, "configs": rows}
+    out = {"model": args.model, "prompt": PROMPT.decode(), "tokens": args.tokens, "threads": args.threads,
+           "configs": rows}
     with open(args.json, "w") as fh:
         json.dump(out, fh, indent=1)
     t = Table(title="flash-offload C runtime vs Python engine (ms per token)")
