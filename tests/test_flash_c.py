@@ -447,3 +447,18 @@ def test_read_threads_same_results(rand, rand_pred, target, mode):
     assert [r.margin for r in four.records] == [r.margin for r in one.records]
     keys = ("bytes", "reads", "loaded", "used", "dropped", "bridged")
     assert [[r.counters[k] for k in keys] for r in four.records] == [[r.counters[k] for k in keys] for r in one.records]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "predictor", "window"])
+def test_budget_split_stays_within_budget(rand, rand_pred, mode):
+    """Without --static, what the budget leaves becomes static neurons; DRAM use <= budget."""
+    path, cfg, *_ = rand
+    kw = dict(mode=mode, predictor=rand_pred[0], cache_rows=8)
+    base = run_c(path, PROMPT, 2, static_rows=0, **kw)
+    per_static = cfg["L"] * (int(base.begin["bundle_bytes"]) + 4)     # bundle + its id, every layer
+    for extra in (5, 12):
+        budget = int(base.begin["dram_bytes"]) + extra * per_static + 3
+        r = run_c(path, PROMPT, 2, budget=budget, **kw)
+        assert int(r.begin["dram_bytes"]) <= budget
+        assert int(r.begin["static_rows"]) == extra
+        assert r.begin["staging_bundles"] == base.begin["staging_bundles"]   # hybrid: still a whole layer

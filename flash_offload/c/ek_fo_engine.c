@@ -143,7 +143,7 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     /* Fixed part: resident tensors, activations + KV cache, id lists, predictor, bounce buffer. */
     uint64_t fixed = f->resident_bytes + ek_fo_state_bytes(m) + 2 * sizeof(int32_t) * (uint64_t)m->f +
                      (uint64_t)m->L * (uint64_t)m->f +
-                     (pred_floats ? p->bytes + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) : 0) +
+                     (p ? p->bytes : 0) + (uint64_t)pred_floats * (sizeof(float) + sizeof(double)) +
                      ek_fo_io_bytes(opt->threads > 0 ? opt->threads : 1, e->bounce_bytes) +
                      sizeof(ek_fo_read) * (uint64_t)m->f;
     e->cache_rows = !cached ? 0 : opt->cache_rows >= 0 ? opt->cache_rows : (m->f / 8 > 0 ? m->f / 8 : 1);
@@ -175,8 +175,11 @@ int ek_fo_engine_init(ek_fo_engine *e, ek_fo_file *f, const ek_fo_predictor *p, 
     } else if (opt->static_rows >= 0) {
         e->static_rows = opt->static_rows > m->f ? m->f : opt->static_rows;
     } else {
+        /* What the budget leaves after a staging buffer of up to 512 bundles (as the engine's
+         * CHUNK_NEURONS), so the streamed neurons still come in large reads. */
         uint64_t per_row = (uint64_t)m->L * (stride + sizeof(int32_t));
-        uint64_t after_staging = left == UINT64_MAX ? 0 : left - (cached ? 0 : stride);
+        uint64_t reserve = cached ? 0 : (uint64_t)(staging < 512 ? staging : 512) * stride;
+        uint64_t after_staging = left == UINT64_MAX ? 0 : left > reserve ? left - reserve : 0;
         e->static_rows = (int)(after_staging / per_row < (uint64_t)m->f ? after_staging / per_row : (uint64_t)m->f);
     }
     e->static_bytes = (uint64_t)m->L * (uint64_t)e->static_rows * (stride + sizeof(int32_t));
