@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import require_target
 from edgekiln.flash_offload import lm
-from edgekiln.flash_offload.c_build import build
+from edgekiln.flash_offload.c_build import C_DIR, build
 from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
 from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
 from edgekiln.flash_offload.engine import OffloadEngine
@@ -462,3 +463,38 @@ def test_budget_split_stays_within_budget(rand, rand_pred, mode):
         assert int(r.begin["dram_bytes"]) <= budget
         assert int(r.begin["static_rows"]) == extra
         assert r.begin["staging_bundles"] == base.begin["staging_bundles"]   # hybrid: still a whole layer
+
+
+@pytest.fixture(scope="module")
+def cache_driver(tmp_path_factory):
+    exe = tmp_path_factory.mktemp("cache") / "cache_driver"
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{C_DIR}",
+                    str(Path(__file__).parent / "data" / "flash_c" / "cache_driver.c"), str(C_DIR / "ek_fo_cache.c"),
+                    "-o", str(exe)], check=True)
+    return exe
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_cache_policy_equals_python_window_cache(cache_driver, data):
+    """Property: for any sequence of predicted sets, the C cache and engine_io.WindowCache
+    read the same neurons, drop as many, and keep the same ids in the same rows."""
+    from edgekiln.flash_offload.engine_io import WindowCache
+
+    f = data.draw(st.integers(4, 40), label="f")
+    cap = data.draw(st.integers(0, f), label="cap")
+    k = data.draw(st.integers(0, 4), label="k")
+    steps = data.draw(st.lists(st.sets(st.integers(0, f - 1), max_size=f), min_size=1, max_size=12), label="steps")
+    lines = [f"{f} {cap}"] + [" ".join(map(str, [t, k, len(s), *sorted(s)])) for t, s in enumerate(steps)]
+    out = subprocess.run([str(cache_driver)], input="\n".join(lines) + "\n", capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    py = WindowCache(f, cap, 1)
+    for t, (s, line) in enumerate(zip(steps, out.stdout.splitlines(), strict=True)):
+        need, dropped = py.admit(np.array(sorted(s), dtype=np.int64), t, k)
+        py.append_slots(need)
+        py.check()
+        left, right = line.split(" | ")
+        got = list(map(int, left.split()))
+        rows = list(map(int, right.split()))
+        assert got[0] == dropped and got[2:] == need.tolist()
+        assert rows[1:] == py.ids[:py.n].tolist()
