@@ -324,12 +324,22 @@ class PlaneReader:
         """Planes first..last (1-based, inclusive) of one expert in one read, crc-checked."""
         if not 1 <= first <= last <= self.file.n_planes:
             raise InputError(f"planes {first}..{last} outside 1..{self.file.n_planes}")
-        secs = [self.file.plane(layer, expert, k) for k in range(first, last + 1)]
-        start = secs[0].offset  # sections are 4 KiB aligned
-        end = align_up(secs[-1].offset + secs[-1].nbytes)
-        buf = PlaneBuffer(end - start, meter)
+        a, b = self.file.plane(layer, expert, first), self.file.plane(layer, expert, last)
+        buf = PlaneBuffer(b.offset + b.nbytes - a.offset, meter)
+        return self.read_into(buf, layer, expert, first, last)
+
+    def read_into(self, buf: PlaneBuffer, layer: int, expert: int, first: int,
+                  last: int | None = None) -> LoadedPlanes:
+        """Read planes first..last (default: first only) into `buf`, which the caller
+        allocated (and counted) beforehand; buf is released on error."""
+        last = first if last is None else last
         try:
-            self._pread(buf, start, end - start)
+            secs = [self.file.plane(layer, expert, k) for k in range(first, last + 1)]
+            start = secs[0].offset  # sections are 4 KiB aligned
+            n = align_up(secs[-1].offset + secs[-1].nbytes) - start
+            if buf.nbytes < n:
+                raise InputError(f"plane buffer of {buf.nbytes} bytes is smaller than the {n} to read")
+            self._pread(buf, start, n)
             if self.check:
                 for k, s in zip(range(first, last + 1), secs):
                     if zlib.crc32(buf.view(s.offset - start, s.offset - start + s.nbytes)) != s.crc32:

@@ -18,7 +18,7 @@ import numpy as np
 from edgekiln.errors import MemoryBudgetError
 from edgekiln.flash_offload.ekf_format import ALIGN, align_up
 
-KINDS = ("resident", "kv", "plane", "scratch", "io")
+KINDS = ("resident", "kv", "experts", "plane", "scratch")
 
 
 class BudgetExceeded(MemoryBudgetError):
