@@ -17,6 +17,7 @@ from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_has
 from edgekiln.flash_offload.engine import OffloadEngine
 from edgekiln.flash_offload.predictor import Predictor
 
+TARGETS = ["host", pytest.param("arm", marks=pytest.mark.qemu)]   # arm runs under qemu-aarch64
 TIE = 1e-4       # logit gap under which float32 sum order may pick either token
 PROMPT = b"The cat sat"
 
@@ -94,7 +95,7 @@ def rand_pred(rand, tmp_path_factory):
     return ppath, pred
 
 
-@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("target", TARGETS)
 def test_forward_matches_numpy(rand, target):
     require_target(target)
     path, cfg, res, ffn = rand
@@ -107,6 +108,7 @@ def test_forward_matches_numpy(rand, target):
     np.testing.assert_allclose(got_m, margins[: len(got_m)], atol=5e-5, rtol=0)
 
 
+@pytest.mark.qemu
 def test_arm_bit_identical_to_host(rand):
     require_target("arm")
     path = rand[0]
@@ -229,7 +231,7 @@ ENGINE_CONFIGS = [  # (python config, C mode, static_fraction, cache_fraction)
 ]
 
 
-@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config,mode,static_fraction,cache_fraction", ENGINE_CONFIGS)
 def test_same_tokens_and_counters_as_python_engine(rand, rand_pred, target, config, mode, static_fraction,
                                                    cache_fraction):
@@ -329,7 +331,7 @@ def test_padded_bundles_same_tokens(rand, rand_pred, tmp_path):
     assert all(r.counters["bytes"] == r.counters["loaded"] * stride for r in b.records)
 
 
-@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("target", TARGETS)
 def test_direct_reads_same_tokens(rand, rand_pred, target):
     """--direct: O_DIRECT reads rounded out to 4 KiB blocks (or a warning and buffered reads)."""
     require_target(target)
@@ -379,7 +381,7 @@ def trained(tmp_path_factory):
     return path, tmp / "pred.npz", pred, (cfg, res, ffn)
 
 
-@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("config,mode", [("naive", "naive"), ("hybrid", "hybrid"), ("predictor", "predictor"),
                                          ("window", "window"), ("bundle", "window")])
 def test_trained_fixture_same_as_python_engine(trained, target, config, mode):
@@ -436,7 +438,7 @@ def test_header_bit_flips_never_crash(rand, tmp_path):
             run_c(p, PROMPT, 1)
 
 
-@pytest.mark.parametrize("target", ["host", "arm"])
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("mode", ["hybrid", "window"])
 def test_read_threads_same_results(rand, rand_pred, target, mode):
     """--threads 4: a layer's reads go out together on a thread pool; nothing else changes."""
