@@ -78,8 +78,8 @@ def parse_output(text: str) -> tuple[dict[str, str], list[TokenRecord], dict[str
 def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = "host", mode: str = "naive",
           predictor: str | Path | None = None, budget: int | None = None, window: int = 4,
           static_rows: int | None = None, cache_rows: int | None = None, gap_bytes: int = 0, threads: int = 1,
-          direct: bool = False,
-          verify: bool = True, check_cache: bool = False, timeout: float = 600) -> CRunResult:
+          direct: bool = False, verify: bool = True, check_cache: bool = False,
+          timeout: float = 600) -> CRunResult:
     """Generate `tokens` tokens after `prompt` with the C runtime on `target`.
 
     static_rows / cache_rows: neurons per layer kept in DRAM for good / in the window cache
@@ -122,10 +122,11 @@ def run_c(model: str | Path, prompt: bytes | str, tokens: int, *, target: str = 
     except subprocess.TimeoutExpired:
         raise SimulatorError(f"the C runtime did not finish within {timeout:.0f} s on {target}") from None
     if proc.returncode != 0:
-        msg = proc.stderr.strip()
-        if proc.returncode == 2 and msg.startswith("ekfo: error:"):
-            raise CRuntimeError(msg.removeprefix("ekfo: error:").strip())
-        raise SimulatorError(f"the C runtime exited with code {proc.returncode} on {target}:\n{msg[-2000:]}")
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("ekfo: error:")]
+        if proc.returncode == 2 and errors:
+            raise CRuntimeError(errors[0].removeprefix("ekfo: error:").strip())
+        raise SimulatorError(f"the C runtime exited with code {proc.returncode} on {target}:\n"
+                             f"{proc.stderr.strip()[-2000:]}")
     begin, records, end = parse_output(proc.stdout)
     warns = [ln.removeprefix("ekfo: warning:").strip() for ln in proc.stderr.splitlines()
              if ln.startswith("ekfo: warning:")]
