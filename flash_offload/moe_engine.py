@@ -83,6 +83,8 @@ class ExpertSystem:
         self.meter = MemoryMeter(budget)
         self.stats: dict = {}
 
+    dynamic = "nothing"
+
     def min_dynamic_bytes(self) -> int:
         return 0
 
@@ -136,6 +138,10 @@ class LruFixedBits(ExpertSystem):
         self.cache: OrderedDict = OrderedDict()
         self.stats = {"bits": self.bits, "loads": 0, "hits": 0, "evictions": 0}
 
+    @property
+    def dynamic(self):
+        return f"one expert at {self.bits} bits"
+
     def min_dynamic_bytes(self):
         return self.file.max_expert_bytes(self.k)
 
@@ -157,7 +163,7 @@ class LruFixedBits(ExpertSystem):
                 lp = self.cache[key]
             else:
                 nbytes = self.file.expert_bytes(layer, e, self.k)
-                while self.meter.room() < nbytes:
+                while self.meter.budget is not None and self.meter.room() < nbytes:
                     self.cache.popitem(last=False)[1].release()
                     self.stats["evictions"] += 1
                 lp = self.reader.read_planes(layer, e, 1, self.k, self.meter)
@@ -188,6 +194,8 @@ class D2Moe(ExpertSystem):
         self._H = None
         self.stats = {"loads": 0, "bytes_read": 0, "clamped_tokens": 0, "evictions": 0,
                       "bits_hist": {str(b): 0 for b in mf.bits}, "wait_s": 0.0}
+
+    dynamic = "one expert base plane"
 
     def min_dynamic_bytes(self):
         return self.file.max_plane_bytes(1)
@@ -244,6 +252,21 @@ class D2Moe(ExpertSystem):
         self.reader.close()
 
 
+def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int) -> tuple[int, int]:
+    """(bytes held for the whole run besides plane buffers, the measured compute scratch):
+    what the system holds already, resident weights, one KV cache per request, scratch."""
+    cfg = model.config
+    kv = n_requests * KVCache.empty(cfg).nbytes
+    with threadpool_limits(1):
+        scratch = measure_scratch(system.probe(cfg["d"], n_requests * cfg["top_k"]))
+    return system.meter.used + sum(a.nbytes for a in model.resident.values()) + kv + scratch, scratch
+
+
+def min_budget(system: ExpertSystem, model: MoEModel, n_requests: int) -> int:
+    """The smallest budget `system` runs n_requests with (the error for less names it)."""
+    return fixed_bytes(system, model, n_requests)[0] + system.min_dynamic_bytes()
+
+
 def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.ndarray],
                  blas_threads: int = 1) -> RunResult:
     """Teacher-force the windows as one batch of requests through `system`."""
@@ -254,13 +277,12 @@ def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.nda
         raise InputError(f"requests of {n} tokens: need 2..T={cfg['T']}")
     meter = system.meter
     with threadpool_limits(blas_threads):
-        hold_arrays(meter, r.values(), "resident")
         caches = [KVCache.empty(cfg) for _ in range(B)]
-        hold_arrays(meter, [a for c in caches for a in c.k + c.v], "kv")
-        scratch = measure_scratch(system.probe(cfg["d"], B * cfg["top_k"]))
-        fixed = meter.used + scratch
+        fixed, scratch = fixed_bytes(system, model, B)
         if meter.budget is not None:
-            check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name)
+            check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name, system.dynamic)
+        hold_arrays(meter, r.values(), "resident")
+        hold_arrays(meter, [a for c in caches for a in c.k + c.v], "kv")
         meter.alloc(scratch, "scratch")  # held: one expert computation's measured working set
         total = 0.0
         t0 = time.perf_counter()

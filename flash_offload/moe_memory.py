@@ -119,13 +119,12 @@ def hold_arrays(meter: MemoryMeter, arrays, kind: str) -> int:
     return n
 
 
-def check_budget(budget: int, fixed_bytes: int, min_dynamic_bytes: int, what: str) -> None:
+def check_budget(budget: int, fixed_bytes: int, min_dynamic_bytes: int, what: str, dynamic: str) -> None:
     """Refuse a budget below fixed (resident + KV + scratch) + the smallest workable dynamic
-    part (one expert's base plane for the plane engine, one expert at its bit-width for LRU)."""
+    part (`dynamic` names it: one expert's base plane, or one expert at its bit-width)."""
     need = fixed_bytes + min_dynamic_bytes
     if budget < need:
         raise MemoryBudgetError(
             f"memory budget {budget} bytes is below the minimum of {need} bytes for {what}: "
             f"{fixed_bytes} for resident weights, KV caches and compute scratch plus "
-            f"{min_dynamic_bytes} for {('one expert base plane' if 'plane' in what else 'one expert')}; "
-            f"pass --budget {need} or more")
+            f"{min_dynamic_bytes} for {dynamic}; pass --budget {need} or more")
