@@ -258,6 +258,7 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
 from edgekiln.flash_offload.cli import flash_offload_group  # noqa: E402  (subcommand group)
 
 main.add_command(flash_offload_group)
+main.add_command(__import__("edgekiln.flash_offload.moe_cli", fromlist=["moe_group"]).moe_group)  # kiln moe
 
 
 if __name__ == "__main__":
