@@ -114,6 +114,7 @@ class Int8InMemory(ExpertSystem):
             self.experts.append(row)
         self.expert_bytes = sum(ex.nbytes() for row in self.experts for ex in row)
         self.meter.alloc(self.expert_bytes, "experts")
+        self.stats = {"expert_bytes": self.expert_bytes}
 
     def probe(self, d, n_tokens):
         H = np.ones((n_tokens, d), np.float32)

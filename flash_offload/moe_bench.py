@@ -1,0 +1,74 @@
+"""The three expert systems side by side on the same requests and the same budget."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgekiln.errors import InputError
+from edgekiln.flash_offload.moe_engine import (SYSTEMS, BitsFn, D2Moe, Int8InMemory, LruFixedBits,
+                                               RunResult, min_budget, run_requests)
+from edgekiln.flash_offload.moe_file import MoeFile
+from edgekiln.flash_offload.moe_lm import MoEModel
+
+
+def threshold_bits_fn(bits: Sequence[int], cuts: Sequence[float]) -> BitsFn:
+    """Score-threshold rule: a token whose gate score for the expert is >= cuts[j] gets
+    bits[j+1] (cuts ascending, one fewer than bits); below cuts[0] the lowest width."""
+    bits, cuts = list(bits), list(cuts)
+    if len(cuts) != len(bits) - 1 or cuts != sorted(cuts):
+        raise InputError(f"{len(bits) - 1} ascending score cuts are needed for bit-widths {bits}, got {cuts}")
+    table = np.asarray(bits, np.int64)
+    return lambda layer, e, H, scores: table[np.searchsorted(cuts, np.asarray(scores), side="right")]
+
+
+def make_system(name: str, mf: MoeFile, model: MoEModel | None, budget: int | None, bits_fn: BitsFn | None,
+                lru_bits: int | None = None, direct: bool = True, io_threads: int = 2, overlap: bool = True):
+    if name == "int8_in_memory":
+        if model is None or not model.experts:
+            raise InputError("int8_in_memory needs the float checkpoint (--checkpoint) to quantize experts to int8")
+        return Int8InMemory(model, mf.group_size, budget)
+    if name == "lru_fixed_bits":
+        return LruFixedBits(mf, budget, lru_bits, direct)
+    if name == "d2moe":
+        if bits_fn is None:
+            raise InputError("d2moe needs a bit-width rule (a trained router or score cuts)")
+        return D2Moe(mf, budget, bits_fn, direct, io_threads, overlap)
+    raise InputError(f"unknown system {name!r}: one of {SYSTEMS}")
+
+
+def compare_systems(mf: MoeFile, model: MoEModel, windows: Sequence[np.ndarray], bits_fn: BitsFn,
+                    budget: int | None = None, budget_fraction: float = 0.5, lru_bits: int | None = None,
+                    direct: bool = True, io_threads: int = 2,
+                    log: Callable[[str], None] = lambda s: None) -> dict:
+    """Run int8_in_memory (no budget: the reference), then lru_fixed_bits and d2moe under one
+    budget (default budget_fraction x the int8 peak, at least what both need)."""
+    if model.config != mf.config:
+        raise InputError("the checkpoint and the plane file describe different models; re-pack the file")
+    base = MoEModel(mf.config, mf.resident(), None)
+    results: list[RunResult] = []
+    r = run_requests(make_system("int8_in_memory", mf, model, None, None), model, windows)
+    results.append(r)
+    log(_line(r))
+    if budget is None:
+        need = max(min_budget(LruFixedBits(mf, None, lru_bits, direct), base, len(windows)),
+                   min_budget(D2Moe(mf, None, bits_fn, direct), base, len(windows)))
+        budget = max(int(r.meter["peak_bytes"] * budget_fraction), need)
+    for name in ("lru_fixed_bits", "d2moe"):
+        r = run_requests(make_system(name, mf, model, budget, bits_fn, lru_bits, direct, io_threads), base, windows)
+        results.append(r)
+        log(_line(r))
+    out = []
+    for r in results:
+        d = r.as_dict()
+        d["memory_budget_bytes"] = budget  # the shared budget (int8_in_memory cannot honour it)
+        d["within_budget"] = d["peak_memory_bytes"] <= budget
+        out.append(d)
+    return {"systems": out, "memory_budget_bytes": budget, "requests": len(windows),
+            "tokens_per_request": int(len(windows[0])), "experts_int8_bytes": results[0].stats.get("expert_bytes"),
+            "plane_file_bytes": mf.file_size}
+
+
+def _line(r: RunResult) -> str:
+    return (f"{r.name:15s} {r.tokens_per_s:8.1f} tok/s  peak {r.meter['peak_bytes'] / 2**20:7.2f} MiB  "
+            f"ppl {r.perplexity:.4f}  budget {r.meter['budget_bytes']}")
