@@ -50,12 +50,14 @@ def compare_systems(mf: MoeFile, model: MoEModel, windows: Sequence[np.ndarray],
     r = run_requests(make_system("int8_in_memory", mf, model, None, None), model, windows)
     results.append(r)
     log(_line(r))
+    others = [make_system(name, mf, model, None, bits_fn, lru_bits, direct, io_threads)
+              for name in ("lru_fixed_bits", "d2moe")]
     if budget is None:
-        need = max(min_budget(LruFixedBits(mf, None, lru_bits, direct), base, len(windows)),
-                   min_budget(D2Moe(mf, None, bits_fn, direct), base, len(windows)))
+        need = max(min_budget(s, base, len(windows)) for s in others)
         budget = max(int(r.meter["peak_bytes"] * budget_fraction), need)
-    for name in ("lru_fixed_bits", "d2moe"):
-        r = run_requests(make_system(name, mf, model, budget, bits_fn, lru_bits, direct, io_threads), base, windows)
+    for s in others:
+        s.meter.budget = budget
+        r = run_requests(s, base, windows)
         results.append(r)
         log(_line(r))
     out = []
