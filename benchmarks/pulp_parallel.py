@@ -59,44 +59,59 @@ def run_case(model: str, target: str, X_train, y_train, X32, work: Path) -> list
 DTYPES = [("float32-libgcc", {"soft_float": False}), ("float32", {}), ("fixed", {"dtype": "fixed"})]
 
 
-def run_dtypes(model: str, X_train, y_train, X32, work: Path) -> list[dict]:
-    """gap8, 1 core: the same model in each number format (fixed point where offered)."""
+def run_dtypes(model: str, X_train, y_train, X32, work: Path, target: str = "gap8", sim: str | None = None,
+               cores: int = 1) -> list[dict]:
+    """The same model in each number format (fixed point where offered); gap8 on QEMU by
+    default, or pulp-open's soft-float build on GVSoC (`sim="gvsoc"`: real cycles too)."""
     from edgekiln.errors import UnsupportedModelError
 
     est = ZOO[model]()
     est.fit(X_train, y_train) if model != "kmeans" else est.fit(X_train)
     ref = est.predict(X32.astype(np.float64))
-    rows, libgcc = [], None
+    rows, libgcc, libgcc_cycles = [], None, None
+    name = f"{target} ({sim})" if sim else target
     for dtype, opts in DTYPES:
         try:
-            cm = edgekiln.convert(est, "gap8", workdir=work / f"dtype-{dtype}", options={"cores": 1, **opts},
-                                  calibration=X_train, harness_outputs=False)
+            cm = edgekiln.convert(est, target, workdir=work / f"dtype-{dtype}-{sim}-{cores}", sim=sim,
+                                  options={"cores": cores, **opts}, calibration=X_train, harness_outputs=False)
         except UnsupportedModelError as e:
-            rows.append({"model": model, "target": "gap8", "dtype": dtype, "mode": "dtype", "cores": 1,
+            rows.append({"model": model, "target": name, "dtype": dtype, "mode": "dtype", "cores": cores,
                          "not_offered": str(e).split(":")[1].split(".")[0].strip()})
             continue
         r = cm.run(X32)
         total = int(np.median([sum(c.values()) for c in r.per_core]))
-        libgcc = total if dtype == "float32-libgcc" else libgcc
-        rows.append({"model": model, "target": "gap8", "dtype": dtype, "mode": "dtype", "cores": 1,
-                     "instructions_per_inference": total, "critical_path_instructions": total, "speedup": 1.0,
-                     "vs_libgcc": round(libgcc / total, 2), "agreement": float(np.mean(cm.predict(X32) == ref))})
+        crit = int(np.median(r.critical_path))
+        cycles = int(np.median(r.cycles)) if r.cycles is not None else None
+        if dtype == "float32-libgcc":
+            libgcc, libgcc_cycles = crit, cycles
+        rows.append({"model": model, "target": name, "dtype": dtype, "mode": "dtype", "cores": cores,
+                     "instructions_per_inference": total, "critical_path_instructions": crit, "speedup": 1.0,
+                     "cycles": cycles, "vs_libgcc": round(libgcc / crit, 2),
+                     "vs_libgcc_cycles": round(libgcc_cycles / cycles, 2) if cycles else None,
+                     "agreement": float(np.mean(cm.predict(X32) == ref))})
     return rows
 
 
 def dtype_markdown(rows: list[dict]) -> str:
-    lines = ["| model | number format | instructions / inference | vs libgcc soft float | agreement |",
-             "|---|---|---:|---:|---:|"]
+    lines = ["| model | target | cores | number format | critical path instructions | vs libgcc soft float | "
+             "cycles | vs libgcc (cycles) | agreement |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "not_offered" in r:
-            lines.append(f"| {r['model']} | {r['dtype']} | not offered: {r['not_offered']} | | |")
+            lines.append(f"| {r['model']} | {r['target']} | {r['cores']} | {r['dtype']} | not offered: "
+                         f"{r['not_offered']} | | | | |")
         else:
-            lines.append(f"| {r['model']} | {r['dtype']} | {r['instructions_per_inference']:,} | "
-                         f"{r['vs_libgcc']:.2f}x | {r['agreement'] * 100:.2f}% |")
-    fixed = [r["vs_libgcc"] for r in rows if r["dtype"] == "fixed" and "vs_libgcc" in r]
-    if fixed:
-        lines += ["", f"fixed point vs libgcc soft float on gap8: mean {np.mean(fixed):.2f}x fewer instructions "
-                      f"(lowest {min(fixed):.2f}x) over {len(fixed)} models"]
+            cyc = f"{r['cycles']:,} | {r['vs_libgcc_cycles']:.2f}x" if r["cycles"] else "- | -"
+            lines.append(f"| {r['model']} | {r['target']} | {r['cores']} | {r['dtype']} | "
+                         f"{r['critical_path_instructions']:,} | {r['vs_libgcc']:.2f}x | {cyc} | "
+                         f"{r['agreement'] * 100:.2f}% |")
+    for target, cores in sorted({(r["target"], r["cores"]) for r in rows}):
+        fixed = [r for r in rows if r["dtype"] == "fixed" and "vs_libgcc" in r and (r["target"], r["cores"]) == (target, cores)]
+        if fixed:
+            ratios = [r["vs_libgcc"] for r in fixed]
+            lines += ["", f"fixed point vs libgcc soft float on {target}, {cores} core(s): mean {np.mean(ratios):.2f}x fewer "
+                          f"instructions (lowest {min(ratios):.2f}x) over {len(fixed)} models"]
+            if fixed[0]["cycles"]:
+                lines[-1] += f"; mean {np.mean([r['vs_libgcc_cycles'] for r in fixed]):.2f}x fewer cycles"
     return "\n".join(lines)
 
 
@@ -132,6 +147,8 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--parts", default="speedup,dtypes", help="speedup (cores) and/or dtypes (number formats)")
     ap.add_argument("--dtype-samples", type=int, default=48, help="test samples for the number-format rows")
+    ap.add_argument("--dtype-gvsoc", action="store_true",
+                    help="also the number-format rows on GVSoC (pulp-open soft-float build, 1 and 8 cores, cycles)")
     args = ap.parse_args()
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0)
@@ -146,6 +163,10 @@ def main() -> None:
         for model in args.models.split(",") if "dtypes" in args.parts else []:
             print(f"[bench] {model} number formats on gap8", file=sys.stderr, flush=True)
             dtype_rows += run_dtypes(model, X_train, y_train, X32[: args.dtype_samples], Path(tmp) / model)
+            for cores in (1, 8) if args.dtype_gvsoc else ():
+                print(f"[bench] {model} number formats on GVSoC, {cores} core(s)", file=sys.stderr, flush=True)
+                dtype_rows += run_dtypes(model, X_train, y_train, X32[: args.dtype_samples], Path(tmp) / model,
+                                         "pulp-open", "gvsoc", cores)
     summary = summarize(rows)
     t = Table(title=f"parallel speedup on digits ({len(X32)} samples)")
     for col in ("model", "target", "mode", "cores", "instr/inference", "critical path", "speedup", "agreement"):
