@@ -79,7 +79,7 @@ def test_single_plane_reads_and_row_kernel_match(packed):
         for _, rows in decode_rows(got.up.planes, 8, 24, [k]):
             assert np.array_equal(rows, full[8:24])
     work = [(1, H[:2]), (ex.n_planes, H[2:])]
-    for (k, X), y in zip(work, expert_planes_forward(got, work, rows=16)):
+    for (k, X), y in zip(work, expert_planes_forward(got, work, block_weights=16 * 64)):
         np.testing.assert_allclose(y, expert_forward(X, *ex.weights(ex.bits[k - 1])), rtol=1e-5, atol=1e-5)
 
 
