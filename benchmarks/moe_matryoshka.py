@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--preset", default="large", help="moe_train preset (large: the benchmark model)")
+    ap.add_argument("--checkpoint", default=None, help="use this MoE checkpoint instead of training the preset")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--requests", type=int, default=16, help="batched requests (4-32)")
     ap.add_argument("--tokens", type=int, default=64, help="held-out tokens per request")
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
 
     build = Path(args.build)
     build.mkdir(parents=True, exist_ok=True)
-    ckpt = cached_model(build, args.preset, args.seed)
+    ckpt = Path(args.checkpoint) if args.checkpoint else cached_model(build, args.preset, args.seed)
     ekm = cached_pack(ckpt, args.mode, args.bits, args.group, args.calib_windows)
     mf = MoeFile(ekm)
     model = load_moe(ckpt)

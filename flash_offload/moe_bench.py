@@ -53,7 +53,7 @@ def compare_systems(mf: MoeFile, model: MoEModel, windows: Sequence[np.ndarray],
     others = [make_system(name, mf, model, None, bits_fn, lru_bits, direct, io_threads)
               for name in ("lru_fixed_bits", "d2moe")]
     if budget is None:
-        need = max(min_budget(s, base, len(windows)) for s in others)
+        need = max(min_budget(s, base, len(windows), len(windows[0])) for s in others)
         budget = max(int(r.meter["peak_bytes"] * budget_fraction), need)
     for s in others:
         s.meter.budget = budget

@@ -254,11 +254,18 @@ class D2Moe(ExpertSystem):
         self.reader.close()
 
 
-def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int) -> tuple[int, int]:
+def kv_caches(cfg: dict, n_requests: int, positions: int) -> list[KVCache]:
+    """One KV cache per request, sized to the positions the requests use (not the model's T)."""
+    return [KVCache([np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])],
+                    [np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])])
+            for _ in range(n_requests)]
+
+
+def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int, positions: int) -> tuple[int, int]:
     """(bytes held for the whole run besides plane buffers, the measured compute scratch):
     what the system holds already, resident weights, one KV cache per request, scratch."""
     cfg = model.config
-    kv = n_requests * KVCache.empty(cfg).nbytes
+    kv = n_requests * 2 * cfg["L"] * positions * cfg["d"] * 4
     key = n_requests * cfg["top_k"]
     if system.scratch.get(key) is None:  # measured once per system, so checks agree
         with threadpool_limits(1):
@@ -268,9 +275,10 @@ def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int) -> tuple
     return system.meter.used + sum(a.nbytes for a in model.resident.values()) + kv + scratch, scratch
 
 
-def min_budget(system: ExpertSystem, model: MoEModel, n_requests: int) -> int:
-    """The smallest budget `system` runs n_requests with (the error for less names it)."""
-    return fixed_bytes(system, model, n_requests)[0] + system.min_dynamic_bytes()
+def min_budget(system: ExpertSystem, model: MoEModel, n_requests: int, positions: int) -> int:
+    """The smallest budget `system` runs n_requests of `positions` tokens with (the error
+    for less names it)."""
+    return fixed_bytes(system, model, n_requests, positions)[0] + system.min_dynamic_bytes()
 
 
 def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.ndarray],
@@ -283,8 +291,8 @@ def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.nda
         raise InputError(f"requests of {n} tokens: need 2..T={cfg['T']}")
     meter = system.meter
     with threadpool_limits(blas_threads):
-        caches = [KVCache.empty(cfg) for _ in range(B)]
-        fixed, scratch = fixed_bytes(system, model, B)
+        caches = kv_caches(cfg, B, n)
+        fixed, scratch = fixed_bytes(system, model, B, n)
         if meter.budget is not None:
             check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name, system.dynamic)
         hold_arrays(meter, r.values(), "resident")
