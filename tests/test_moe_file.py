@@ -146,3 +146,25 @@ def test_buffers_are_metered(packed):
         assert meter.used == lp.nbytes == MoeFile(path).expert_bytes(0, 1, 2)
         lp.release()
     assert meter.used == 0 and meter.peak > 0
+
+
+def test_kiln_moe_pack_run_and_bad_budget(tmp_path):
+    from click.testing import CliRunner
+
+    from edgekiln.cli import main
+    from edgekiln.flash_offload.moe_lm import save_moe
+
+    ckpt = tmp_path / "m.npz"
+    save_moe(ckpt, random_moe(seed=4, d=32, L=1, E=2, f=64, T=16))
+    out = tmp_path / "m.ekm"
+    r = CliRunner().invoke(main, ["moe", "pack", str(ckpt), "-o", str(out), "--calib-windows", "0", "--group", "32"])
+    assert r.exit_code == 0, r.output
+    assert MoeFile(out).bits == (5, 6, 7, 8)
+    r = CliRunner().invoke(main, ["moe", "run", str(out), "--requests", "2", "--tokens", "8", "--buffered",
+                                  "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    import json
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["name"] == "d2moe" and d["tokens"] == 16 and np.isfinite(d["perplexity"])
+    r = CliRunner().invoke(main, ["moe", "run", str(out), "--budget", "1000", "--requests", "2", "--tokens", "8"])
+    assert r.exit_code != 0 and "below the minimum" in r.output and "--budget" in r.output
