@@ -295,6 +295,8 @@ def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.nda
         fixed, scratch = fixed_bytes(system, model, B, n)
         if meter.budget is not None:
             check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name, system.dynamic)
+        if isinstance(system, D2Moe):  # HEBF's per-bit-width load/compute times (setup, not timed)
+            system.stats["profile"] = system.profile(cfg["d"], B)
         hold_arrays(meter, r.values(), "resident")
         hold_arrays(meter, [a for c in caches for a in c.k + c.v], "kv")
         meter.alloc(scratch, "scratch")  # held: one expert computation's measured working set

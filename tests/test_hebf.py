@@ -118,3 +118,18 @@ def test_io_and_compute_overlap(packed):
     first_start = min(t for ev, _, t in events if ev == "start")
     assert any(t > first_start for t in loads), "no plane landed while an expert was computing"
     s.close()
+
+
+def test_profile_measures_every_bit_width_and_feeds_the_tie_break(packed):
+    from edgekiln.flash_offload.moe_engine import D2Moe
+
+    m, qe, path = packed
+    warnings.simplefilter("ignore")
+    sysm = D2Moe(MoeFile(path), None, lambda layer, e, H, s: np.full(len(H), 8))
+    prof = sysm.profile(m.config["d"], 4)
+    bits = list(MoeFile(path).bits)
+    assert sorted(prof["load_ms"]) == bits and sorted(prof["compute_ms"]) == bits
+    assert all(v > 0 for v in prof["load_ms"].values()) and all(v > 0 for v in prof["compute_ms"].values())
+    assert prof["plane_bytes"][bits[0]] > prof["plane_bytes"][bits[1]]  # the base plane is the big one
+    assert sysm.sched.load_cost == [prof["load_ms"][b] for b in bits]
+    sysm.close()
