@@ -21,7 +21,7 @@ PRESETS = {
     # committed fixture: < 2 MB, a couple of minutes on 2 CPU cores
     "tiny": dict(d=64, L=2, h=4, f=512, T=64, steps=600, batch=16, lr=3e-3, l1=6e-2),
     # benchmark model: 32 MiB of FFN weights, 4 layers
-    "large": dict(d=256, L=4, h=8, f=4096, T=128, steps=180, batch=12, lr=2e-3, l1=5e-2),
+    "large": dict(d=256, L=4, h=8, f=4096, T=128, steps=180, batch=12, lr=2e-3, l1=2e-2),
 }
 
 
