@@ -130,6 +130,8 @@ def test_profile_measures_every_bit_width_and_feeds_the_tie_break(packed):
     bits = list(MoeFile(path).bits)
     assert sorted(prof["load_ms"]) == bits and sorted(prof["compute_ms"]) == bits
     assert all(v > 0 for v in prof["load_ms"].values()) and all(v > 0 for v in prof["compute_ms"].values())
-    assert prof["plane_bytes"][bits[0]] > prof["plane_bytes"][bits[1]]  # the base plane is the big one
+    mf = MoeFile(path)
+    assert prof["plane_bytes"] == {b: mf.plane_bytes(0, 0, k + 1) for k, b in enumerate(bits)}
+    assert mf.plane(0, 0, 1).nbytes > mf.plane(0, 0, 2).nbytes  # the base plane is the big one
     assert sysm.sched.load_cost == [prof["load_ms"][b] for b in bits]
     sysm.close()
