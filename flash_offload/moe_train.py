@@ -155,9 +155,9 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
 
 def cached_model(build: str | Path = "build/moe_matryoshka", preset: str = "large", seed: int = 0,
                  log: Callable[[str], None] = print, threads: int = 2) -> Path:
-    """`build/<preset>-seed<seed>.npz`, trained on first use and again when the preset changed."""
+    """`build/<preset>_seed<seed>.npz`, trained on first use and again when the preset changed."""
     from .moe_lm import load_moe
-    path = Path(build) / f"{preset}-seed{seed}.npz"
+    path = Path(build) / f"{preset}_seed{seed}.npz"
     if path.is_file():
         training = load_moe(path).config.get("training", {})
         if any(training.get(k) != PRESETS[preset][k] for k in TRAINING_KEYS):

@@ -107,24 +107,39 @@ def rtn(W: np.ndarray, bits: int, group: int = 64) -> np.ndarray:
     return dequantize(quantize_codes(W, s, z, bits, group), s, z, group)
 
 
-def gptq(W: np.ndarray, X: np.ndarray, bits: int, group: int = 64, damp: float = 0.01,
-         block: int = 128) -> np.ndarray:
-    """GPTQ (Frantar et al. 2023): columns quantized left to right, each one's error pushed onto
-    the not-yet-quantized columns through the inverse Hessian of the calibration activations;
-    per-group min/max scale and zero-point taken from the updated weights when a group starts.
-    Returns the dequantized float32 matrix."""
-    W = check_weight(W, group, bits, X).astype(np.float64)
+def gptq_factor(X: np.ndarray, damp: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """(U, dead): the upper Cholesky factor of the damped inverse Hessian 2 X^T X / n and the
+    input columns no calibration token uses. Shared by every bit-width of one matrix."""
     X = np.asarray(X, np.float64)
-    n_in = W.shape[1]
     H = X.T @ X * (2.0 / max(len(X), 1))
     dead = np.diag(H) == 0
     H[dead, dead] = 1.0
-    W[:, dead] = 0.0
-    H += np.eye(n_in) * damp * float(np.mean(np.diag(H)))
+    H += np.eye(H.shape[0]) * damp * float(np.mean(np.diag(H)))
     try:
-        U = np.linalg.cholesky(np.linalg.inv(H)).T  # upper Cholesky factor of H^-1
+        return np.linalg.cholesky(np.linalg.inv(H)).T, dead
     except np.linalg.LinAlgError as e:
         raise InputError(f"GPTQ Hessian is not positive definite ({e}); raise damp or add calibration data") from e
+
+
+def gptq(W: np.ndarray, X: np.ndarray | None, bits: int, group: int = 64, damp: float = 0.01,
+         block: int = 128, factor: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """GPTQ (Frantar et al. 2023): columns quantized left to right, each one's error pushed onto
+    the not-yet-quantized columns through the inverse Hessian of the calibration activations;
+    per-group min/max scale and zero-point taken from the updated weights when a group starts.
+    `factor` (gptq_factor(X)) may be passed instead of X to reuse it across bit-widths.
+    Returns the dequantized float32 matrix."""
+    if factor is None:
+        if X is None:
+            raise InputError("GPTQ needs calibration activations X (or a precomputed gptq_factor)")
+        W = check_weight(W, group, bits, X).astype(np.float64)
+        factor = gptq_factor(X, damp)
+    else:
+        W = check_weight(W, group, bits).astype(np.float64)
+    U, dead = factor
+    n_in = W.shape[1]
+    if U.shape != (n_in, n_in):
+        raise InputError(f"GPTQ factor is {U.shape}; the weight has {n_in} input columns")
+    W[:, dead] = 0.0
     Q = np.zeros_like(W, dtype=np.float32)
     qmax = 2 ** bits - 1
     s = z = None
