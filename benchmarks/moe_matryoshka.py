@@ -74,7 +74,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=64, help="held-out tokens per request")
     ap.add_argument("--budget-fraction", type=float, default=0.5, help="budget as a fraction of the int8 peak")
     ap.add_argument("--budget", type=int, default=None, help="budget in bytes (overrides the fraction)")
-    ap.add_argument("--cuts", default="0.5,0.7,0.9", help="gate-score cuts of the threshold bit rule (5/6/7/8 bits)")
+    ap.add_argument("--rule", choices=["router", "threshold"], default="router",
+                    help="d2moe bit-widths: the trained bit router (bit_router.BitRouter) or score cuts")
+    ap.add_argument("--lam", type=float, default=0.01, help="bit penalty of the trained router")
+    ap.add_argument("--router-windows", type=int, default=8, help="training windows for the bit router")
+    ap.add_argument("--cuts", default="0.5,0.7,0.9", help="gate-score cuts of the threshold rule (5/6/7/8 bits)")
     ap.add_argument("--mode", default="mwq")
     ap.add_argument("--bits", default="5-8")
     ap.add_argument("--group", type=int, default=64)
@@ -86,7 +90,8 @@ def main(argv=None) -> int:
         ap.error("--requests must be in 1..64 (the issue asks for 4-32)")
 
     from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.moe_bench import compare_systems, threshold_bits_fn
+    from edgekiln.flash_offload.bit_router import ThresholdRule
+    from edgekiln.flash_offload.moe_bench import compare_systems, trained_router
     from edgekiln.flash_offload.moe_file import MoeFile
     from edgekiln.flash_offload.moe_lm import load_moe
 
@@ -97,7 +102,12 @@ def main(argv=None) -> int:
     mf = MoeFile(ekm)
     model = load_moe(ckpt)
     windows = heldout_windows(load_corpus().heldout, args.tokens, args.requests)
-    bits_fn = threshold_bits_fn(mf.bits, [float(x) for x in args.cuts.split(",")])
+    if args.rule == "router":
+        log(f"training the bit router (lambda {args.lam}) on {args.router_windows} training windows ...")
+        bits_fn = trained_router(mf, model, heldout_windows(load_corpus().train, model.config["T"],
+                                                            args.router_windows), args.lam)
+    else:
+        bits_fn = ThresholdRule(mf.bits, tuple(float(x) for x in args.cuts.split(",")))
     log(f"{args.requests} requests x {args.tokens} tokens; plane file {mf.file_size / 2**20:.1f} MiB "
         f"({ekm}); int8 experts {model.expert_params() / 2**20:.1f} Mi weights")
     rep = compare_systems(mf, model, windows, bits_fn, args.budget, args.budget_fraction,
@@ -113,7 +123,8 @@ def main(argv=None) -> int:
                     "peak_reduction_ge_45pct": goals["peak_reduction_vs_int8"] >= 0.45,
                     "perplexity_increase_le_2pct": goals["perplexity_increase_vs_int8"] <= 0.02}
     rep.update(goals=goals, model=str(ckpt), plane_file=str(ekm), bits=list(mf.bits), mode=mf.mode,
-               group=mf.group_size, cuts=args.cuts, cpu=platform.processor() or platform.machine(),
+               group=mf.group_size, rule=args.rule, lam=args.lam if args.rule == "router" else None,
+               cuts=args.cuts if args.rule == "threshold" else None, cpu=platform.processor() or platform.machine(),
                cores=os.cpu_count(), command=" ".join(["python", "benchmarks/moe_matryoshka.py", *sys.argv[1:]]))
     print(f"{'system':16s} {'tokens/s':>9s} {'peak MiB':>9s} {'perplexity':>10s} {'budget MiB':>10s}")
     for s in rep["systems"]:

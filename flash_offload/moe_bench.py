@@ -12,14 +12,32 @@ from edgekiln.flash_offload.moe_file import MoeFile
 from edgekiln.flash_offload.moe_lm import MoEModel
 
 
-def threshold_bits_fn(bits: Sequence[int], cuts: Sequence[float]) -> BitsFn:
-    """Score-threshold rule: a token whose gate score for the expert is >= cuts[j] gets
-    bits[j+1] (cuts ascending, one fewer than bits); below cuts[0] the lowest width."""
-    bits, cuts = list(bits), list(cuts)
-    if len(cuts) != len(bits) - 1 or cuts != sorted(cuts):
-        raise InputError(f"{len(bits) - 1} ascending score cuts are needed for bit-widths {bits}, got {cuts}")
-    table = np.asarray(bits, np.int64)
-    return lambda layer, e, H, scores: table[np.searchsorted(cuts, np.asarray(scores), side="right")]
+def load_experts(mf: MoeFile) -> list:
+    """Every expert of the file with all its planes (for training a bit router on them)."""
+    from edgekiln.flash_offload.moe_file import PlaneReader
+    from edgekiln.flash_offload.moe_kernel import expert_from_blobs
+
+    out = []
+    with PlaneReader(mf, direct=False) as rd:
+        for li in range(mf.n_layers):
+            row = []
+            for e in range(mf.n_experts):
+                lp = rd.read_planes(li, e, 1, mf.n_planes)
+                row.append(expert_from_blobs([bytes(lp.blob(k)) for k in range(1, mf.n_planes + 1)]))
+                lp.release()
+            out.append(row)
+    return out
+
+
+def trained_router(mf: MoeFile, model: MoEModel, calib_windows: Sequence[np.ndarray], lam: float,
+                   capacity: dict | None = None):
+    """bit_router.BitRouter trained on the file's experts (distillation cost + lam * bits)."""
+    from edgekiln.flash_offload.bit_router import distillation_costs, train_bit_router
+    from edgekiln.flash_offload.moe_quant import calibration_inputs
+
+    calib = calibration_inputs(model, calib_windows)
+    costs = distillation_costs(model, load_experts(mf), calib, mf.bits)
+    return train_bit_router(costs, mf.bits, lam, capacity)
 
 
 def make_system(name: str, mf: MoeFile, model: MoEModel | None, budget: int | None, bits_fn: BitsFn | None,

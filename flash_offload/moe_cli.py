@@ -21,14 +21,15 @@ def _windows(tokens: int, requests: int, corpus):
 
 
 def _bits_fn(mf, cuts: str | None):
-    from .moe_bench import threshold_bits_fn
+    """bit_router's score-threshold rule (a higher gate score gets more bits)."""
+    from .bit_router import ThresholdRule
 
     if cuts is None:  # evenly spaced over the gate scores top-2 routing gives (0.25..0.75)
         n = len(mf.bits) - 1
         vals = [0.25 + 0.5 * (j + 1) / (n + 1) for j in range(n)]
     else:
         vals = [float(x) for x in cuts.split(",")]
-    return threshold_bits_fn(mf.bits, vals)
+    return ThresholdRule(mf.bits, tuple(vals))
 
 
 @moe_group.command("pack")
