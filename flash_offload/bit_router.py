@@ -1,6 +1,6 @@
 """Dual routing: after the expert router picks experts, a bit router picks each token's bit-width.
 
-* BitRouter - one small linear classifier per expert over [hidden state, gate score] choosing
+* BitRouter - one small linear classifier per expert over [hidden state, gate score, score^2] choosing
   among the stored bit-widths, trained on calibration tokens to minimise
   E_p[ distillation error of the expert output at that bit-width + lambda * bits ].
 * ThresholdRule - the baseline: a higher gate score gets more bits (global thresholds).
@@ -89,9 +89,15 @@ class ThresholdRule:
         return np.asarray(self.bits)[apply_capacity(choice, pref, self.bits, self._cap)]
 
 
+def features(H: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Bit-router input [h, s, s^2]: the error an expert adds scales with its gate weight squared."""
+    s = np.asarray(scores, np.float32)[:, None]
+    return np.concatenate([np.asarray(H, np.float32), s, s * s], axis=1)
+
+
 @dataclass
 class BitRouter:
-    """Per-expert linear bit-width classifiers: weight (L, E, d+1, nb) over [h, gate score]."""
+    """Per-expert linear bit-width classifiers: weight (L, E, d+2, nb) over features(H, scores)."""
 
     bits: tuple[int, ...]
     weight: np.ndarray
@@ -105,13 +111,13 @@ class BitRouter:
         nb = len(self.bits)
         if self.weight.ndim != 4 or self.weight.shape[3] != nb or self.bias.shape != self.weight.shape[:2] + (nb,):
             raise InputError(f"bit router weight {self.weight.shape} / bias {self.bias.shape} do not match "
-                             f"{nb} bit-widths (expect (L, E, d+1, {nb}) and (L, E, {nb}))")
+                             f"{nb} bit-widths (expect (L, E, d+2, {nb}) and (L, E, {nb}))")
         self._cap = check_capacity(self.bits, self.capacity)
 
     def probs(self, layer: int, expert: int, H: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        F = np.concatenate([np.asarray(H, np.float32), np.asarray(scores, np.float32)[:, None]], axis=1)
+        F = features(H, scores)
         if F.shape[1] != self.weight.shape[2]:
-            raise InputError(f"bit router expects hidden states of {self.weight.shape[2] - 1} features, got {H.shape}")
+            raise InputError(f"bit router expects hidden states of {self.weight.shape[2] - 2} features, got {H.shape}")
         z = F @ self.weight[layer, expert] + self.bias[layer, expert]
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
@@ -126,7 +132,7 @@ class BitRouter:
 
 def distillation_costs(model: MoEModel, experts: list[list[MatryoshkaExpert]], calib: Calib,
                        bits: Sequence[int]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-    """Per (layer, expert): features [h, gate score] (n, d+1) of its calibration tokens and the
+    """Per (layer, expert): features (n, d+2) of its calibration tokens and the
     cost (n, nb) = gate_weight^2 * ||y_bits - y_float||^2 / mean ||y_float||^2."""
     out = []
     for i, layer in enumerate(calib):
@@ -138,7 +144,7 @@ def distillation_costs(model: MoEModel, experts: list[list[MatryoshkaExpert]], c
             norm = max(float((y ** 2).sum(axis=1).mean()) if len(H) else 1.0, 1e-12)
             cost = np.stack([((expert_forward(H, *experts[i][j].weights(b)) - y) ** 2).sum(axis=1) for b in bits],
                             axis=1) if len(H) else np.zeros((0, len(bits)))
-            F = np.concatenate([H, probs[:, j:j + 1]], axis=1).astype(np.float32)
+            F = features(H, probs[:, j])
             row.append((F, (cost * (gw ** 2)[:, None] / norm).astype(np.float64)))
         out.append(row)
     return out

@@ -105,3 +105,24 @@ def fixed_expert_fn(experts: list[list[Expert]]) -> ExpertFn:
 def fixed_bits_fn(bits: int):
     """bits_fn sending every token to `bits`."""
     return lambda i, j, H, scores: np.full(len(H), bits, np.int64)
+
+
+def perplexity_table(model: MoEModel, calib: Calib, windows: Sequence[np.ndarray],
+                     configs: Sequence[tuple[int, int]] = ((2, 4), (5, 8)), group: int = 64) -> list[dict]:
+    """Held-out perplexity per bit-width: MWQ and MatQuant slicing (each read from its nested
+    planes) vs independently quantized RTN and GPTQ at the same bits; `float` for reference."""
+    from .moe_lm import perplexity
+    ref = perplexity(model, windows)
+    rows = []
+    for lo, hi in configs:
+        bits = range(lo, hi + 1)
+        nested = {m: matryoshka_expert_fn(model, quantize_model(model, calib, m, lo, hi, group)) for m in ("mwq", "slice")}
+        base = {m: baseline_experts(model, calib, m, bits, group) for m in ("rtn", "gptq")}
+        for b in bits:
+            row = {"config": f"{lo}->{hi}", "bits": b, "float": round(ref, 4)}
+            for m, fn in nested.items():
+                row[m] = round(perplexity(model, windows, fn, fixed_bits_fn(b)), 4)
+            for m, ex in base.items():
+                row[m] = round(perplexity(model, windows, fixed_expert_fn(ex[b])), 4)
+            rows.append(row)
+    return rows

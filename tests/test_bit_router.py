@@ -44,7 +44,7 @@ def test_bit_penalty_trades_bits_for_error(setup):
     avg = []
     for lam in (0.0, 0.005, 1.0):
         router = br.train_bit_router(costs, (2, 3, 4), lam, steps=80)
-        bits = np.concatenate([router(i, j, F[:, :-1], F[:, -1]) for i, row in enumerate(costs)
+        bits = np.concatenate([router(i, j, F[:, :-2], F[:, -2]) for i, row in enumerate(costs)
                                for j, (F, _) in enumerate(row) if len(F)])
         avg.append(bits.mean())
     assert avg[0] > avg[1] > avg[2] and avg[0] > 3.5 and avg[2] < 2.05
