@@ -135,17 +135,19 @@ def distillation_costs(model: MoEModel, experts: list[list[MatryoshkaExpert]], c
     """Per (layer, expert): features (n, d+2) of its calibration tokens and the
     cost (n, nb) = gate_weight^2 * ||y_bits - y_float||^2 / mean ||y_float||^2."""
     out = []
+    nb, nf = len(bits), model.config["d"] + 2
     for i, layer in enumerate(calib):
         row = []
         for j, H in enumerate(layer):
-            idx, w, probs = gate(model, i, H) if len(H) else (np.zeros((0, 1), int), np.zeros((0, 1)), np.zeros((0, model.E)))
-            gw = (w * (idx == j)).sum(axis=1) if len(H) else np.zeros(0)
+            if not len(H):
+                row.append((np.zeros((0, nf), np.float32), np.zeros((0, nb))))
+                continue
+            idx, w, probs = gate(model, i, H)
+            gw = (w * (idx == j)).sum(axis=1)
             y = expert_forward(H, *model.experts[i][j])
-            norm = max(float((y ** 2).sum(axis=1).mean()) if len(H) else 1.0, 1e-12)
-            cost = np.stack([((expert_forward(H, *experts[i][j].weights(b)) - y) ** 2).sum(axis=1) for b in bits],
-                            axis=1) if len(H) else np.zeros((0, len(bits)))
-            F = features(H, probs[:, j])
-            row.append((F, (cost * (gw ** 2)[:, None] / norm).astype(np.float64)))
+            norm = max(float((y ** 2).sum(axis=1).mean()), 1e-12)
+            cost = np.stack([((expert_forward(H, *experts[i][j].weights(b)) - y) ** 2).sum(axis=1) for b in bits], axis=1)
+            row.append((features(H, probs[:, j]), (cost * (gw ** 2)[:, None] / norm).astype(np.float64)))
         out.append(row)
     return out
 

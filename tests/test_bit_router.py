@@ -94,3 +94,14 @@ def test_bad_routing_input(setup):
         br.bits_perplexity_curve(model, experts, held[:1], calib, bits=(2, 8))
     with pytest.raises(InputError, match="outside the stored range"):
         moe_lm.nll(model, held[0], mq.matryoshka_expert_fn(model, experts), mq.fixed_bits_fn(5))
+
+
+def test_expert_without_calibration_tokens_gets_lowest_bits(setup):
+    model, calib, experts, held, costs = setup
+    d = model.config["d"]
+    empty = [list(row) for row in costs]
+    empty[0][1] = (np.zeros((0, d + 2), np.float32), np.zeros((0, 3)))
+    router = br.train_bit_router(empty, (2, 3, 4), 0.0, steps=20)
+    H = np.random.default_rng(1).standard_normal((7, d)).astype(np.float32)
+    assert list(router(0, 1, H, np.full(7, 0.5))) == [2] * 7
+    assert (router(0, 0, H, np.full(7, 0.5)) > 2).any()  # a calibrated expert at lambda 0 does not
