@@ -30,7 +30,7 @@ def _torch():
         import torch
     except ImportError as e:  # the runtime never needs it
         raise ToolchainError("training needs torch: pip install 'edgekiln[train]' "
-                             "(CPU wheel: pip install torch --index-url https://download.pytorch.org/whl/cpu)") from e
+                             "(a CPU-only build is enough, e.g. pip install 'torch==2.13.0+cpu')") from e
     return torch
 
 
