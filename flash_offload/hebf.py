@@ -158,11 +158,33 @@ class HebfScheduler:
             if running[e] == 0 and not any(ee == e for (ee, _) in groups):
                 cache.pins.pop((layer, e), None)  # done with this layer: evictable again
 
-        def ready(e: int) -> None:
+        deferred: set[int] = set()
+
+        def ready(e: int, force: bool = False) -> None:
+            """Compute the groups of e its landed planes serve, in one pass over the planes. If
+            e still waits for higher planes and the compute thread is busy anyway, wait and
+            decode once for more groups; an idle compute thread starts at once (overlap)."""
             have = cache.have(layer, e)
             ks = sorted(k for (ee, k) in groups if ee == e and k <= have)
-            if ks:  # every group its planes allow, in one pass over the planes
-                launch(e, [(k, np.asarray(groups.pop((e, k)))) for k in ks])
+            if not ks:
+                return
+            more = any(ee == e and k > have for (ee, k) in groups)
+            if more and not force and sum(running.values()):
+                deferred.add(e)
+                return
+            deferred.discard(e)
+            launch(e, [(k, np.asarray(groups.pop((e, k)))) for k in ks])
+
+        def idle() -> None:
+            """The compute thread ran dry: start the deferred expert with most waiting tokens."""
+            if sum(running.values()) or not deferred:
+                return
+            def waiting(e):
+                have = cache.have(layer, e)
+                return sum(len(r) for (ee, k), r in groups.items() if ee == e and k <= have)
+            e = max(sorted(deferred), key=waiting)
+            deferred.discard(e)
+            ready(e, force=True)  # deferred experts always have groups their planes serve
 
         def landed(e: int, p: int, lp: LoadedPlanes) -> None:
             st.bytes_read += lp.nbytes
@@ -186,7 +208,7 @@ class HebfScheduler:
                 st.clamped_tokens += len(rows)
                 groups.setdefault((e, have), []).extend(rows)
             need[e] = issued[e] = have
-            ready(e)
+            ready(e, force=True)
 
         for e in need:
             ready(e)
@@ -217,6 +239,8 @@ class HebfScheduler:
                     clamp_one()
                     continue
             if not pending:
+                idle()
+                assert pending or not groups, "HEBF stalled: token groups left but nothing to wait for"
                 continue
             t0 = time.perf_counter()
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
@@ -229,5 +253,6 @@ class HebfScheduler:
                 else:
                     running[tag[1]] -= 1
                     finish(tag[1], tag[2], fut.result())
+            idle()
         cache.unpin_layer(layer)
         return st

@@ -135,3 +135,28 @@ def test_profile_measures_every_bit_width_and_feeds_the_tie_break(packed):
     assert mf.plane(0, 0, 1).nbytes > mf.plane(0, 0, 2).nbytes  # the base plane is the big one
     assert sysm.sched.load_cost == [prof["load_ms"][b] for b in bits]
     sysm.close()
+
+
+def test_busy_compute_thread_merges_bit_widths_into_one_pass(packed):
+    """A low-bit group whose expert still waits for higher planes starts at once only if the
+    compute thread is idle; while it is busy the groups wait and share one decoding pass."""
+    import time
+
+    m, qe, path = packed
+    d = m.config["d"]
+    calls = []
+
+    def slow_compute(layer, e, work, blobs):
+        calls.append((e, [k for k, _ in work]))
+        time.sleep(0.3)
+        return [np.zeros((len(rows), d), np.float32) for _, rows in work]
+
+    s, H = _scheduler(path, overlap=True, compute=slow_compute)
+    # expert 1: 3 tokens at 1 plane (hottest, computed first); expert 0: 1 token at 1 plane, 1 at 3
+    e = np.array([1, 1, 1, 0, 0])
+    k = np.array([1, 1, 1, 1, 3])
+    out = np.zeros((5, d), np.float32)
+    st = s.run_layer(0, np.arange(5), e, k, out, np.ones(5, np.float32))
+    assert st.loads[0] == (1, 1)
+    assert calls == [(1, [1]), (0, [1, 3])]
+    s.close()
