@@ -23,7 +23,7 @@ def packed(tmp_path_factory):
     return m, qe, write_moe_file(tmp_path_factory.mktemp("hebf") / "m.ekm", m.config, m.resident, qe, 32, "mwq")
 
 
-def _scheduler(path, budget=None, overlap=False, compute=None):
+def _scheduler(path, budget=None, overlap=False, compute=None, io_threads=2):
     warnings.simplefilter("ignore")  # O_DIRECT may be refused on tmpfs
     rd = PlaneReader(MoeFile(path))
     meter = MemoryMeter(budget)
@@ -32,7 +32,7 @@ def _scheduler(path, budget=None, overlap=False, compute=None):
     def run(layer, e, work, blobs):
         return expert_planes_forward(expert_from_blobs(blobs), [(k, H["h"][rows]) for k, rows in work])
 
-    s = HebfScheduler(rd, meter, compute or run, io_threads=2, overlap=overlap)
+    s = HebfScheduler(rd, meter, compute or run, io_threads=io_threads, overlap=overlap)
     return s, H
 
 
@@ -151,7 +151,7 @@ def test_busy_compute_thread_merges_bit_widths_into_one_pass(packed):
         time.sleep(0.3)
         return [np.zeros((len(rows), d), np.float32) for _, rows in work]
 
-    s, H = _scheduler(path, overlap=True, compute=slow_compute)
+    s, H = _scheduler(path, overlap=True, compute=slow_compute, io_threads=1)  # loads land in issue order
     # expert 1: 3 tokens at 1 plane (hottest, computed first); expert 0: 1 token at 1 plane, 1 at 3
     e = np.array([1, 1, 1, 0, 0])
     k = np.array([1, 1, 1, 1, 3])
