@@ -21,7 +21,7 @@ from edgekiln.errors import InputError, MemoryBudgetError
 
 from .ekf_format import EkfFile
 from .lm import KVCache, forward_token
-from .engine_io import WindowCache
+from .window_cache import WindowCache
 from .neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")

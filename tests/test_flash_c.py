@@ -479,9 +479,9 @@ def cache_driver(tmp_path_factory):
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_cache_policy_equals_python_window_cache(cache_driver, data):
-    """Property: for any sequence of predicted sets, the C cache and engine_io.WindowCache
+    """Property: for any sequence of predicted sets, the C cache and window_cache.WindowCache
     read the same neurons, drop as many, and keep the same ids in the same rows."""
-    from edgekiln.flash_offload.engine_io import WindowCache
+    from edgekiln.flash_offload.window_cache import WindowCache
 
     f = data.draw(st.integers(4, 40), label="f")
     cap = data.draw(st.integers(0, f), label="cap")

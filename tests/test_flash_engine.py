@@ -12,7 +12,7 @@ from edgekiln.errors import InputError, MemoryBudgetError
 from edgekiln.flash_offload import lm, predictor as P
 from edgekiln.flash_offload.ekf_format import write_ekf
 from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
-from edgekiln.flash_offload.engine_io import WindowCache
+from edgekiln.flash_offload.window_cache import WindowCache
 
 FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
 PROMPT = lm.encode("import os\ndef ")

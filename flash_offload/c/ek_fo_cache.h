@@ -2,7 +2,7 @@
  * a preallocated matrix of bundles, the neuron id of each live row, per neuron its row and
  * the last token it was used. Delete moves the last live rows into the holes; insert
  * appends. Nothing is (re)allocated after ek_fo_cache_alloc. Same policy, step for step,
- * as WindowCache in flash_offload/engine_io.py, so both engines compute the same neurons. */
+ * as WindowCache in flash_offload/window_cache.py, so both engines compute the same neurons. */
 #ifndef EK_FO_CACHE_H
 #define EK_FO_CACHE_H
 
