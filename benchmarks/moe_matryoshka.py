@@ -83,6 +83,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bits", default="5-8")
     ap.add_argument("--group", type=int, default=64)
     ap.add_argument("--calib-windows", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2, help="cold runs of each system, alternating order (median)")
     ap.add_argument("--buffered", action="store_true", help="page-cache reads instead of O_DIRECT")
     ap.add_argument("--build", default=str(ROOT / "build" / "moe_matryoshka"))
     args = ap.parse_args(argv)
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     log(f"{args.requests} requests x {args.tokens} tokens; plane file {mf.file_size / 2**20:.1f} MiB "
         f"({ekm}); int8 experts {model.expert_params() / 2**20:.1f} Mi weights")
     rep = compare_systems(mf, model, windows, bits_fn, args.budget, args.budget_fraction,
-                          direct=not args.buffered, log=log)
+                          direct=not args.buffered, repeats=args.repeats, log=log)
     by = {s["name"]: s for s in rep["systems"]}
     i8, lru, d2 = by["int8_in_memory"], by["lru_fixed_bits"], by["d2moe"]
     goals = {

@@ -57,35 +57,56 @@ def make_system(name: str, mf: MoeFile, model: MoEModel | None, budget: int | No
 
 def compare_systems(mf: MoeFile, model: MoEModel, windows: Sequence[np.ndarray], bits_fn: BitsFn,
                     budget: int | None = None, budget_fraction: float = 0.5, lru_bits: int | None = None,
-                    direct: bool = True, io_threads: int = 2,
+                    direct: bool = True, io_threads: int = 2, repeats: int = 1,
                     log: Callable[[str], None] = lambda s: None) -> dict:
-    """Run int8_in_memory (no budget: the reference), then lru_fixed_bits and d2moe under one
-    budget (default budget_fraction x the int8 peak, at least what both need)."""
+    """Run int8_in_memory (no budget: the reference), lru_fixed_bits and d2moe under one budget
+    (default budget_fraction x the int8 peak, at least what both need), `repeats` times in
+    alternating order (each run cold: a new system, empty caches). tokens_per_s is the median
+    over the runs, peak the highest, perplexity the mean (runs list every run)."""
     if model.config != mf.config:
         raise InputError("the checkpoint and the plane file describe different models; re-pack the file")
+    if repeats < 1:
+        raise InputError(f"repeats={repeats}: run each system at least once")
     base = MoEModel(mf.config, mf.resident(), None)
-    results: list[RunResult] = []
-    r = run_requests(make_system("int8_in_memory", mf, model, None, None), model, windows)
-    results.append(r)
-    log(_line(r))
-    others = [make_system(name, mf, model, None, bits_fn, lru_bits, direct, io_threads)
-              for name in ("lru_fixed_bits", "d2moe")]
-    if budget is None:
-        need = max(min_budget(s, base, len(windows), len(windows[0])) for s in others)
-        budget = max(int(r.meter["peak_bytes"] * budget_fraction), need)
-    for s in others:
-        s.meter.budget = budget
-        r = run_requests(s, base, windows)
-        results.append(r)
+    scratch: dict[str, dict] = {name: {} for name in SYSTEMS}  # measured once per system
+
+    def run(name: str) -> RunResult:
+        s = make_system(name, mf, model, None if name == "int8_in_memory" else budget, bits_fn, lru_bits,
+                        direct, io_threads)
+        s.scratch = scratch[name]
+        r = run_requests(s, model if name == "int8_in_memory" else base, windows)
         log(_line(r))
+        return r
+
+    runs: dict[str, list[RunResult]] = {name: [] for name in SYSTEMS}
+    runs["int8_in_memory"].append(run("int8_in_memory"))
+    if budget is None:
+        need = 0
+        for name in ("lru_fixed_bits", "d2moe"):
+            s = make_system(name, mf, model, None, bits_fn, lru_bits, direct, io_threads)
+            s.scratch = scratch[name]
+            need = max(need, min_budget(s, base, len(windows), len(windows[0])))
+        budget = max(int(runs["int8_in_memory"][0].meter["peak_bytes"] * budget_fraction), need)
+    for rep in range(repeats):
+        order = ["lru_fixed_bits", "d2moe", "int8_in_memory"]
+        for name in (order if rep % 2 == 0 else order[::-1]):
+            if not (rep == 0 and name == "int8_in_memory"):
+                runs[name].append(run(name))
     out = []
-    for r in results:
-        d = r.as_dict()
-        d["memory_budget_bytes"] = budget  # the shared budget (int8_in_memory cannot honour it)
+    for name in SYSTEMS:
+        rs = runs[name]
+        d = sorted(rs, key=lambda r: r.tokens_per_s)[len(rs) // 2].as_dict()  # the median run
+        d.update(tokens_per_s=float(np.median([r.tokens_per_s for r in rs])),
+                 peak_memory_bytes=max(r.meter["peak_bytes"] for r in rs),
+                 perplexity=float(np.mean([r.perplexity for r in rs])),
+                 memory_budget_bytes=budget,  # the shared budget (int8_in_memory cannot honour it)
+                 runs=[{"tokens_per_s": r.tokens_per_s, "peak_memory_bytes": r.meter["peak_bytes"],
+                        "perplexity": r.perplexity} for r in rs])
         d["within_budget"] = d["peak_memory_bytes"] <= budget
         out.append(d)
-    return {"systems": out, "memory_budget_bytes": budget, "requests": len(windows),
-            "tokens_per_request": int(len(windows[0])), "experts_int8_bytes": results[0].stats.get("expert_bytes"),
+    return {"systems": out, "memory_budget_bytes": budget, "requests": len(windows), "repeats": repeats,
+            "tokens_per_request": int(len(windows[0])),
+            "experts_int8_bytes": runs["int8_in_memory"][0].stats.get("expert_bytes"),
             "plane_file_bytes": mf.file_size}
 
 
