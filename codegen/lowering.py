@@ -98,6 +98,10 @@ class Lowering:
     def scratch_bytes(self, node: Node) -> int:
         return 0
 
+    def affine_consts(self, node: Node) -> tuple[str, str] | None:
+        """Fixed point: the (weight, bias) constants a scaler or PCA in front folds into, if any."""
+        return None
+
     def config(self, node: Node) -> dict[str, str]:
         """Project-wide #defines for ek_config.h (index widths, …)."""
         return {}

@@ -44,9 +44,12 @@ def fold_transforms(graph: Graph) -> tuple[Graph, dict | None]:
     new.consts = dict(final.consts)
     new.inputs = ["x"]
     entry = None
-    if A is not None and final.op in ("linear", "dense"):
-        W, b = final.consts["weight"].astype(np.float64), final.consts["bias"].astype(np.float64)
-        new.consts["weight"], new.consts["bias"] = W @ A, W @ c + b
+    # The fixed lowering names the constants a scaler/PCA in front folds into (W x + b).
+    folds = lowering_for(final, "fixed").affine_consts(final)
+    if A is not None and folds:
+        w_key, b_key = folds
+        W, b = final.consts[w_key].astype(np.float64), final.consts[b_key].astype(np.float64)
+        new.consts[w_key], new.consts[b_key] = W @ A, W @ c + b
     elif A is not None:
         if not diagonal:
             raise UnsupportedModelError(f"fixed point supports PCA only in front of a linear model, not {final.op!r}; "
@@ -67,19 +70,24 @@ def apply_entry(X: np.ndarray, entry: dict | None) -> np.ndarray:
     return X32 * np.asarray(entry["scale"], np.float32) + np.asarray(entry["shift"], np.float32)
 
 
-def prepare_fixed(graph: Graph, X_calib: np.ndarray) -> tuple[Graph, dict]:
-    """The rewritten graph and the fixed-point plan saved in project.json (options["fixed"])."""
+def prepare_fixed(graph: Graph, X_calib: np.ndarray, headroom_bits: int = 1) -> tuple[Graph, dict]:
+    """The rewritten graph and the fixed-point plan saved in project.json (options["fixed"]).
+
+    headroom_bits: integer bits beyond the training range (1: inputs up to twice the largest
+    training magnitude are represented, larger ones saturate)."""
     g, entry = fold_transforms(graph)
     low = lowering_for(g.nodes[0], "fixed")
     ranges = calibration_ranges(apply_entry(calibration_ranges_input(X_calib, graph), entry), graph.n_features)
+    held = ranges * 2.0 ** headroom_bits
     bits = low.input_bits
     if bits == 0:  # the lowering reads the float inputs itself (trees compare their keys)
         frac = []
     elif low.shared_input_format:
-        frac = [frac_for(float(ranges.max()), bits)] * graph.n_features
+        frac = [frac_for(float(held.max()), bits)] * graph.n_features
     else:
-        frac = [frac_for(float(r), bits) for r in ranges]
-    plan = {"input_bits": bits, "input_frac": frac, "input_max_abs": ranges.tolist(), "entry_affine": entry}
+        frac = [frac_for(float(r), bits) for r in held]
+    plan = {"input_bits": bits, "input_frac": frac, "input_max_abs": ranges.tolist(), "headroom_bits": headroom_bits,
+            "entry_affine": entry}
     return g, plan
 
 

@@ -18,11 +18,13 @@ def quantized_input(X: np.ndarray, plan: dict) -> np.ndarray:
 
 
 def linear_scores(graph: Graph, plan: dict, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(integer accumulators, dequantized float32 scores) of the fixed `linear` node."""
+    """(integer accumulators, dequantized float32 scores) of the fixed `linear` node (or the
+    pair decisions of a linear-kernel `svc`)."""
     from edgekiln.codegen.ops.linear_fixed import quantize_dense
 
     node = graph.nodes[0]
-    q = quantize_dense(node.consts["weight"], node.consts["bias"], plan["input_frac"], plan["input_max_abs"])
+    w, b = ("support_vectors", "intercept") if node.op == "svc" else ("weight", "bias")
+    q = quantize_dense(node.consts[w], node.consts[b], plan["input_frac"], plan["input_max_abs"])
     acc = quantized_input(X, plan) @ q["Wq"].astype(np.int64).T + q["bq"][None, :]
     return acc, dequantize(acc, q["frac"])
 
@@ -44,6 +46,16 @@ def predict_labels(graph: Graph, plan: dict, X: np.ndarray) -> np.ndarray:
     if node.op == "linear":
         acc, _ = linear_scores(graph, plan, X)
         return (acc[:, 0] > 0).astype(np.int64) if acc.shape[1] == 1 else np.argmax(acc, axis=1)
+    if node.op == "svc":  # libsvm one-vs-one votes on the integer pair decisions
+        acc, _ = linear_scores(graph, plan, X)
+        nc = node.attrs["n_classes"]
+        if nc == 2:
+            return (acc[:, 0] > 0).astype(np.int64)
+        pairs = [(i, j) for i in range(nc) for j in range(i + 1, nc)]
+        votes = np.zeros((len(X), nc), np.int64)
+        for p, (i, j) in enumerate(pairs):
+            votes[np.arange(len(X)), np.where(acc[:, p] > 0, i, j)] += 1
+        return np.argmax(votes, axis=1)
     if node.op == "nearest_centroid":
         return np.argmin(distances(graph, plan, X), axis=1)
     if node.op == "knn":

@@ -40,7 +40,7 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
                              "data (calibration=X_train, or --calib X_train.npy)")
         from edgekiln.quantize.fixed_graph import prepare_fixed
 
-        graph, options["fixed"] = prepare_fixed(graph, np.asarray(calibration))
+        graph, options["fixed"] = prepare_fixed(graph, np.asarray(calibration), int(options.get("fixed_headroom_bits", 1)))
     return graph, options
 
 

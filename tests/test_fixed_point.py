@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -29,6 +29,7 @@ MODELS = {
     "logreg": lambda: LogisticRegression(max_iter=3000),
     "scaled_linsvc": lambda: make_pipeline(StandardScaler(), LinearSVC(max_iter=5000)),
     "pca_logreg": lambda: make_pipeline(StandardScaler(), PCA(8), LogisticRegression(max_iter=3000)),
+    "svc_linear": lambda: make_pipeline(MinMaxScaler(), SVC(kernel="linear")),
     "dt": lambda: DecisionTreeClassifier(random_state=0),
     "rf": lambda: RandomForestClassifier(10, max_depth=8, random_state=0),
     "knn": lambda: KNeighborsClassifier(),
@@ -70,7 +71,7 @@ def test_fixed_host_matches_golden_and_sklearn(model_id, tmp_path):
 @pytest.mark.qemu
 @pytest.mark.parametrize("cores", [1, 8])
 @pytest.mark.parametrize("target", ["gap8", "pulp-open"])
-@pytest.mark.parametrize("model_id", ["logreg", "pca_logreg", "rf", "knn", "kmeans"])
+@pytest.mark.parametrize("model_id", ["logreg", "pca_logreg", "svc_linear", "rf", "knn", "kmeans"])
 def test_fixed_riscv_parity(model_id, target, cores, tmp_path):
     require_target(target)
     Xtr, ytr, X = _split()
@@ -121,6 +122,17 @@ def test_gap8_wide_and_narrow_accumulators_exact(tmp_path):
         Xq = as_float32(X[:12])
         _, golden = fixed_reference.linear_scores(cm.graph, plan, Xq)
         np.testing.assert_array_equal(cm.predict(Xq).astype(np.float32), golden[:, 0])
+
+
+def test_headroom_keeps_inputs_beyond_the_training_range(tmp_path):
+    """One headroom bit: inputs up to twice the training magnitude are not saturated."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-4, 4, (300, 6))
+    est = Ridge().fit(X, X @ rng.normal(0, 1, 6))
+    cm = edgekiln.convert(est, "host", workdir=tmp_path, options={"dtype": "fixed"}, calibration=X)
+    plan = json.loads((tmp_path / "project.json").read_text())["options"]["fixed"]
+    Xq = as_float32(X[:30] * 1.9)
+    assert np.max(np.abs(cm.predict(Xq) - est.predict(Xq))) <= 2 * plan["nodes"][0]["error_bound"]
 
 
 def test_regression_forest_within_leaf_rounding(tmp_path):

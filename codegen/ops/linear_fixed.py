@@ -37,6 +37,9 @@ class LinearFixed(Lowering):
     input_bits = 16
     shared_input_format = False
 
+    def affine_consts(self, node) -> tuple[str, str]:
+        return "weight", "bias"  # scalers/PCA in front fold into W x + b (quantize/fixed_graph.py)
+
     def _q(self, node) -> dict:
         f = self.options["fixed"]
         return quantize_dense(node.consts["weight"], node.consts["bias"], f["input_frac"], f["input_max_abs"])

@@ -10,8 +10,6 @@ KERNEL_ENUM = {"linear": "EK_KERNEL_LINEAR", "rbf": "EK_KERNEL_RBF", "poly": "EK
 @lowers("svc")
 class Svc(Lowering):
     template = "svc.c.j2"
-    fixed_unsupported = ("rbf/poly/sigmoid kernels need exp/pow/tanh per support vector (a linear SVC "
-                         "exports as a linear model, which fixed point covers)")
     kernels = ("ek_svm_f32.c",)
     headers = ("ek_svm.h",)
 
