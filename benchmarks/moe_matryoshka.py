@@ -28,23 +28,6 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def cached_model(build: Path, preset: str, seed: int) -> Path:
-    from edgekiln.flash_offload.moe_lm import load_moe
-    from edgekiln.flash_offload.moe_train import PRESETS, TRAINING_KEYS
-
-    path = build / f"{preset}_seed{seed}.npz"
-    if path.is_file():  # a cache trained with other hyperparameters is stale
-        training = load_moe(path).config.get("training", {})
-        if any(training.get(k) != PRESETS[preset][k] for k in TRAINING_KEYS):
-            log(f"{path} was trained with other settings than the {preset!r} preset; training again")
-            path.unlink()
-    if not path.is_file():
-        from edgekiln.flash_offload.moe_train import train
-        log(f"training the {preset} MoE model (cached at {path}) ...")
-        train(path, preset, seed=seed, log=log)
-    return path
-
-
 def cached_pack(ckpt: Path, mode: str, bits: str, group: int, calib: int) -> Path:
     from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
     from edgekiln.flash_offload.moe_file import MoeFile
@@ -98,7 +81,9 @@ def main(argv=None) -> int:
 
     build = Path(args.build)
     build.mkdir(parents=True, exist_ok=True)
-    ckpt = Path(args.checkpoint) if args.checkpoint else cached_model(build, args.preset, args.seed)
+    from edgekiln.flash_offload.moe_train import cached_model  # trains on first use, retrains a stale cache
+
+    ckpt = Path(args.checkpoint) if args.checkpoint else cached_model(build, args.preset, args.seed, log=log)
     ekm = cached_pack(ckpt, args.mode, args.bits, args.group, args.calib_windows)
     mf = MoeFile(ekm)
     model = load_moe(ckpt)
