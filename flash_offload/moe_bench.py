@@ -86,6 +86,7 @@ def compare_systems(mf: MoeFile, model: MoEModel, windows: Sequence[np.ndarray],
             s = make_system(name, mf, model, None, bits_fn, lru_bits, direct, io_threads)
             s.scratch = scratch[name]
             need = max(need, min_budget(s, base, len(windows), len(windows[0])))
+            s.close()
         budget = max(int(runs["int8_in_memory"][0].meter["peak_bytes"] * budget_fraction), need)
     for rep in range(repeats):
         order = ["lru_fixed_bits", "d2moe", "int8_in_memory"]

@@ -290,37 +290,39 @@ def run_requests(system: ExpertSystem, model: MoEModel, windows: Sequence[np.nda
     if n > cfg["T"] or n < 2:
         raise InputError(f"requests of {n} tokens: need 2..T={cfg['T']}")
     meter = system.meter
-    with threadpool_limits(blas_threads):
-        caches = kv_caches(cfg, B, n)
-        fixed, scratch = fixed_bytes(system, model, B, n)
-        if meter.budget is not None:
-            check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name, system.dynamic)
-        if isinstance(system, D2Moe):  # HEBF's per-bit-width load/compute times (setup, not timed)
-            system.stats["profile"] = system.profile(cfg["d"], B)
-        hold_arrays(meter, r.values(), "resident")
-        hold_arrays(meter, [a for c in caches for a in c.k + c.v], "kv")
-        meter.alloc(scratch, "scratch")  # held: one expert computation's measured working set
-        total = 0.0
-        t0 = time.perf_counter()
-        for t in range(n):
-            x = (r["tok_emb"][seqs[:, t]] + r["pos_emb"][t]).astype(np.float32)
-            for i in range(cfg["L"]):
-                p = f"l{i}."
-                hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
-                x = x + np.stack([attention(cfg, r, i, hx[b], caches[b]) for b in range(B)])
-                H = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
-                idx, w, probs = gate(model, i, H)
-                out = np.zeros_like(H)
-                system.run_layer(i, H, idx, w, probs, out)
-                x = (x + out).astype(np.float32)
-            for c in caches:
-                c.n += 1
-            if t + 1 < n:
-                logits = (layer_norm(x, r["lnf_g"], r["lnf_b"]) @ r["tok_emb"].T).astype(np.float64)
-                m = logits.max(axis=1)
-                lse = m + np.log(np.exp(logits - m[:, None]).sum(axis=1))
-                total += float((lse - logits[np.arange(B), seqs[:, t + 1]]).sum())
-        seconds = time.perf_counter() - t0
-    system.close()
+    try:
+        with threadpool_limits(blas_threads):
+            caches = kv_caches(cfg, B, n)
+            fixed, scratch = fixed_bytes(system, model, B, n)
+            if meter.budget is not None:
+                check_budget(meter.budget, fixed, system.min_dynamic_bytes(), system.name, system.dynamic)
+            if isinstance(system, D2Moe):  # HEBF's per-bit-width load/compute times (setup, not timed)
+                system.stats["profile"] = system.profile(cfg["d"], B)
+            hold_arrays(meter, r.values(), "resident")
+            hold_arrays(meter, [a for c in caches for a in c.k + c.v], "kv")
+            meter.alloc(scratch, "scratch")  # held: one expert computation's measured working set
+            total = 0.0
+            t0 = time.perf_counter()
+            for t in range(n):
+                x = (r["tok_emb"][seqs[:, t]] + r["pos_emb"][t]).astype(np.float32)
+                for i in range(cfg["L"]):
+                    p = f"l{i}."
+                    hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
+                    x = x + np.stack([attention(cfg, r, i, hx[b], caches[b]) for b in range(B)])
+                    H = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
+                    idx, w, probs = gate(model, i, H)
+                    out = np.zeros_like(H)
+                    system.run_layer(i, H, idx, w, probs, out)
+                    x = (x + out).astype(np.float32)
+                for c in caches:
+                    c.n += 1
+                if t + 1 < n:
+                    logits = (layer_norm(x, r["lnf_g"], r["lnf_b"]) @ r["tok_emb"].T).astype(np.float64)
+                    m = logits.max(axis=1)
+                    lse = m + np.log(np.exp(logits - m[:, None]).sum(axis=1))
+                    total += float((lse - logits[np.arange(B), seqs[:, t + 1]]).sum())
+            seconds = time.perf_counter() - t0
+    finally:  # threads, plane buffers and descriptors go even when a request fails
+        system.close()
     return RunResult(system.name, B * n, seconds, total, B * (n - 1), meter.report(),
                      dict(system.stats, scratch_bytes=scratch))

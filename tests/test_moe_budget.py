@@ -99,7 +99,9 @@ def test_peak_never_above_the_budget(packed):
     mf = MoeFile(path)
     ref = run_requests(D2Moe(mf, None, _bits_fn), base, _windows())  # no budget: nothing evicted
     assert ref.stats["evictions"] == 0
-    lo = min_budget(LruFixedBits(mf, None), base, 6, 10)
+    probe = LruFixedBits(mf, None)
+    lo = min_budget(probe, base, 6, 10)
+    probe.close()
     for frac in (0.1, 0.3, 0.6):
         budget = lo + int(frac * mf.experts_payload_bytes())
         for system in (D2Moe(MoeFile(path), budget, _bits_fn), D2Moe(MoeFile(path), budget, _bits_fn, overlap=False),

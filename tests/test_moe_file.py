@@ -168,3 +168,18 @@ def test_kiln_moe_pack_run_and_bad_budget(tmp_path):
     assert d["name"] == "d2moe" and d["tokens"] == 16 and np.isfinite(d["perplexity"])
     r = CliRunner().invoke(main, ["moe", "run", str(out), "--budget", "1000", "--requests", "2", "--tokens", "8"])
     assert r.exit_code != 0 and "below the minimum" in r.output and "--budget" in r.output
+
+
+def test_router_bit_widths_outside_the_file_are_refused(packed):
+    from edgekiln.flash_offload.moe_engine import D2Moe, LruFixedBits, run_requests
+    from edgekiln.flash_offload.moe_lm import MoEModel
+
+    m, _, path = packed
+    mf = MoeFile(path)
+    base = MoEModel(m.config, m.resident, None)
+    wins = [np.arange(6) % m.config["V"] for _ in range(2)]
+    too_low = mf.bits[0] - 1
+    with _maybe_warn(), pytest.raises(InputError, match=f"bit-width {too_low} is outside the stored range"):
+        run_requests(D2Moe(mf, None, lambda layer, e, H, s: np.full(len(H), too_low)), base, wins)
+    with _maybe_warn(), pytest.raises(InputError, match="outside the stored range"):
+        LruFixedBits(mf, None, bits=mf.bits[-1] + 1)
