@@ -27,7 +27,7 @@ from edgekiln.flash_offload.hebf import HebfScheduler
 from edgekiln.flash_offload.moe_file import MoeFile, PlaneReader
 from edgekiln.flash_offload.moe_kernel import expert_from_blobs, expert_planes_forward
 from edgekiln.flash_offload.moe_lm import KVCache, MoEModel, attention, gate, layer_norm
-from edgekiln.flash_offload.moe_memory import MemoryMeter, PlaneBuffer, check_budget, hold_arrays
+from edgekiln.flash_offload.moe_memory import MemoryMeter, check_budget, hold_arrays
 from edgekiln.quantize.matryoshka import MatryoshkaExpert, quantize_slice
 
 SYSTEMS = ("int8_in_memory", "lru_fixed_bits", "d2moe")
