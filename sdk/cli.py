@@ -255,10 +255,12 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
         Path(json_path).write_text(json.dumps(report, indent=1))
 
 
-from edgekiln.flash_offload.cli import flash_offload_group  # noqa: E402  (subcommand group)
+# Subcommand groups of the large-model features (kiln flash-offload ..., kiln moe ...).
+from edgekiln.flash_offload.cli import flash_offload_group  # noqa: E402
+from edgekiln.flash_offload.moe_cli import moe_group  # noqa: E402
 
 main.add_command(flash_offload_group)
-main.add_command(__import__("edgekiln.flash_offload.moe_cli", fromlist=["moe_group"]).moe_group)  # kiln moe
+main.add_command(moe_group)
 
 
 if __name__ == "__main__":
