@@ -24,7 +24,7 @@ from edgekiln.quantize.matryoshka import MatryoshkaExpert
 from .moe_lm import BitsFn, ExpertFn, MoEModel, expert_forward, gate, perplexity
 from .moe_quant import Calib, fixed_bits_fn, matryoshka_expert_fn
 
-DEFAULT_LAMBDAS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+DEFAULT_LAMBDAS = (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 # Share of tokens at each bit-width (low to high) for the threshold sweep of a 3-width set.
 DEFAULT_MIXES = ((0.75, 0.25, 0.0), (0.5, 0.25, 0.25), (0.25, 0.5, 0.25), (0.25, 0.25, 0.5), (0.0, 0.25, 0.75))
 
