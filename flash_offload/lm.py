@@ -54,23 +54,34 @@ def save_checkpoint(path: str | Path, config: dict, resident: dict[str, np.ndarr
     for i, (up, b_up, down) in enumerate(ffn):
         arrays[f"l{i}.up"], arrays[f"l{i}.b_up"], arrays[f"l{i}.down"] = (
             np.ascontiguousarray(a, dtype=np.float32) for a in (up, b_up, down))
+    write_npz(path, config, arrays)
+
+
+def write_npz(path: str | Path, config: dict, arrays: dict[str, np.ndarray]) -> None:
+    """A checkpoint: named float32 arrays plus the config as a JSON string (no pickles)."""
     with open(path, "wb") as fh:
         np.savez_compressed(fh, config=np.array(json.dumps(config, sort_keys=True)), **arrays)
+
+
+def read_npz(p: Path, kind: str, writer: str, train_hint: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(config, arrays) of a checkpoint written by write_npz, with errors that say what to do."""
+    if not p.is_file():
+        raise ModelLoadError(f"{kind} {p} not found; train one with {train_hint}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile/ValueError: not an npz
+        raise ModelLoadError(f"{p} is not a {kind} .npz ({e})") from e
+    if "config" not in data:
+        raise ModelLoadError(f"{p} has no `config` entry; it was not written by {writer}")
+    return json.loads(str(data.pop("config"))), data
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list[Ffn]]:
     """Read a checkpoint -> (config, resident arrays, per-layer (up, b_up, down)); shapes checked."""
     p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(f"checkpoint {p} not found; train one with `kiln flash-offload train`")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as e:  # zipfile/ValueError: not an npz
-        raise ModelLoadError(f"{p} is not a flash_offload .npz checkpoint ({e})") from e
-    if "config" not in data:
-        raise ModelLoadError(f"{p} has no `config` entry; it was not written by flash_offload.lm.save_checkpoint")
-    config = json.loads(str(data.pop("config")))
+    config, data = read_npz(p, "flash_offload checkpoint", "flash_offload.lm.save_checkpoint",
+                            "`kiln flash-offload train`")
     check_config(config)
     want = resident_shapes(config)
     resident: dict[str, np.ndarray] = {}

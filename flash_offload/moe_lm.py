@@ -8,7 +8,6 @@ picks the bit-width per token (the bit router); without one every token runs at 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +16,8 @@ import numpy as np
 
 from edgekiln.errors import InputError, ModelLoadError
 
-from .lm import LAYER_RESIDENT, KVCache, attention, decode, encode, layer_norm  # noqa: F401 (re-exported)
+from .lm import (LAYER_RESIDENT, KVCache, attention, decode, encode, layer_norm,  # noqa: F401 (re-exported)
+                 read_npz, write_npz)
 
 FULL_BITS = 32  # token_bits meaning "the float32 expert"
 MOE_CONFIG_KEYS = ("V", "d", "L", "h", "f", "T", "E", "top_k")
@@ -86,23 +86,13 @@ def save_moe(path: str | Path, model: MoEModel) -> None:
         for j, ex in enumerate(layer):
             for k, a in zip(EXPERT_KEYS, ex):
                 arrays[f"l{i}.e{j}.{k}"] = np.ascontiguousarray(a, np.float32)
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, config=np.array(json.dumps(model.config, sort_keys=True)), **arrays)
+    write_npz(path, model.config, arrays)
 
 
 def load_moe(path: str | Path) -> MoEModel:
     """Read a MoE checkpoint; every array's presence and shape is checked."""
     p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(f"MoE checkpoint {p} not found; train one with flash_offload.moe_train.train")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as e:  # zipfile/ValueError: not an npz
-        raise ModelLoadError(f"{p} is not a MoE .npz checkpoint ({e})") from e
-    if "config" not in data:
-        raise ModelLoadError(f"{p} has no `config` entry; it was not written by moe_lm.save_moe")
-    cfg = json.loads(str(data.pop("config")))
+    cfg, data = read_npz(p, "MoE checkpoint", "moe_lm.save_moe", "flash_offload.moe_train.train")
     check_moe_config(cfg)
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
