@@ -21,12 +21,6 @@
 #define EXIT_DEVICE (*(volatile uint32_t *)0x00100000u)
 #define EXIT_FAIL 0x3333u
 
-/* Linker symbols (riscv_virt.ld.j2): hart 0's stack occupies [bottom, top). */
-extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
-
-#define STACK_PAINT 0xA5A5A5A5u
-static uint32_t *stack_paint_top;        /* painted words lie below this address */
-
 /* QEMU needs nothing here; a real 16550 also needs its baud divisor (board-specific).
  * FCR stays untouched: switching the FIFOs on flushes them, losing input the host sent
  * before this point (the start of "EKIN"). */
@@ -65,35 +59,6 @@ void ek_port_exit(int code)
     EXIT_DEVICE = ((uint32_t)code << 16) | EXIT_FAIL;
     for (;;)                            /* without the test device: stop here */
         __asm__ volatile("wfi");
-}
-
-static uint32_t *current_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mv %0, sp" : "=r"(sp));
-    return sp;
-}
-
-/* Paints the free stack below the caller's frame. noinline: the frame of this function
- * itself lies above the sp it reads, so it cannot paint over its own locals. */
-__attribute__((noinline)) void ek_port_stack_paint(void)
-{
-    uint32_t *top = current_sp();
-    for (volatile uint32_t *p = __ek_stack_bottom; p < top; p++)
-        *p = STACK_PAINT;
-    stack_paint_top = top;
-}
-
-/* Bytes below the painting point that were written since ek_port_stack_paint(). A value
- * equal to the whole painted size means the stack may have overflowed. */
-int32_t ek_port_stack_used(void)
-{
-    if (!stack_paint_top)
-        return -1;
-    const uint32_t *p = __ek_stack_bottom;
-    while (p < stack_paint_top && *p == STACK_PAINT)
-        p++;
-    return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
 }
 
 /* The runner preloads samples here with `-device loader` (target.toml simulator.bulk_input,

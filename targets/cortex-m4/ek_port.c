@@ -22,12 +22,6 @@
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYST_ENABLE_CPUCLK 0x5u         /* ENABLE | CLKSOURCE=core, no interrupt */
 
-/* Linker symbols (linker.ld.j2): the stack occupies [bottom, top). */
-extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
-
-#define STACK_PAINT 0xA5A5A5A5u
-static uint32_t *stack_paint_top;        /* painted words lie below this address */
-
 void ek_port_setup(void)
 {
     /* The FPU is already on (startup.c enables it before any C code runs). */
@@ -83,35 +77,6 @@ void ek_port_exit(int code)
     __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     for (;;)                            /* without semihosting: stop here */
         ;
-}
-
-static uint32_t *current_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-/* Paints the free stack below the caller's frame. noinline: the frame of this function
- * itself lies above the sp it reads, so it cannot paint over its own locals. */
-__attribute__((noinline)) void ek_port_stack_paint(void)
-{
-    uint32_t *top = current_sp();
-    for (volatile uint32_t *p = __ek_stack_bottom; p < top; p++)
-        *p = STACK_PAINT;
-    stack_paint_top = top;
-}
-
-/* Bytes below the painting point that were written since ek_port_stack_paint(). A value
- * equal to the whole painted size means the stack may have overflowed. */
-int32_t ek_port_stack_used(void)
-{
-    if (!stack_paint_top)
-        return -1;
-    const uint32_t *p = __ek_stack_bottom;
-    while (p < stack_paint_top && *p == STACK_PAINT)
-        p++;
-    return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
 }
 
 /* QEMU's mps2-an386 has 4 MiB of SSRAM1 at 0; the linker budget uses the first 1 MiB as

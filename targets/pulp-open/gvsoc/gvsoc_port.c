@@ -156,34 +156,3 @@ const ek_bulk_input_t *ek_port_bulk_input(void)
     return got == (uint32_t)size && got >= sizeof(ek_bulk_input_t) ? (const ek_bulk_input_t *)BULK_INPUT_ADDR : 0;
 }
 
-/* Linker symbols (gvsoc.ld.j2): core 0's stack occupies [bottom, top). */
-extern uint32_t __ek_stack_bottom[], __ek_stack_top[];
-
-#define STACK_PAINT 0xA5A5A5A5u
-static uint32_t *stack_paint_top;
-
-static uint32_t *current_sp(void)
-{
-    uint32_t *sp;
-    __asm__ volatile("mv %0, sp" : "=r"(sp));
-    return sp;
-}
-
-/* noinline: this function's own frame lies above the sp it reads. */
-__attribute__((noinline)) void ek_port_stack_paint(void)
-{
-    uint32_t *top = current_sp();
-    for (volatile uint32_t *p = __ek_stack_bottom; p < top; p++)
-        *p = STACK_PAINT;
-    stack_paint_top = top;
-}
-
-int32_t ek_port_stack_used(void)
-{
-    if (!stack_paint_top)
-        return -1;
-    const uint32_t *p = __ek_stack_bottom;
-    while (p < stack_paint_top && *p == STACK_PAINT)
-        p++;
-    return (int32_t)((uintptr_t)stack_paint_top - (uintptr_t)p);
-}
