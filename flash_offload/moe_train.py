@@ -7,17 +7,15 @@ every expert gets tokens. The runtime (moe_lm.py) needs only numpy.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from edgekiln.errors import InputError
 
 from .corpus import Corpus, load_corpus
 from .moe_lm import MOE_RESIDENT, MoEModel, save_moe
-from .train import _torch
+from .torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
 
 PRESETS = {
     # committed fixture: < 2 MB, about a minute on 2 CPU cores
@@ -54,59 +52,24 @@ def build_moe(torch, V: int, d: int, L: int, h: int, E: int, top_k: int, f: int,
             frac = F.one_hot(topi, E).sum(dim=1).float().mean(dim=0) / top_k
             return out, E * (frac * probs.mean(dim=0)).sum()
 
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d, eps=1e-5), nn.LayerNorm(d, eps=1e-5)
-            self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-            self.moe = Experts()
+    class MoeFfn(Experts):  # the decoder's FFN slot: (B, n, d) in and out
+        def forward(self, x):
+            B, n, _ = x.shape
+            y, balance = super().forward(x.reshape(B * n, d))
+            return y.view(B, n, d), balance
 
-        def forward(self, x, aux):
-            B, n = x.shape[:2]
-            hx = self.ln1(x)
-            sh = lambda t: t.view(B, n, h, d // h).transpose(1, 2)  # noqa: E731
-            a = F.scaled_dot_product_attention(sh(self.q(hx)), sh(self.k(hx)), sh(self.v(hx)), is_causal=True)
-            x = x + self.o(a.transpose(1, 2).reshape(B, n, d))
-            y, lb = self.moe(self.ln2(x).reshape(B * n, d))
-            aux.append(lb)
-            return x + y.view(B, n, d)
-
-    class LM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tok, self.pos = nn.Embedding(V, d), nn.Embedding(T, d)
-            nn.init.normal_(self.tok.weight, std=0.02)
-            nn.init.normal_(self.pos.weight, std=0.02)
-            self.blocks = nn.ModuleList(Block() for _ in range(L))
-            self.lnf = nn.LayerNorm(d, eps=1e-5)
-
-        def forward(self, idx):
-            x = self.tok(idx) + self.pos(torch.arange(idx.shape[1]))
-            aux: list = []
-            for b in self.blocks:
-                x = b(x, aux)
-            return self.lnf(x) @ self.tok.weight.T, aux
-
-    return LM()
+    return build_decoder(torch, V, d, L, h, T, MoeFfn)
 
 
 def export_moe(model, config: dict) -> MoEModel:
     """torch module -> MoEModel in moe_lm.py's layout (x @ W for attention, (f, d) experts)."""
-    g = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
-    r = {"tok_emb": g(model.tok.weight), "pos_emb": g(model.pos.weight),
-         "lnf_g": g(model.lnf.weight), "lnf_b": g(model.lnf.bias)}
+    r = export_attention(model, MOE_RESIDENT)
     experts = []
     for i, b in enumerate(model.blocks):
-        vals = {"ln1_g": b.ln1.weight, "ln1_b": b.ln1.bias, "ln2_g": b.ln2.weight, "ln2_b": b.ln2.bias,
-                "bq": b.q.bias, "bk": b.k.bias, "bv": b.v.bias, "bo": b.o.bias}
-        for k in MOE_RESIDENT:
-            if k in vals:
-                r[f"l{i}.{k}"] = g(vals[k])
-        for k, lin in (("wq", b.q), ("wk", b.k), ("wv", b.v), ("wo", b.o)):
-            r[f"l{i}.{k}"] = g(lin.weight).T.copy()
-        r[f"l{i}.router"], r[f"l{i}.router_b"] = g(b.moe.router.weight).T.copy(), g(b.moe.router.bias)
-        m = b.moe
-        experts.append([(g(m.up[j]), g(m.b_up[j]), g(m.down[j]), g(m.b_down[j])) for j in range(config["E"])])
+        m = b.ffn
+        r[f"l{i}.router"], r[f"l{i}.router_b"] = to_numpy(m.router.weight).T.copy(), to_numpy(m.router.bias)
+        experts.append([(to_numpy(m.up[j]), to_numpy(m.b_up[j]), to_numpy(m.down[j]), to_numpy(m.b_down[j]))
+                        for j in range(config["E"])])
     return MoEModel(config, r, experts)
 
 
@@ -116,38 +79,24 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
     if preset not in PRESETS:
         raise InputError(f"unknown MoE preset {preset!r}; choose one of {sorted(PRESETS)}")
     hp = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    torch = _torch()
+    torch = import_torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
     corpus = corpus or load_corpus()
     V, T = 256, hp["T"]
     model = build_moe(torch, V, hp["d"], hp["L"], hp["h"], hp["E"], hp["top_k"], hp["f"], T)
-    opt = torch.optim.AdamW(model.parameters(), lr=hp["lr"], weight_decay=0.01, betas=(0.9, 0.98))
-    data = torch.from_numpy(corpus.train.astype(np.int64))
-    steps, warm = hp["steps"], max(1, hp["steps"] // 20)
-    t0 = time.time()
-    for step in range(steps):
-        lr = hp["lr"] * min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        for gr in opt.param_groups:
-            gr["lr"] = lr
-        starts = torch.from_numpy(rng.integers(0, data.numel() - T - 1, hp["batch"]))
-        idx = torch.stack([data[s:s + T + 1] for s in starts])
-        logits, aux = model(idx[:, :-1])
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V), idx[:, 1:].reshape(-1))
-        balance = sum(aux) / len(aux)
-        loss = ce + hp["aux"] * balance
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % 50 == 0 or step == steps - 1:
-            log(f"step {step}/{steps} ce {ce.item():.3f} nats ({ce.item() / math.log(2):.2f} bits/byte) "
-                f"balance {balance.item():.3f} {time.time() - t0:.0f}s")
+
+    def balance_term(balances, step, steps):  # Switch load balancing: every expert gets tokens
+        return hp["aux"] * sum(balances) / len(balances)
+
+    def balance(_, term):
+        return f"balance {term.item() / hp['aux']:.3f}"
+
+    ce, seconds = train_loop(torch, model, hp, corpus, seed, V, balance_term, balance, log)
     config = {"V": V, **{k: hp[k] for k in ("d", "L", "h", "f", "E", "top_k")}, "T": T,
               "preset": preset, "seed": seed, "corpus": corpus.describe(),
               "training": {k: hp[k] for k in TRAINING_KEYS} | {
-                  "final_ce_nats": round(ce.item(), 4), "seconds": round(time.time() - t0, 1),
+                  "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
                   "torch": torch.__version__, "threads": threads}}
     save_moe(out, export_moe(model, config))
     return config
