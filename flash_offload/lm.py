@@ -71,7 +71,7 @@ def read_npz(p: Path, kind: str, writer: str, train_hint: str) -> tuple[dict, di
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as e:  # zipfile/ValueError: not an npz
-        raise ModelLoadError(f"{p} is not a {kind} .npz ({e})") from e
+        raise ModelLoadError(f"{p} is not a {kind} ({e})") from e
     if "config" not in data:
         raise ModelLoadError(f"{p} has no `config` entry; it was not written by {writer}")
     return json.loads(str(data.pop("config"))), data
@@ -80,7 +80,7 @@ def read_npz(p: Path, kind: str, writer: str, train_hint: str) -> tuple[dict, di
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list[Ffn]]:
     """Read a checkpoint -> (config, resident arrays, per-layer (up, b_up, down)); shapes checked."""
     p = Path(path)
-    config, data = read_npz(p, "flash_offload checkpoint", "flash_offload.lm.save_checkpoint",
+    config, data = read_npz(p, "flash_offload .npz checkpoint", "flash_offload.lm.save_checkpoint",
                             "`kiln flash-offload train`")
     check_config(config)
     want = resident_shapes(config)

@@ -92,7 +92,7 @@ def save_moe(path: str | Path, model: MoEModel) -> None:
 def load_moe(path: str | Path) -> MoEModel:
     """Read a MoE checkpoint; every array's presence and shape is checked."""
     p = Path(path)
-    cfg, data = read_npz(p, "MoE checkpoint", "moe_lm.save_moe", "flash_offload.moe_train.train")
+    cfg, data = read_npz(p, "MoE .npz checkpoint", "moe_lm.save_moe", "flash_offload.moe_train.train")
     check_moe_config(cfg)
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
