@@ -370,8 +370,6 @@ def trained(tmp_path_factory):
     from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
     from edgekiln.flash_offload.predictor import train_predictor
 
-    if not FIXTURE.is_file():
-        pytest.skip(reason=f"{FIXTURE} not committed yet (flash_offload model fixture)")
     cfg, res, ffn = lm.load_checkpoint(FIXTURE)
     tmp = tmp_path_factory.mktemp("ekfc_trained")
     path = write_ekf(tmp / "tiny.ekf", cfg, res, ffn)

@@ -20,6 +20,26 @@ from edgekiln.flash_offload.neuron_io import DirectIOWarning, NeuronReader, plan
 from flash_offload_synth import synthetic_model
 
 
+def _o_direct_supported(folder: str) -> bool:
+    """Whether files under `folder` (where pytest puts tmp_path) open with O_DIRECT."""
+    import tempfile
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder) as fh:
+            os.close(os.open(fh.name, os.O_RDONLY | os.O_DIRECT))
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def _tmp_root() -> str:
+    import tempfile
+    return tempfile.gettempdir()
+
+
+O_DIRECT_HERE = _o_direct_supported(_tmp_root())
+FADVISE_HERE = hasattr(os, "posix_fadvise") and hasattr(os, "preadv")
+
+
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     config, resident, ffn = synthetic_model(d=24, f=300, L=2)
@@ -48,11 +68,12 @@ def test_rows_match_file(packed, mode, threads, direct, gap):
         assert r.stats.bytes_read >= r.stats.useful_bytes > 0
 
 
+@pytest.mark.skipif(not O_DIRECT_HERE, reason=f"the filesystem of {_tmp_root()} refuses O_DIRECT "
+                    "(the fallback is tested by test_no_o_direct_falls_back_with_warning)")
 def test_direct_io_on_disk_counts_aligned_bytes(packed):
     path, _ = packed
     with NeuronReader(path, threads=2, gap_bytes=0) as r:
-        if not r.direct:
-            pytest.skip(f"{path.parent} does not support O_DIRECT")
+        assert r.direct
         r.read(0, [5])
         # one bundle (196 bytes) costs one aligned 4 KiB read
         assert (r.stats.n_reads, r.stats.bytes_read) == (1, 4096)
@@ -100,13 +121,12 @@ def test_no_o_direct_falls_back_with_warning(packed, monkeypatch):
     assert dropped == [1]
 
 
+@pytest.mark.skipif(not FADVISE_HERE, reason="this platform has no posix_fadvise/preadv (Linux has both)")
 def test_drop_cache_evicts_pages(packed):
-    """posix_fadvise(DONTNEED) is what cold buffered reads rely on: check it works here."""
+    """posix_fadvise(DONTNEED) is what cold buffered reads rely on: check it works here
+    (mincore(2) through ctypes counts the file's pages in the page cache)."""
     path, _ = packed
-    if not hasattr(os, "posix_fadvise") or not hasattr(os, "preadv"):
-        pytest.skip("no posix_fadvise")
-    if _resident_pages(path) is None:
-        pytest.skip("cannot inspect the page cache")
+    assert _resident_pages(path) is not None, "mincore(2) failed: cannot inspect the page cache"
     path.read_bytes()
     assert _resident_pages(path) > 0
     with NeuronReader(path, direct=False) as r:
