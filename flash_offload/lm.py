@@ -223,19 +223,10 @@ def nll_dense_batch(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], tok
     n = len(tokens)
     if n > cfg["T"]:
         raise ValueError(f"sequence of {n} tokens exceeds T={cfg['T']}")
-    d, nh = cfg["d"], cfg["h"]
-    dh = d // nh
-    x = (r["tok_emb"][tokens] + r["pos_emb"][:n]).astype(np.float32)
-    mask = np.triu(np.full((n, n), -np.inf, np.float32), 1)
+    x, mask = embed_batch(r, tokens)
     for i in range(cfg["L"]):
         p = f"l{i}."
-        hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
-        q, k, v = ((hx @ r[p + w] + r[p + b]).reshape(n, nh, dh) for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
-        s = np.einsum("qhd,khd->hqk", q, k) / np.float32(np.sqrt(dh)) + mask
-        s = np.exp(s - s.max(axis=2, keepdims=True))
-        s /= s.sum(axis=2, keepdims=True)
-        att = np.einsum("hqk,khd->qhd", s, v).reshape(n, d)
-        x = x + att @ r[p + "wo"] + r[p + "bo"]
+        x = attention_batch(cfg, r, i, x, mask)
         H = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
         if collect is not None:
             collect(i, H)
@@ -245,6 +236,34 @@ def nll_dense_batch(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], tok
             up, b_up, down = ffn[i]
             y = np.maximum(H @ up.T + b_up, 0) @ down
         x = (x + y + r[p + "b_down"]).astype(np.float32)
+    return nll_of_hidden(r, x, tokens)
+
+
+def embed_batch(r: dict[str, np.ndarray], tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(token + position embeddings (n, d), causal mask (n, n)) of a whole sequence."""
+    n = len(tokens)
+    x = (r["tok_emb"][tokens] + r["pos_emb"][:n]).astype(np.float32)
+    return x, np.triu(np.full((n, n), -np.inf, np.float32), 1)
+
+
+def attention_batch(cfg: dict, r: dict[str, np.ndarray], i: int, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """x after layer i's attention block, every position at once (teacher forcing); the same
+    maths as `attention` with a KV cache. Shared by the dense and the MoE model."""
+    n, d, nh = len(x), cfg["d"], cfg["h"]
+    dh = d // nh
+    p = f"l{i}."
+    hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
+    q, k, v = ((hx @ r[p + w] + r[p + b]).reshape(n, nh, dh) for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
+    s = np.einsum("qhd,khd->hqk", q, k) / np.float32(np.sqrt(dh)) + mask
+    s = np.exp(s - s.max(axis=2, keepdims=True))
+    s /= s.sum(axis=2, keepdims=True)
+    att = np.einsum("hqk,khd->qhd", s, v).reshape(n, d)
+    return x + att @ r[p + "wo"] + r[p + "bo"]
+
+
+def nll_of_hidden(r: dict[str, np.ndarray], x: np.ndarray, tokens: np.ndarray) -> float:
+    """Total next-token NLL (nats) from the last block's output x (n, d): final norm, tied logits."""
+    n = len(tokens)
     x = layer_norm(x, r["lnf_g"], r["lnf_b"])
     logits = (x @ r["tok_emb"].T)[:-1].astype(np.float64)
     m = logits.max(axis=1, keepdims=True)

@@ -16,8 +16,8 @@ import numpy as np
 
 from edgekiln.errors import InputError, ModelLoadError
 
-from .lm import (LAYER_RESIDENT, KVCache, attention, decode, encode, layer_norm,  # noqa: F401 (re-exported)
-                 read_npz, write_npz)
+from .lm import (LAYER_RESIDENT, KVCache, attention, attention_batch, decode, embed_batch,  # noqa: F401
+                 encode, layer_norm, nll_of_hidden, read_npz, write_npz)
 
 FULL_BITS = 32  # token_bits meaning "the float32 expert"
 MOE_CONFIG_KEYS = ("V", "d", "L", "h", "f", "T", "E", "top_k")
@@ -207,25 +207,12 @@ def nll(model: MoEModel, tokens: np.ndarray, expert_fn: ExpertFn | None = None, 
     n = len(tokens)
     if not 2 <= n <= cfg["T"]:
         raise InputError(f"a sequence of {n} tokens: need 2..T={cfg['T']}")
-    d, nh = cfg["d"], cfg["h"]
-    dh = d // nh
-    x = (r["tok_emb"][tokens] + r["pos_emb"][:n]).astype(np.float32)
-    mask = np.triu(np.full((n, n), -np.inf, np.float32), 1)
+    x, mask = embed_batch(r, tokens)
     for i in range(cfg["L"]):
-        p = f"l{i}."
-        hx = layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"])
-        q, k, v = ((hx @ r[p + w] + r[p + b]).reshape(n, nh, dh) for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
-        s = np.einsum("qhd,khd->hqk", q, k) / np.float32(np.sqrt(dh)) + mask
-        s = np.exp(s - s.max(axis=2, keepdims=True))
-        s /= s.sum(axis=2, keepdims=True)
-        x = x + np.einsum("hqk,khd->qhd", s, v).reshape(n, d) @ r[p + "wo"] + r[p + "bo"]
-        H = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
+        x = attention_batch(cfg, r, i, x, mask)
+        H = layer_norm(x, r[f"l{i}.ln2_g"], r[f"l{i}.ln2_b"])
         x = (x + moe_layer(model, i, H, expert_fn, bits_fn, on_route)).astype(np.float32)
-    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
-    logits = (x @ r["tok_emb"].T)[:-1].astype(np.float64)
-    m = logits.max(axis=1, keepdims=True)
-    lse = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
-    return float((lse - logits[np.arange(n - 1), tokens[1:]]).sum())
+    return nll_of_hidden(r, x, tokens)
 
 
 def perplexity(model: MoEModel, windows: Sequence[np.ndarray], expert_fn: ExpertFn | None = None,
