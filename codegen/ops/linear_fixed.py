@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekiln.quantize.fixed_point import fits_int32, frac_for, quantize_round
+from edgekiln.quantize.fixed_point import accumulator_text, fits_int32, frac_for, quantize_round
 
 from ..lowering import CArray, Lowering, lowers
 
@@ -29,6 +29,16 @@ def quantize_dense(weight: np.ndarray, bias: np.ndarray, input_frac: list[int], 
             "worst_accumulator": float(worst.max())}
 
 
+def dense_context(q: dict, cid: str, op: str) -> dict:
+    """Template variables and the export report of a quantized W x + b (quantize_dense)."""
+    acc_t = np.int64 if q["wide"] else np.int32
+    arrays = {"weight": CArray(f"{cid}_wq", q["Wq"]), "bias": CArray(f"{cid}_bq", q["bq"].astype(acc_t), "ek_qacc_t")}
+    return {"arrays": list(arrays.values()), "a": arrays, "rows": int(q["Wq"].shape[0]),
+            "cols": int(q["Wq"].shape[1]), "frac": q["frac"],
+            "report": {"op": op, "weights": "int16", "weight_frac": q["frac"], "accumulator": accumulator_text(q["wide"]),
+                       "worst_accumulator": q["worst_accumulator"], "error_bound": q["error_bound"]}}
+
+
 @lowers("linear", dtype="fixed")
 class LinearFixed(Lowering):
     template = "linear_fixed.c.j2"
@@ -45,18 +55,10 @@ class LinearFixed(Lowering):
         return quantize_dense(node.consts["weight"], node.consts["bias"], f["input_frac"], f["input_max_abs"])
 
     def context(self, node, graph, cid: str) -> dict:
-        q = self._q(node)
-        acc_t = np.int64 if q["wide"] else np.int32
-        arrays = {"weight": CArray(f"{cid}_wq", q["Wq"]),
-                  "bias": CArray(f"{cid}_bq", q["bq"].astype(acc_t), "ek_qacc_t")}
         link = node.attrs["link"]
         # softmax/sigmoid of the dequantized scores live with the float argmax helpers
         kernels = ("ek_linear_q.c", "ek_argmax_f32.c") if link in ("softmax", "sigmoid") else ("ek_linear_q.c",)
-        return {"arrays": list(arrays.values()), "a": arrays, "link": link, "rows": int(q["Wq"].shape[0]),
-                "cols": int(q["Wq"].shape[1]), "frac": q["frac"], "kernels": kernels,
-                "report": {"op": "linear", "weights": "int16", "weight_frac": q["frac"],
-                           "accumulator": "int64 (widened: the worst case exceeds int32)" if q["wide"] else "int32",
-                           "worst_accumulator": q["worst_accumulator"], "error_bound": q["error_bound"]}}
+        return {**dense_context(self._q(node), cid, "linear"), "link": link, "kernels": kernels}
 
     def config(self, node) -> dict[str, str]:
         return {"EK_FIXED_WIDE_ACC": "1"} if self._q(node)["wide"] else {}

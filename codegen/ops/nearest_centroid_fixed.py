@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekiln.quantize.fixed_point import fits_int32, quantize_round
+from edgekiln.quantize.fixed_point import accumulator_text, fits_int32, quantize_round
 
 from ..lowering import CArray, Lowering, lowers
 from .nearest_centroid import METRICS
@@ -21,7 +21,7 @@ def quantize_points(points: np.ndarray, fixed: dict, metric: str) -> dict:
     wide = not fits_int32(worst)
     return {"P": P.astype(np.int16), "frac": frac, "wide": wide,
             "report": {"points": "int16", "frac": frac, "worst_accumulator": worst,
-                       "accumulator": "int64 (widened: the worst case exceeds int32)" if wide else "int32",
+                       "accumulator": accumulator_text(wide),
                        # flooring the input (< 1 unit) plus rounding the point (<= 0.5 unit)
                        "coordinate_error_bound": 1.5 * 2.0 ** -frac}}
 

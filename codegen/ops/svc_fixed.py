@@ -3,12 +3,11 @@ per class pair, `linear_primal`): integer pair decisions (the dense kernel of
 linear_fixed.py), one-vs-one votes in integers. Other kernels stay float32 (see Svc)."""
 from __future__ import annotations
 
-import numpy as np
 
 from edgekiln.errors import UnsupportedModelError
 
-from ..lowering import CArray, Lowering, lowers
-from .linear_fixed import quantize_dense
+from ..lowering import Lowering, lowers
+from .linear_fixed import dense_context, quantize_dense
 
 
 @lowers("svc", dtype="fixed")
@@ -37,17 +36,10 @@ class SvcFixed(Lowering):
                               f["input_max_abs"])
 
     def context(self, node, graph, cid: str) -> dict:
-        q = self._q(node)
-        acc_t = np.int64 if q["wide"] else np.int32
-        arrays = {"weight": CArray(f"{cid}_wq", q["Wq"]), "bias": CArray(f"{cid}_bq", q["bq"].astype(acc_t), "ek_qacc_t")}
         nc = node.attrs["n_classes"]
-        ovr = node.attrs["decision_shape"] == "ovr" and nc > 2
-        return {"arrays": list(arrays.values()), "a": arrays, "rows": int(q["Wq"].shape[0]), "cols": int(q["Wq"].shape[1]),
-                "frac": q["frac"], "n_classes": nc, "mode": node.attrs["mode"], "ovr": ovr,
-                "kernels": self.kernels + (("ek_svm_f32.c",) if ovr else ()),
-                "report": {"op": "svc (linear)", "weights": "int16", "weight_frac": q["frac"],
-                           "accumulator": "int64 (widened: the worst case exceeds int32)" if q["wide"] else "int32",
-                           "worst_accumulator": q["worst_accumulator"], "error_bound": q["error_bound"]}}
+        ovr = node.attrs["decision_shape"] == "ovr" and nc > 2  # scikit-learn's transform, in float
+        return {**dense_context(self._q(node), cid, "svc (linear)"), "n_classes": nc, "mode": node.attrs["mode"],
+                "ovr": ovr, "kernels": self.kernels + (("ek_svm_f32.c",) if ovr else ())}
 
     def config(self, node) -> dict[str, str]:
         return {"EK_FIXED_WIDE_ACC": "1"} if self._q(node)["wide"] else {}
