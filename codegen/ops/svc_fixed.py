@@ -3,12 +3,10 @@ per class pair, `linear_primal`): integer pair decisions (the dense kernel of
 linear_fixed.py), one-vs-one votes in integers. Other kernels stay float32 (see Svc)."""
 from __future__ import annotations
 
-
 from edgekiln.errors import UnsupportedModelError
 
 from ..lowering import Lowering, lowers
 from .linear_fixed import dense_context, quantize_dense
-
 
 @lowers("svc", dtype="fixed")
 class SvcFixed(Lowering):

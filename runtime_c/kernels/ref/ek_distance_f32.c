@@ -3,6 +3,7 @@
 #include <math.h>
 #include "ek_distance.h"
 #include "ek_parallel.h"
+#include "ek_topk.h"
 
 #define EK_DISTANCE_BODY(LOAD)                                                     \
     float acc = 0.0f;                                                              \
@@ -101,19 +102,7 @@ int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *poi
     return (int32_t)best;
 }
 
-/* Inserts (d, p) into the ascending list of at most k; strict < keeps earlier rows first. */
-static void topk_insert(float *dist, int32_t *idx, uint32_t *filled, uint32_t k, float d, int32_t p)
-{
-    if (*filled == k && !(d < dist[k - 1u])) return;
-    uint32_t pos = *filled < k ? (*filled)++ : k - 1u;
-    while (pos > 0u && d < dist[pos - 1u]) {
-        dist[pos] = dist[pos - 1u];
-        idx[pos] = idx[pos - 1u];
-        pos--;
-    }
-    dist[pos] = d;
-    idx[pos] = p;
-}
+EK_DEFINE_TOPK_INSERT(topk_insert, float)
 
 static void slice_topk(void *arg)
 {

@@ -2,6 +2,7 @@
  * slicing and merge rules as ek_distance_f32.c; integer distances make them exact. */
 #include "ek_distance_q.h"
 #include "ek_parallel.h"
+#include "ek_topk.h"
 
 ek_qacc_t ek_distance_q(ek_metric_t metric, const int16_t *p, const int32_t *x, uint32_t n)
 {
@@ -52,19 +53,7 @@ int32_t ek_nearest_q(const ek_ctx_t *ctx, ek_metric_t metric, const int16_t *poi
     return (int32_t)best;
 }
 
-/* Inserts (d, p) into the ascending list of at most k; strict < keeps earlier rows first. */
-static void topk_insert_q(ek_qacc_t *dist, int32_t *idx, uint32_t *filled, uint32_t k, ek_qacc_t d, int32_t p)
-{
-    if (*filled == k && !(d < dist[k - 1u])) return;
-    uint32_t pos = *filled < k ? (*filled)++ : k - 1u;
-    while (pos > 0u && d < dist[pos - 1u]) {
-        dist[pos] = dist[pos - 1u];
-        idx[pos] = idx[pos - 1u];
-        pos--;
-    }
-    dist[pos] = d;
-    idx[pos] = p;
-}
+EK_DEFINE_TOPK_INSERT(topk_insert_q, ek_qacc_t)
 
 static void slice_topk_q(void *arg)
 {
