@@ -7,13 +7,14 @@ from rich.table import Table
 from ._app import main
 from ._console import console, kib
 from ._inputs import load_model_file
+from ._options import name_option, target_option, trust_pickle_option
 
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", required=True, help="target name (see `kiln targets`)")
-@click.option("--name", default="model", show_default=True, help="C symbol prefix of the model")
-@click.option("--trust-pickle", is_flag=True, help="allow .joblib/.pkl files (they run code when loaded)")
+@target_option()
+@name_option
+@trust_pickle_option
 def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
     """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing."""
     from edgekiln.codegen.memory_plan import check_fits, memory_plan

@@ -11,16 +11,17 @@ from ..errors import InputError
 from ._app import main
 from ._console import console
 from ._inputs import read_data
+from ._options import data_option, json_option, sim_option, timeout_option
 
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, exists=True))
-@click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
+@data_option
 @click.option("--cores", default="1,2,4,8", show_default=True, help="comma-separated core counts")
 @click.option("--batch", is_flag=True, help="split samples across cores instead of each inference's work")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the runs here")
-@click.option("--timeout", type=float, default=None)
-@click.option("--sim", default=None, help="simulator variant to profile on (default: the project's), e.g. gvsoc")
+@json_option("write the runs here")
+@timeout_option
+@sim_option("simulator variant to profile on (default: the project's), e.g. gvsoc")
 def profile(project: str, data: str, cores: str, batch: bool, json_path: str | None, timeout: float | None,
             sim: str | None) -> None:
     """Run PROJECT at several core counts: instructions per core, critical path, speedup."""

@@ -10,6 +10,7 @@ from ..errors import InputError
 from ._app import main
 from ._console import console
 from ._inputs import load_model_file, read_data
+from ._options import data_option, json_option, sim_option, timeout_option, trust_pickle_option
 
 
 def _exported_target(path: Path, meta: dict, sim: str | None):
@@ -26,12 +27,12 @@ def _exported_target(path: Path, meta: dict, sim: str | None):
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, exists=True))
-@click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report here")
+@data_option
+@json_option("write the report here")
 @click.option("--reference", type=click.Path(dir_okay=False), help="model file to compare predictions with")
-@click.option("--trust-pickle", is_flag=True)
-@click.option("--timeout", type=float, default=None, help="seconds before a hung simulator is stopped")
-@click.option("--sim", default=None, help="the simulator the project was exported for (checked; default: that one)")
+@trust_pickle_option
+@timeout_option
+@sim_option("the simulator the project was exported for (checked; default: that one)")
 def run(project: str, data: str, json_path: str | None, reference: str | None, trust_pickle: bool,
         timeout: float | None, sim: str | None) -> None:
     """Run PROJECT's firmware on its simulator over the rows of --data."""
