@@ -105,3 +105,19 @@ def test_reference_with_other_feature_count_fails_before_running(tmp_path):
     assert "takes 8 features but the exported model takes 4" in r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     assert not (tmp_path / "p" / "fw.elf").exists() and not (tmp_path / "p" / "build.json").exists()
+
+
+@pytest.mark.qemu
+def test_multicore_instruction_counts_repeat_exactly():
+    """Barrier waiting follows host thread scheduling; the reported instructions must not."""
+    require_target("gap8")
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    cm = edgekiln.convert(RandomForestClassifier(10, max_depth=10, random_state=0).fit(X, y), "gap8",
+                          options={"cores": 3})
+    runs = []
+    for _ in range(3):
+        cm._cache = None
+        runs.append(cm.run(X[:20]).instructions)
+    assert runs[0] == runs[1] == runs[2]
