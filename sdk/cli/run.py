@@ -41,7 +41,7 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
 
     from ..api import validate_input
     from ..ir import Graph
-    from ..report import print_run_summary, reference_agreement, run_report
+    from ..report import check_reference, print_run_summary, reference_agreement, run_report
 
     path = Path(project)
     meta = load_project(path)
@@ -49,11 +49,13 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
     graph = Graph.from_json((path / "graph.json").read_text())
     X32 = validate_input(graph, read_data(data))
     ref_model = load_model_file(reference, trust_pickle) if reference else None
+    is_exported = check_reference(graph, ref_model) if ref_model is not None else None
     built = build_project(path).to_dict()
     result = run_firmware(path / "fw.elf", target, X32, timeout=timeout)
     report = run_report(graph, result, built)
     if ref_model is not None:
-        report["reference_agreement"] = reference_agreement(graph, report["predictions"], ref_model, X32)
+        report["reference_agreement"] = {**reference_agreement(graph, report["predictions"], ref_model, X32),
+                                         "is_exported_model": is_exported}
     print_run_summary(report, console)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))
