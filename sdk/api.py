@@ -84,7 +84,10 @@ def validate_input(graph: Graph, X: Any) -> np.ndarray:
     if X.ndim == 1:
         raise InputError(f"X must be 2-D (n_samples, {graph.n_features}); got a 1-D array. "
                          "Use X.reshape(1, -1) for a single sample.")
-    if X.ndim != 2 or X.shape[1] != graph.n_features:
+    if X.ndim != 2:
+        raise InputError(f"X must be 2-D (n_samples, {graph.n_features}); got shape {X.shape}. "
+                         f"Reshape it to (n_samples, {graph.n_features}).")
+    if X.shape[1] != graph.n_features:
         raise InputError(f"X has {X.shape[-1] if X.ndim else 0} features, but the model expects {graph.n_features} "
                          f"(shape {X.shape}).")
     if X.shape[0] == 0:

@@ -85,6 +85,22 @@ def reference_agreement(graph: Graph, predictions: list, estimator: Any, X32: np
             "mismatches": mismatches}
 
 
+def label_scores(graph: Graph, predictions: list, y_true: np.ndarray) -> dict[str, Any]:
+    """Device predictions against the true labels (classification) or targets (regression)."""
+    dev = np.asarray(predictions)
+    if graph.task == "regress":
+        y = y_true.astype(np.float64)
+        err = dev.astype(np.float64) - y
+        ss = float(((y - y.mean()) ** 2).sum())
+        return {"kind": "regression", "mae": float(np.abs(err).mean()),
+                "r2": None if ss == 0 else 1.0 - float((err ** 2).sum()) / ss}
+    if dev.dtype.kind in "iuf" and y_true.dtype.kind in "iuf":
+        same = dev.astype(np.float64) == y_true.astype(np.float64)
+    else:
+        same = dev.astype(str) == y_true.astype(str)
+    return {"kind": "accuracy", "accuracy": float(same.mean()), "n_correct": int(same.sum())}
+
+
 def reference_margins(estimator: Any, X: np.ndarray) -> np.ndarray | None:
     """Gap between the two best scores in scikit-learn: how close a sample is to a tie."""
     for method in ("predict_proba", "decision_function"):
@@ -125,6 +141,11 @@ def print_run_summary(report: dict, console: Console | None = None) -> None:
         t.add_row("model RAM bytes (static + stack)", f"{mem['ram_bytes']} ({mem['static_ram_bytes']} + "
                   f"{mem['stack_bytes'] if mem['stack_bytes'] is not None else 'n/a'})")
         t.add_row("firmware flash / RAM bytes", f"{mem['firmware_flash_bytes']} / {mem['firmware_ram_bytes']}")
+    truth = report.get("labels")
+    if truth and truth["kind"] == "accuracy":
+        t.add_row("accuracy on --labels", f"{truth['accuracy'] * 100:.2f}% ({truth['n_correct']} of {report['n_samples']})")
+    elif truth:
+        t.add_row("MAE / R^2 on --labels", f"{truth['mae']:.4g} / {truth['r2'] if truth['r2'] is None else round(truth['r2'], 4)}")
     ref = report.get("reference_agreement")
     if ref and ref.get("is_exported_model") is False:
         t.add_row("[bold red]reference[/]", "[bold red]NOT the exported model[/] (different fingerprint): the "

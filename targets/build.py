@@ -41,7 +41,13 @@ def load_project(path: Path) -> dict:
     meta = path / "project.json"
     if not meta.exists():
         raise ToolchainError(f"{path} is not an edgekiln project (no project.json); create one with `kiln export`")
-    return json.loads(meta.read_text())
+    try:
+        doc = json.loads(meta.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ToolchainError(f"{meta} is corrupt ({e}); export the project again with `kiln export`") from None
+    if not isinstance(doc, dict) or "target" not in doc:
+        raise ToolchainError(f"{meta} is not an edgekiln project file (no target); export it again with `kiln export`")
+    return doc
 
 
 def build_project(path: str | Path, *, extra_cflags: str = "", opt: str = "-O2", timeout: float = 600) -> BuildResult:

@@ -9,10 +9,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(e: Exception) -> None:
+def fail(e: Exception, code: int = 2) -> None:
     """`error: ...` on stderr, on one line, and exit code 2."""
-    err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-    sys.exit(2)
+    text = e.format_message() if hasattr(e, "format_message") else str(e)
+    err_console.print("[bold red]error:[/] ", end="", highlight=False)
+    # a multi-line message (a simulator's last output) stays one line: its lines joined by " | "
+    err_console.print(" | ".join(line.strip() for line in text.splitlines() if line.strip()), markup=False,
+                      highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 def echo(text: str, err: bool = False) -> None:

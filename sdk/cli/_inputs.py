@@ -22,7 +22,26 @@ def read_data(path: str) -> np.ndarray:
         if p.suffix == ".npy":
             return np.load(p, allow_pickle=False)
         if p.suffix in (".csv", ".txt"):
-            return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
+            delimiter = "," if p.suffix == ".csv" else None
+            header = _has_header(p, delimiter)
+            if header:
+                from ._console import echo
+
+                echo(f"note: {p}: the first line is not numbers, so it is read as a header and skipped", err=True)
+            return np.loadtxt(p, delimiter=delimiter, ndmin=2, skiprows=int(header))
     except ValueError as e:
-        raise InputError(f"could not read {p}: {e}") from None
+        raise InputError(f"could not read {p}: {e}; the file must hold numbers only, one sample per line") from None
     raise InputError(f"{p}: use a .npy (numpy.save) or .csv file of shape (n_samples, n_features)")
+
+
+def _has_header(p: Path, delimiter: str | None) -> bool:
+    """True when the first line has a field that is not a number (a column-name row)."""
+    with open(p, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    fields = [x.strip() for x in first.split(delimiter)] if first.strip() else []
+    for x in fields:
+        try:
+            float(x)
+        except ValueError:
+            return True
+    return False

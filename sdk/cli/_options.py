@@ -5,6 +5,7 @@ same project (`kiln check`) takes the very same flags.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import click
@@ -31,16 +32,31 @@ def sim_option(help: str = SIM_HELP) -> Callable:
     return click.option("--sim", default=None, help=help)
 
 
+def _json_destination(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Checked before the command runs, so a long run's results are never lost to a bad path."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder; give a file name such as {path / 'report.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter(f"cannot create the folder {path.parent} for {path}: {e.strerror}") from None
+    return value
+
+
 def json_option(help: str = "write the results here as JSON") -> Callable:
-    """--json PATH: the one spelling of every command's JSON output (destination `json_path`)."""
+    """--json PATH: the one spelling of every command's JSON output (destination `json_path`).
+    A missing folder is created before the command runs."""
     return click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-                        help=help)
+                        help=help, callback=_json_destination)
 
 
 trust_pickle_option = click.option("--trust-pickle", is_flag=True,
                                    help="allow .joblib/.pkl files (they run code when loaded)")
-timeout_option = click.option("--timeout", type=float, default=None,
-                              help="seconds before a hung simulator is stopped")
+timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                              help="seconds before a hung simulator is stopped (> 0)")
 data_option = click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
 name_option = click.option("--name", default="model", show_default=True, help="C symbol prefix of the model")
 
@@ -57,7 +73,10 @@ export_options = stack_options(
 )
 
 
-def codegen_options(tree_layout: str, cores: int, batch: bool, dtype: str) -> dict:
+def codegen_options(tree_layout: str, cores: int, batch: bool, dtype: str, calib: str | None = None) -> dict:
     """export_options' codegen choices as the `options` dict of edgekiln.export/convert."""
+    if calib is not None and dtype != "fixed":
+        raise click.UsageError("--calib chooses the fixed-point formats and is used only with --dtype fixed; "
+                               "add --dtype fixed, or drop --calib for a float32 project")
     return {"tree_layout": tree_layout, "cores": cores, "batch": batch, "dtype": dtype}
 

@@ -22,7 +22,7 @@ def export(model: str, target: str, output: str, name: str, tree_layout: str, co
     from ..api import export as do_export
 
     info = do_export(load_model_file(model, trust_pickle), target, output, name=name,
-                     options=codegen_options(tree_layout, cores, batch, dtype),
+                     options=codegen_options(tree_layout, cores, batch, dtype, calib),
                      calibration=read_data(calib) if calib else None, sim=sim)
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")

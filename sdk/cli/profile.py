@@ -17,12 +17,12 @@ from ._options import data_option, json_option, sim_option, timeout_option
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, exists=True))
 @data_option
-@click.option("--cores", default="1,2,4,8", show_default=True, help="comma-separated core counts")
+@click.option("--cores", default=None, help="comma-separated core counts (default: 1, 2, 4, 8 up to the target's count)")
 @click.option("--batch", is_flag=True, help="split samples across cores instead of each inference's work")
 @json_option("write the runs here")
 @timeout_option
 @sim_option("simulator variant to profile on (default: the project's), e.g. gvsoc")
-def profile(project: str, data: str, cores: str, batch: bool, json_path: str | None, timeout: float | None,
+def profile(project: str, data: str, cores: str | None, batch: bool, json_path: str | None, timeout: float | None,
             sim: str | None) -> None:
     """Run PROJECT at several core counts: instructions per core, critical path, speedup."""
     from edgekiln.targets import get_target, project_target
@@ -35,6 +35,8 @@ def profile(project: str, data: str, cores: str, batch: bool, json_path: str | N
     path = Path(project)
     meta = load_project(path)
     target = get_target(meta["target"], sim) if sim else project_target(meta)
+    if cores is None:  # the powers of two the target has, and its full count
+        cores = ",".join(str(c) for c in sorted({c for c in (1, 2, 4, 8) if c <= target.cores} | {target.cores}))
     try:
         counts = sorted({int(c) for c in cores.split(",")})
     except ValueError:

@@ -30,24 +30,29 @@ def _exported_target(path: Path, meta: dict, sim: str | None):
 @data_option
 @json_option("write the report here")
 @click.option("--reference", type=click.Path(dir_okay=False), help="model file to compare predictions with")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False),
+              help="true labels / targets of --data (.npy or .csv), to report accuracy beside agreement")
 @trust_pickle_option
 @timeout_option
 @sim_option("the simulator the project was exported for (checked; default: that one)")
-def run(project: str, data: str, json_path: str | None, reference: str | None, trust_pickle: bool,
-        timeout: float | None, sim: str | None) -> None:
+def run(project: str, data: str, json_path: str | None, reference: str | None, labels_path: str | None,
+        trust_pickle: bool, timeout: float | None, sim: str | None) -> None:
     """Run PROJECT's firmware on its simulator over the rows of --data."""
     from edgekiln.targets.build import build_project, load_project
     from edgekiln.targets.simulators import run_firmware
 
     from ..api import validate_input
     from ..ir import Graph
-    from ..report import check_reference, print_run_summary, reference_agreement, run_report
+    from ..report import check_reference, label_scores, print_run_summary, reference_agreement, run_report
 
     path = Path(project)
     meta = load_project(path)
     target = _exported_target(path, meta, sim)
     graph = Graph.from_json((path / "graph.json").read_text())
     X32 = validate_input(graph, read_data(data))
+    y_true = read_data(labels_path).reshape(-1) if labels_path else None
+    if y_true is not None and len(y_true) != len(X32):
+        raise InputError(f"--labels has {len(y_true)} values but --data has {len(X32)} samples")
     ref_model = load_model_file(reference, trust_pickle) if reference else None
     is_exported = check_reference(graph, ref_model) if ref_model is not None else None
     built = build_project(path).to_dict()
@@ -56,6 +61,8 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, t
     if ref_model is not None:
         report["reference_agreement"] = {**reference_agreement(graph, report["predictions"], ref_model, X32),
                                          "is_exported_model": is_exported}
+    if y_true is not None:
+        report["labels"] = label_scores(graph, report["predictions"], y_true)
     print_run_summary(report, console)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))

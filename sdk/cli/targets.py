@@ -1,30 +1,46 @@
 """`kiln targets`: what can be built for, and whether its tools are installed."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from rich import box
 from rich.table import Table
 
 from ._app import main
 from ._console import console, kib
+from ._options import json_option
 
 
 @main.command()
-def targets() -> None:
+@json_option("write the targets here as JSON")
+def targets(json_path: str | None) -> None:
     """List targets, their hardware and whether their toolchain and simulator are installed."""
     from edgekiln.targets import all_targets, get_target
 
-    t = Table(title="edgekiln targets")
-    for col in ("target", "ISA", "FPU", "cores", "flash", "RAM", "simulator", "toolchain found", "simulator found"):
-        t.add_column(col)
     rows = [tg for base in all_targets().values() for tg in [base, *(get_target(base.name, v) for v in base.variants)]]
-    for tg in rows:  # simulator variants (pulp-open --sim gvsoc) get their own row
-        flash, ram = tg.region_bytes("flash"), tg.region_bytes("ram")
-        args = tg.simulator.get("args", [])
-        machine = args[args.index("-M") + 1] if "-M" in args[:-1] else ""
-        sim = " ".join(filter(None, [tg.simulator.get("binary") or "native", machine]))
-        t.add_row(tg.name + (f" --sim {tg.variant}" if tg.variant else ""), tg.isa, tg.fpu, str(tg.cores), kib(flash), kib(ram), sim,
-                  _yes(tg.compiler_path()), "yes" if tg.simulator.get("name") == "native" else _yes(tg.simulator_path()))
+    docs = [_describe(tg) for tg in rows]  # simulator variants (pulp-open --sim gvsoc) get their own row
+    # Fits 80 columns: short ISA/FPU/simulator names; `--json` has the full ones.
+    t = Table(title="edgekiln targets", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    for col in ("target", "ISA", "FPU", "cores", "flash", "RAM", "simulator", "installed"):
+        t.add_column(col, no_wrap=True)
+    for d in docs:
+        missing = [k for k in ("gcc", "sim") if not d[{"gcc": "toolchain_found", "sim": "simulator_found"}[k]]]
+        fpu = next((w for w in ("double", "single") if w in d["fpu"]), "none" if "none" in d["fpu"] else d["fpu"])
+        t.add_row(d["name"], d["isa"].split()[0], fpu, str(d["cores"]), kib(d["flash_bytes"]), kib(d["ram_bytes"]),
+                  d["simulator"].split()[-1], "yes" if not missing else f"[red]no {'+'.join(missing)}[/]")
     console.print(t)
+    if any(not (d["toolchain_found"] and d["simulator_found"]) for d in docs):
+        console.print("missing tools: `make setup` installs them (GVSoC is built from source: docs/targets.md)")
+    if json_path:
+        Path(json_path).write_text(json.dumps(docs, indent=1))
 
 
-def _yes(path: str | None) -> str:
-    return "yes" if path else "[red]no[/] (make setup)"
+def _describe(tg) -> dict:
+    args = tg.simulator.get("args", [])
+    machine = args[args.index("-M") + 1] if "-M" in args[:-1] else ""
+    native = tg.simulator.get("name") == "native"
+    return {"name": tg.name, "variant": tg.variant, "isa": tg.isa, "fpu": tg.fpu, "cores": tg.cores,
+            "flash_bytes": tg.region_bytes("flash"), "ram_bytes": tg.region_bytes("ram"),
+            "simulator": " ".join(filter(None, [tg.simulator.get("binary") or "native", machine])),
+            "toolchain_found": bool(tg.compiler_path()), "simulator_found": native or bool(tg.simulator_path())}
