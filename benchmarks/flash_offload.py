@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekiln.flash_offload import lm
-from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+from edgekiln.flash_offload.lm import model as lm
+from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
 from edgekiln.flash_offload.ekf_format import EkfFile, write_ekf
 from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
 from edgekiln.flash_offload.predictor import Predictor, evaluate, train_predictor

@@ -29,7 +29,7 @@ def log(msg: str) -> None:
 
 
 def cached_pack(ckpt: Path, mode: str, bits: str, group: int, calib: int) -> Path:
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
     from edgekiln.flash_offload.moe_file import MoeFile
     from edgekiln.flash_offload.moe_lm import load_moe
     from edgekiln.flash_offload.moe_pack import file_sha256, pack_model
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     if not 1 <= args.requests <= 64:
         ap.error("--requests must be in 1..64 (the issue asks for 4-32)")
 
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
     from edgekiln.flash_offload.bit_router import ThresholdRule
     from edgekiln.flash_offload.moe_bench import compare_systems, trained_router
     from edgekiln.flash_offload.moe_file import MoeFile

@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from edgekiln.flash_offload import bit_router, corpus, moe_lm, moe_quant, moe_train
+from edgekiln.flash_offload import bit_router, moe_lm, moe_quant, moe_train
+from edgekiln.flash_offload.lm import corpus
 
 
 def log(msg: str) -> None:

@@ -47,7 +47,7 @@ def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, st
 @click.option("--threads", default=2, show_default=True)
 def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
     """Train the ReLU byte-level LM (needs torch: pip install 'edgekiln[train]')."""
-    from .corpus import load_corpus
+    from edgekiln.flash_offload.lm.corpus import load_corpus
     from .train import train
 
     cfg = train(output, preset, seed=seed, corpus=load_corpus(corpus), threads=threads, log=click.echo, steps=steps)
@@ -64,8 +64,8 @@ def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
 @click.option("--seed", default=0, show_default=True)
 def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, seed) -> None:
     """Train per-layer sparsity predictors for MODEL (.npz checkpoint) and report their quality."""
-    from .corpus import heldout_windows, load_corpus
-    from .lm import load_checkpoint
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.model import load_checkpoint
     from .predictor import evaluate, train_predictor
 
     cfg, r, ffn = load_checkpoint(model)
@@ -96,7 +96,7 @@ def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, see
 def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_k, no_direct, per_token) -> None:
     """Generate text from a bundled .ekf file with the offloaded engine; print the per-token breakdown."""
     from .engine import OffloadEngine, summarize
-    from .lm import decode, encode
+    from edgekiln.flash_offload.lm.model import decode, encode
     from .predictor import Predictor
 
     pred = Predictor.load(predictor) if predictor else None
@@ -126,7 +126,7 @@ def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_
 def pack_cmd(model, output, layouts, bundle_align) -> None:
     """Pack a checkpoint (.npz from `kiln flash-offload train`) into a bundled .ekf file."""
     from .ekf_format import EkfFile, write_ekf
-    from .lm import load_checkpoint
+    from edgekiln.flash_offload.lm.model import load_checkpoint
 
     config, resident, ffn = load_checkpoint(model)
     write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align)

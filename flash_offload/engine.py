@@ -20,7 +20,7 @@ import numpy as np
 from edgekiln.errors import InputError, MemoryBudgetError
 
 from .ekf_format import EkfFile
-from .lm import KVCache, forward_token
+from edgekiln.flash_offload.lm.model import KVCache, forward_token
 from .window_cache import WindowCache
 from .neuron_io import NeuronReader
 

@@ -15,7 +15,7 @@ def moe_group() -> None:
 
 
 def _windows(tokens: int, requests: int, corpus):
-    from .corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
 
     return heldout_windows(load_corpus(corpus).heldout, tokens, requests)
 
@@ -42,7 +42,7 @@ def _bits_fn(mf, cuts: str | None):
 @click.option("--corpus", type=click.Path(), default=None, help="folder of .py files (default: the system stdlib)")
 def pack_cmd(checkpoint, output, mode, bits, group, calib_windows, corpus) -> None:
     """Quantize CHECKPOINT's experts into nested bit-planes and write them 4 KiB aligned."""
-    from .corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
     from .moe_file import MoeFile
     from .moe_lm import load_moe
     from .moe_pack import pack_model

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgekiln.errors import InputError, ModelLoadError
 
-from .lm import (LAYER_RESIDENT, KVCache, attention, attention_batch, decode, embed_batch,  # noqa: F401
+from edgekiln.flash_offload.lm.model import (LAYER_RESIDENT, KVCache, attention, attention_batch, decode, embed_batch,  # noqa: F401
                  encode, layer_norm, nll_of_hidden, read_npz, write_npz)
 
 FULL_BITS = 32  # token_bits meaning "the float32 expert"

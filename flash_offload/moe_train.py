@@ -13,9 +13,9 @@ from typing import Callable
 
 from edgekiln.errors import InputError
 
-from .corpus import Corpus, load_corpus
+from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
 from .moe_lm import MOE_RESIDENT, MoEModel, save_moe
-from .torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
+from edgekiln.flash_offload.lm.torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
 
 PRESETS = {
     # committed fixture: < 2 MB, about a minute on 2 CPU cores

@@ -11,9 +11,9 @@ from typing import Callable
 
 from edgekiln.errors import InputError
 
-from .corpus import Corpus, load_corpus
-from .lm import LAYER_RESIDENT, save_checkpoint
-from .torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
+from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
+from edgekiln.flash_offload.lm.model import LAYER_RESIDENT, save_checkpoint
+from edgekiln.flash_offload.lm.torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
 
 PRESETS = {
     # committed fixture: < 2 MB, a couple of minutes on 2 CPU cores

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import require_target
-from edgekiln.flash_offload import lm
+from edgekiln.flash_offload.lm import model as lm
 from edgekiln.flash_offload.c_build import C_DIR, build
 from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
 from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
@@ -361,13 +361,13 @@ def test_cli_run_c(rand, tmp_path):
     assert res.exit_code == 2 and "cannot open" in " ".join(res.output.split())  # rich wraps lines
 
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
+FIXTURE = Path(lm.__file__).parents[1] / "fixtures" / "tiny.npz"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The committed tiny model packed to .ekf, with a predictor trained on stdlib windows."""
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
     from edgekiln.flash_offload.predictor import train_predictor
 
     cfg, res, ffn = lm.load_checkpoint(FIXTURE)

@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from edgekiln.errors import InputError, MemoryBudgetError
-from edgekiln.flash_offload import lm, predictor as P
+from edgekiln.flash_offload import predictor as P
+from edgekiln.flash_offload.lm import model as lm
 from edgekiln.flash_offload.ekf_format import write_ekf
 from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
 from edgekiln.flash_offload.window_cache import WindowCache
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
+FIXTURE = Path(lm.__file__).parents[1] / "fixtures" / "tiny.npz"
 PROMPT = lm.encode("import os\ndef ")
 
 

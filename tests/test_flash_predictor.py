@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError, ModelLoadError
-from edgekiln.flash_offload import lm, predictor as P
+from edgekiln.flash_offload import predictor as P
+from edgekiln.flash_offload.lm import model as lm
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
+FIXTURE = Path(lm.__file__).parents[1] / "fixtures" / "tiny.npz"
 
 
 def sample_tokens(n: int, skip: int = 0) -> np.ndarray:

@@ -80,7 +80,7 @@ def read_npz(p: Path, kind: str, writer: str, train_hint: str) -> tuple[dict, di
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list[Ffn]]:
     """Read a checkpoint -> (config, resident arrays, per-layer (up, b_up, down)); shapes checked."""
     p = Path(path)
-    config, data = read_npz(p, "flash_offload .npz checkpoint", "flash_offload.lm.save_checkpoint",
+    config, data = read_npz(p, "flash_offload .npz checkpoint", "flash_offload.lm.model.save_checkpoint",
                             "`kiln flash-offload train`")
     check_config(config)
     want = resident_shapes(config)

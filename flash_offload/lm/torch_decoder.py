@@ -13,7 +13,7 @@ import numpy as np
 
 from edgekiln.errors import ToolchainError
 
-from .corpus import Corpus
+from edgekiln.flash_offload.lm.corpus import Corpus
 
 
 def import_torch():
