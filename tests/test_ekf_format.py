@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload import ekf_format as ekf
+from edgekiln.flash_offload.dense import ekf_format as ekf
 from flash_offload_synth import synthetic_model
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from edgekiln.errors import ModelLoadError
 from edgekiln.flash_offload.lm import model as lm
+from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-FIXTURE = Path(lm.__file__).parents[1] / "fixtures" / "tiny.npz"
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ import numpy as np
 
 from edgekiln.errors import InputError, MemoryBudgetError
 
-from .ekf_format import EkfFile
+from edgekiln.flash_offload.dense.ekf_format import EkfFile
 from edgekiln.flash_offload.lm.model import KVCache, forward_token
-from .window_cache import WindowCache
-from .neuron_io import NeuronReader
+from edgekiln.flash_offload.dense.window_cache import WindowCache
+from edgekiln.flash_offload.dense.neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")
 ARENA_MAX = 1 << 20  # reader landing buffer: larger requests are read in several batches

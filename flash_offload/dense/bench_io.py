@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.cost_model import CostModel
+from edgekiln.flash_offload.dense.cost_model import CostModel
 
 ALIGN = 4096
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.ekf_format import ALIGN, EkfFile
+from edgekiln.flash_offload.dense.ekf_format import ALIGN, EkfFile
 
 MODES = ("bundled", "split", "layer")
 
@@ -75,7 +75,7 @@ class NeuronReader:
         instead of two); None takes it from `cost_model` (a CostModel, default if None)."""
         self.ekf = ekf if isinstance(ekf, EkfFile) else EkfFile(ekf)
         if gap_bytes is None:
-            from edgekiln.flash_offload.cost_model import CostModel
+            from edgekiln.flash_offload.dense.cost_model import CostModel
             gap_bytes = (cost_model or CostModel.default()).best_gap_bytes(threads)
         if mode not in MODES:
             raise InputError(f"unknown read mode {mode!r}: use one of {MODES}")
