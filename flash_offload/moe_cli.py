@@ -22,7 +22,7 @@ def _windows(tokens: int, requests: int, corpus):
 
 def _bits_fn(mf, cuts: str | None):
     """bit_router's score-threshold rule (a higher gate score gets more bits)."""
-    from .bit_router import ThresholdRule
+    from edgekiln.flash_offload.moe.bit_router import ThresholdRule
 
     if cuts is None:  # evenly spaced over the gate scores top-2 routing gives (0.25..0.75)
         n = len(mf.bits) - 1
@@ -43,9 +43,9 @@ def _bits_fn(mf, cuts: str | None):
 def pack_cmd(checkpoint, output, mode, bits, group, calib_windows, corpus) -> None:
     """Quantize CHECKPOINT's experts into nested bit-planes and write them 4 KiB aligned."""
     from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
-    from .moe_file import MoeFile
-    from .moe_lm import load_moe
-    from .moe_pack import pack_model
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
+    from edgekiln.flash_offload.moe.pack import pack_model
 
     T = load_moe(checkpoint).config["T"]
     calib = heldout_windows(load_corpus(corpus).train, T, calib_windows) if calib_windows else []
@@ -78,10 +78,10 @@ def _run_options(f):
 @_run_options
 def run_cmd(model, system, checkpoint, budget, requests, tokens, cuts, lru_bits, buffered, corpus, json_path) -> None:
     """Teacher-force held-out requests through MODEL (.ekm) with one expert system."""
-    from .moe_bench import make_system
-    from .moe_engine import run_requests
-    from .moe_file import MoeFile
-    from .moe_lm import MoEModel, load_moe
+    from edgekiln.flash_offload.moe.bench import make_system
+    from edgekiln.flash_offload.moe.engine import run_requests
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import MoEModel, load_moe
 
     mf = MoeFile(model)
     full = load_moe(checkpoint) if checkpoint else None
@@ -104,9 +104,9 @@ def bench_cmd(model, budget_fraction, checkpoint, budget, requests, tokens, cuts
     """int8_in_memory vs lru_fixed_bits vs d2moe on the same requests and budget."""
     from edgekiln.errors import InputError
 
-    from .moe_bench import compare_systems
-    from .moe_file import MoeFile
-    from .moe_lm import load_moe
+    from edgekiln.flash_offload.moe.bench import compare_systems
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
 
     if not checkpoint:
         raise InputError("bench compares against int8_in_memory: pass --checkpoint with the float model")

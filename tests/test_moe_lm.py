@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError, ModelLoadError
-from edgekiln.flash_offload import moe_lm
+from edgekiln.flash_offload.moe import model as moe_lm
 from edgekiln.flash_offload.lm import corpus
 from edgekiln.flash_offload.lm.model import KVCache
 

@@ -1,7 +1,7 @@
 """Seeded training of the ReLU byte-level decoder (torch, the optional `train` extra).
 
 The L1 penalty on FFN activations pushes most neurons below zero for most tokens, the
-sparsity LLM-in-a-flash exploits. The runtime (lm.py, engine.py) needs only numpy.
+sparsity LLM-in-a-flash exploits. The runtime (lm/model.py, dense/engine.py) needs only numpy.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def build_model(torch, V: int, d: int, L: int, h: int, f: int, T: int):
 
 
 def export_arrays(model) -> tuple[dict, list]:
-    """torch module -> (resident arrays, per-layer (up, b_up, down)) in lm.py's layout."""
+    """torch module -> (resident arrays, per-layer (up, b_up, down)) in lm/model.py's layout."""
     r = export_attention(model, LAYER_RESIDENT)
     ffn = []
     for i, b in enumerate(model.blocks):

@@ -1,6 +1,6 @@
-"""The torch side shared by the dense (train.py) and MoE (moe_train.py) training scripts:
+"""The torch side shared by the dense (dense/train.py) and MoE (moe/train.py) training scripts:
 the pre-LN decoder skeleton, the seeded training loop and the export of the attention part
-into lm.py's numpy layout. Each script supplies only its FFN block and its extra loss.
+into lm/model.py's numpy layout. Each script supplies only its FFN block and its extra loss.
 torch is the optional `train` extra; nothing at run time imports this module.
 """
 from __future__ import annotations
@@ -102,7 +102,7 @@ def to_numpy(t) -> np.ndarray:
 
 
 def export_attention(model, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Embeddings, norms and attention of every layer in lm.py's layout (x @ W); `keys` are
+    """Embeddings, norms and attention of every layer in lm/model.py's layout (x @ W); `keys` are
     the per-layer names the numpy model keeps resident."""
     r = {"tok_emb": to_numpy(model.tok.weight), "pos_emb": to_numpy(model.pos.weight),
          "lnf_g": to_numpy(model.lnf.weight), "lnf_b": to_numpy(model.lnf.bias)}

@@ -1,8 +1,8 @@
-"""Seeded torch training of the byte-level MoE decoder (moe_lm.py's layout), `train` extra.
+"""Seeded torch training of the byte-level MoE decoder (moe/model.py's layout), `train` extra.
 
-Each block is lm.py's attention followed by E ReLU experts behind a softmax router with
+Each block is lm/model.py's attention followed by E ReLU experts behind a softmax router with
 top-k gating (weights renormalised over the chosen k) and the Switch load-balancing loss, so
-every expert gets tokens. The runtime (moe_lm.py) needs only numpy.
+every expert gets tokens. The runtime (moe/model.py) needs only numpy.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable
 from edgekiln.errors import InputError
 
 from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
-from .moe_lm import MOE_RESIDENT, MoEModel, save_moe
+from edgekiln.flash_offload.moe.model import MOE_RESIDENT, MoEModel, save_moe
 from edgekiln.flash_offload.lm.torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
 
 PRESETS = {
@@ -62,7 +62,7 @@ def build_moe(torch, V: int, d: int, L: int, h: int, E: int, top_k: int, f: int,
 
 
 def export_moe(model, config: dict) -> MoEModel:
-    """torch module -> MoEModel in moe_lm.py's layout (x @ W for attention, (f, d) experts)."""
+    """torch module -> MoEModel in moe/model.py's layout (x @ W for attention, (f, d) experts)."""
     r = export_attention(model, MOE_RESIDENT)
     experts = []
     for i, b in enumerate(model.blocks):
@@ -105,7 +105,7 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
 def cached_model(build: str | Path = "build/moe_matryoshka", preset: str = "large", seed: int = 0,
                  log: Callable[[str], None] = print, threads: int = 2) -> Path:
     """`build/<preset>_seed<seed>.npz`, trained on first use and again when the preset changed."""
-    from .moe_lm import load_moe
+    from edgekiln.flash_offload.moe.model import load_moe
     path = Path(build) / f"{preset}_seed{seed}.npz"
     if path.is_file():
         training = load_moe(path).config.get("training", {})

@@ -8,7 +8,7 @@
 
 The loop teacher-forces B held-out sequences at once (one position of every request per
 step, a KV cache per request), so tokens/s and perplexity come from the same run. Every
-byte a system holds goes through its MemoryMeter (moe_memory), whose high-water mark is the
+byte a system holds goes through its MemoryMeter (moe.memory), whose high-water mark is the
 reported peak; compute scratch is measured once with tracemalloc and held for the run.
 """
 from __future__ import annotations
@@ -23,15 +23,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.hebf import HebfScheduler
-from edgekiln.flash_offload.moe_file import MoeFile, PlaneReader
-from edgekiln.flash_offload.moe_kernel import expert_from_blobs, expert_planes_forward
-from edgekiln.flash_offload.moe_lm import KVCache, MoEModel, attention, gate, layer_norm
-from edgekiln.flash_offload.moe_memory import MemoryMeter, check_budget, hold_arrays
+from edgekiln.flash_offload.moe.hebf import HebfScheduler
+from edgekiln.flash_offload.moe.file import MoeFile, PlaneReader
+from edgekiln.flash_offload.moe.kernel import expert_from_blobs, expert_planes_forward
+from edgekiln.flash_offload.moe.model import KVCache, MoEModel, attention, gate, layer_norm
+from edgekiln.flash_offload.moe.memory import MemoryMeter, check_budget, hold_arrays
 from edgekiln.quantize.matryoshka import MatryoshkaExpert, quantize_slice
 
 SYSTEMS = ("int8_in_memory", "lru_fixed_bits", "d2moe")
-# bits_fn(layer, expert, H (n,d), gate scores (n,)) -> bit-width per token (moe_lm.BitsFn)
+# bits_fn(layer, expert, H (n,d), gate scores (n,)) -> bit-width per token (moe.model.BitsFn)
 BitsFn = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from edgekiln.errors import InputError
 from edgekiln.flash_offload.dense.ekf_format import ALIGN, align_up
-from edgekiln.flash_offload.moe_memory import MemoryMeter, PlaneBuffer
+from edgekiln.flash_offload.moe.memory import MemoryMeter, PlaneBuffer
 from edgekiln.flash_offload.dense.neuron_io import DirectIOWarning
 
 MAGIC = b"\x89EKM\r\n\x1a\n"

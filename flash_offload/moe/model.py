@@ -1,4 +1,4 @@
-"""A byte-level mixture-of-experts decoder in numpy: lm.py's attention, norms and KV cache,
+"""A byte-level mixture-of-experts decoder in numpy: lm/model.py's attention, norms and KV cache,
 with each layer's FFN replaced by E ReLU experts behind a softmax router (top-1 or top-2).
 
 Experts are computed by a callable so a scheduler can supply quantized experts:
@@ -92,7 +92,7 @@ def save_moe(path: str | Path, model: MoEModel) -> None:
 def load_moe(path: str | Path) -> MoEModel:
     """Read a MoE checkpoint; every array's presence and shape is checked."""
     p = Path(path)
-    cfg, data = read_npz(p, "MoE .npz checkpoint", "moe_lm.save_moe", "flash_offload.moe_train.train")
+    cfg, data = read_npz(p, "MoE .npz checkpoint", "flash_offload.moe.model.save_moe", "flash_offload.moe.train.train")
     check_moe_config(cfg)
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
