@@ -26,7 +26,8 @@ from edgekiln.errors import InputError
 from edgekiln.flash_offload.moe.hebf import HebfScheduler
 from edgekiln.flash_offload.moe.file import MoeFile, PlaneReader
 from edgekiln.flash_offload.moe.kernel import expert_from_blobs, expert_planes_forward
-from edgekiln.flash_offload.moe.model import KVCache, MoEModel, attention, gate, layer_norm
+from edgekiln.flash_offload.lm.model import KVCache, attention, layer_norm
+from edgekiln.flash_offload.moe.model import MoEModel, gate
 from edgekiln.flash_offload.moe.memory import MemoryMeter, check_budget, hold_arrays
 from edgekiln.quantize.matryoshka import MatryoshkaExpert, quantize_slice
 
