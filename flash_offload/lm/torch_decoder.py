@@ -11,9 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgekiln.errors import ToolchainError
-
-from edgekiln.flash_offload.lm.corpus import Corpus
+from edgekiln.errors import InputError, ToolchainError
+from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
 
 
 def import_torch():
@@ -23,6 +22,29 @@ def import_torch():
         raise ToolchainError("training needs torch: pip install 'edgekiln[train]' "
                              "(a CPU-only build is enough, e.g. pip install 'torch==2.13.0+cpu')") from e
     return torch
+
+
+def start_training(presets: dict, preset: str, overrides: dict, seed: int, threads: int,
+                   corpus: Corpus | None, kind: str = "") -> tuple[dict, object, Corpus]:
+    """(hyper-parameters, seeded torch, corpus) of a run: the preset's fields with the
+    overrides that are not None; the system stdlib corpus unless one is given."""
+    if preset not in presets:
+        raise InputError(f"unknown {kind}preset {preset!r}; choose one of {sorted(presets)}")
+    hp = {**presets[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    torch = import_torch()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    return hp, torch, corpus or load_corpus()
+
+
+def trained_config(sizes: dict, preset: str, seed: int, corpus: Corpus, hp: dict, training_keys,
+                   ce: float, seconds: float, torch, threads: int) -> dict:
+    """The checkpoint's config: model sizes, then how it was trained (so a cache can tell
+    whether it is stale, and a reader where the weights came from)."""
+    return {**sizes, "preset": preset, "seed": seed, "corpus": corpus.describe(),
+            "training": {k: hp[k] for k in training_keys} | {
+                "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
+                "torch": torch.__version__, "threads": threads}}
 
 
 def build_decoder(torch, V: int, d: int, L: int, h: int, T: int, make_ffn: Callable):

@@ -10,12 +10,10 @@ import math
 from pathlib import Path
 from typing import Callable
 
-
-from edgekiln.errors import InputError
-
-from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
+from edgekiln.flash_offload.lm.corpus import Corpus
+from edgekiln.flash_offload.lm.torch_decoder import (build_decoder, export_attention, start_training, to_numpy,
+                                                     train_loop, trained_config)
 from edgekiln.flash_offload.moe.model import MOE_RESIDENT, MoEModel, save_moe
-from edgekiln.flash_offload.lm.torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
 
 PRESETS = {
     # committed fixture: < 2 MB, about a minute on 2 CPU cores
@@ -76,13 +74,7 @@ def export_moe(model, config: dict) -> MoEModel:
 def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus | None = None,
           threads: int = 2, log: Callable[[str], None] = print, **overrides) -> dict:
     """Train a preset (overrides change its fields), write the .npz checkpoint, return its config."""
-    if preset not in PRESETS:
-        raise InputError(f"unknown MoE preset {preset!r}; choose one of {sorted(PRESETS)}")
-    hp = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    torch = import_torch()
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    corpus = corpus or load_corpus()
+    hp, torch, corpus = start_training(PRESETS, preset, overrides, seed, threads, corpus, "MoE ")
     V, T = 256, hp["T"]
     model = build_moe(torch, V, hp["d"], hp["L"], hp["h"], hp["E"], hp["top_k"], hp["f"], T)
 
@@ -93,11 +85,8 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
         return f"balance {term.item() / hp['aux']:.3f}"
 
     ce, seconds = train_loop(torch, model, hp, corpus, seed, V, balance_term, balance, log)
-    config = {"V": V, **{k: hp[k] for k in ("d", "L", "h", "f", "E", "top_k")}, "T": T,
-              "preset": preset, "seed": seed, "corpus": corpus.describe(),
-              "training": {k: hp[k] for k in TRAINING_KEYS} | {
-                  "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
-                  "torch": torch.__version__, "threads": threads}}
+    sizes = {"V": V, **{k: hp[k] for k in ("d", "L", "h", "f", "E", "top_k")}, "T": T}
+    config = trained_config(sizes, preset, seed, corpus, hp, TRAINING_KEYS, ce, seconds, torch, threads)
     save_moe(out, export_moe(model, config))
     return config
 
