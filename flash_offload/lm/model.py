@@ -131,10 +131,16 @@ class KVCache:
     n: int = 0
 
     @classmethod
-    def empty(cls, cfg: dict) -> "KVCache":
-        T, d = cfg["T"], cfg["d"]
+    def empty(cls, cfg: dict, positions: int | None = None) -> "KVCache":
+        """Zeroed keys and values for `positions` tokens (default: the model's context T)."""
+        T, d = positions or cfg["T"], cfg["d"]
         return cls([np.zeros((T, d), np.float32) for _ in range(cfg["L"])],
                    [np.zeros((T, d), np.float32) for _ in range(cfg["L"])])
+
+    @staticmethod
+    def bytes_for(cfg: dict, positions: int | None = None) -> int:
+        """What empty(cfg, positions) holds, for memory plans made before allocating it."""
+        return 2 * cfg["L"] * (positions or cfg["T"]) * cfg["d"] * 4
 
     @property
     def nbytes(self) -> int:

@@ -257,16 +257,14 @@ class D2Moe(ExpertSystem):
 
 def kv_caches(cfg: dict, n_requests: int, positions: int) -> list[KVCache]:
     """One KV cache per request, sized to the positions the requests use (not the model's T)."""
-    return [KVCache([np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])],
-                    [np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])])
-            for _ in range(n_requests)]
+    return [KVCache.empty(cfg, positions) for _ in range(n_requests)]
 
 
 def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int, positions: int) -> tuple[int, int]:
     """(bytes held for the whole run besides plane buffers, the measured compute scratch):
     what the system holds already, resident weights, one KV cache per request, scratch."""
     cfg = model.config
-    kv = n_requests * 2 * cfg["L"] * positions * cfg["d"] * 4
+    kv = n_requests * KVCache.bytes_for(cfg, positions)
     key = n_requests * cfg["top_k"]
     if system.scratch.get(key) is None:  # measured once per system, so checks agree
         with threadpool_limits(1):
