@@ -15,11 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from edgekiln.flash_offload.moe import bit_router
-from edgekiln.flash_offload.moe import model as moe_lm
-from edgekiln.flash_offload.moe import quant as moe_quant
-from edgekiln.flash_offload.moe import train as moe_train
 from edgekiln.flash_offload.lm import corpus
+from edgekiln.flash_offload.moe import bit_router, model as moe_lm, quant as moe_quant, train as moe_train
 
 
 def log(msg: str) -> None:

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.moe import bit_router as br
-from edgekiln.flash_offload.moe import model as moe_lm
+from edgekiln.flash_offload.moe import bit_router as br, model as moe_lm
 from edgekiln.flash_offload.lm import corpus
 from edgekiln.flash_offload.moe import quant as mq
 
