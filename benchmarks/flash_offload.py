@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekiln.flash_offload import lm
-from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-from edgekiln.flash_offload.ekf_format import EkfFile, write_ekf
-from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
-from edgekiln.flash_offload.predictor import Predictor, evaluate, train_predictor
+from edgekiln.flash_offload.lm import model as lm
+from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+from edgekiln.flash_offload.dense.ekf_format import EkfFile, write_ekf
+from edgekiln.flash_offload.dense.engine import CONFIGS, OffloadEngine, summarize
+from edgekiln.flash_offload.dense.predictor import Predictor, evaluate, train_predictor
 
 PROMPT = "import os\nimport sys\n\n\ndef main(argv):\n    \"\"\"Run the "
 
@@ -33,7 +33,7 @@ def log(msg: str) -> None:
 
 
 def cached_model(build: Path, preset: str, seed: int) -> Path:
-    from edgekiln.flash_offload.train import PRESETS
+    from edgekiln.flash_offload.dense.train import PRESETS
     path = build / f"{preset}-seed{seed}.npz"
     if path.is_file():  # a cache trained with other hyperparameters is stale
         training = lm.load_checkpoint(path)[0].get("training", {})
@@ -41,7 +41,7 @@ def cached_model(build: Path, preset: str, seed: int) -> Path:
             log(f"{path} was trained with other settings than the {preset!r} preset; training again")
             path.unlink()
     if not path.is_file():
-        from edgekiln.flash_offload.train import train
+        from edgekiln.flash_offload.dense.train import train
         log(f"training the {preset} model (cached at {path}) ...")
         train(path, preset, seed=seed, log=log)
     return path

@@ -20,9 +20,9 @@ import warnings
 from rich.console import Console
 from rich.table import Table
 
-from edgekiln.flash_offload.c_runner import run_c
-from edgekiln.flash_offload.engine import OffloadEngine
-from edgekiln.flash_offload.predictor import Predictor
+from edgekiln.flash_offload.dense.c_runner import run_c
+from edgekiln.flash_offload.dense.engine import OffloadEngine
+from edgekiln.flash_offload.dense.predictor import Predictor
 
 warnings.filterwarnings("ignore")
 CONFIGS = [("naive", "naive"), ("hybrid", "hybrid"), ("predictor", "predictor"), ("window", "window"),

@@ -4,7 +4,7 @@ vs D²MoE (per-token bit-widths, HEBF plane loading) at one memory budget.
     python benchmarks/moe_matryoshka.py --json r.json [--requests 16] [--tokens 64]
 
 Trains (or reuses, cached under build/moe_matryoshka/) the large MoE decoder of
-flash_offload.moe_train (4 layers x 8 experts, 50 MB of expert weights at int8), packs its
+flash_offload.moe.train (4 layers x 8 experts, 50 MB of expert weights at int8), packs its
 experts into an EKM bit-plane file (MWQ 5->8 bits, calibrated on training text), then
 teacher-forces the same batch of held-out requests through the three systems in one
 process. Plane reads are cold (O_DIRECT; the page cache is dropped where it is refused).
@@ -29,10 +29,10 @@ def log(msg: str) -> None:
 
 
 def cached_pack(ckpt: Path, mode: str, bits: str, group: int, calib: int) -> Path:
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.moe_file import MoeFile
-    from edgekiln.flash_offload.moe_lm import load_moe
-    from edgekiln.flash_offload.moe_pack import file_sha256, pack_model
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
+    from edgekiln.flash_offload.moe.pack import file_sha256, pack_model
 
     path = ckpt.with_name(f"{ckpt.stem}.{mode}{bits}.g{group}.c{calib}.ekm")
     if path.is_file():
@@ -73,15 +73,15 @@ def main(argv=None) -> int:
     if not 1 <= args.requests <= 64:
         ap.error("--requests must be in 1..64 (the issue asks for 4-32)")
 
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.bit_router import ThresholdRule
-    from edgekiln.flash_offload.moe_bench import compare_systems, trained_router
-    from edgekiln.flash_offload.moe_file import MoeFile
-    from edgekiln.flash_offload.moe_lm import load_moe
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.moe.bit_router import ThresholdRule
+    from edgekiln.flash_offload.moe.bench import compare_systems, trained_router
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
 
     build = Path(args.build)
     build.mkdir(parents=True, exist_ok=True)
-    from edgekiln.flash_offload.moe_train import cached_model  # trains on first use, retrains a stale cache
+    from edgekiln.flash_offload.moe.train import cached_model  # trains on first use, retrains a stale cache
 
     ckpt = Path(args.checkpoint) if args.checkpoint else cached_model(build, args.preset, args.seed, log=log)
     ekm = cached_pack(ckpt, args.mode, args.bits, args.group, args.calib_windows)

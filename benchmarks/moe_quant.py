@@ -4,7 +4,7 @@ curve (trained bit router vs score threshold) of a MoE model.
     python benchmarks/moe_quant.py --json q.json [--model tiny|large|PATH.npz]
 
 `tiny` is the committed fixture; `large` is trained (or reused) under build/moe_matryoshka/
-by flash_offload.moe_train.cached_model. Calibration uses training text, perplexity held-out
+by flash_offload.moe.train.cached_model. Calibration uses training text, perplexity held-out
 text (corpus.py's split). Prints markdown tables (docs/moe_matryoshka.md).
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from edgekiln.flash_offload import bit_router, corpus, moe_lm, moe_quant, moe_train
+from edgekiln.flash_offload.lm import corpus
+from edgekiln.flash_offload.moe import bit_router, model as moe_lm, quant as moe_quant, train as moe_train
 
 
 def log(msg: str) -> None:

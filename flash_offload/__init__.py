@@ -1,6 +1,7 @@
-"""LLM in a flash: language models larger than RAM, run from a bundled weight file on flash.
+"""Language models larger than RAM, run from weight files on flash.
 
-Weights of the FFN layers stay in the file; per token only the neurons a predictor marks
-active are read (with a window of recently active neurons kept in DRAM). See
-docs/flash_offload.md.
+lm/ is the decoder both products share, io/ the aligned checksummed file sections and cold
+reads; dense/ is LLM in a flash (FFN neurons read as a predictor marks them active, see
+docs/flash_offload.md), moe/ the matryoshka MoE (bit-plane experts, see
+docs/moe_matryoshka.md). dense/ and moe/ never import each other.
 """

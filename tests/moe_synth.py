@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekiln.flash_offload.moe_lm import EXPERT_KEYS, MoEModel, expert_shapes, resident_shapes
+from edgekiln.flash_offload.moe.model import EXPERT_KEYS, MoEModel, expert_shapes, resident_shapes
 from edgekiln.quantize.matryoshka import quantize_expert
 
 

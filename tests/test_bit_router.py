@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload import bit_router as br
-from edgekiln.flash_offload import corpus, moe_lm
-from edgekiln.flash_offload import moe_quant as mq
+from edgekiln.flash_offload.moe import bit_router as br, model as moe_lm
+from edgekiln.flash_offload.lm import corpus
+from edgekiln.flash_offload.moe import quant as mq
 
 FIXTURE = moe_lm.__file__.rsplit("/", 1)[0] + "/fixtures/moe_tiny.npz"
 

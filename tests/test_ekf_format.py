@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload import ekf_format as ekf
+from edgekiln.flash_offload.dense import ekf_format as ekf
 from flash_offload_synth import synthetic_model
 
 
@@ -172,7 +172,7 @@ def test_pack_cli_round_trip(tmp_path, model):
     from click.testing import CliRunner
 
     from edgekiln.cli import main
-    from edgekiln.flash_offload.lm import save_checkpoint
+    from edgekiln.flash_offload.lm.model import save_checkpoint
 
     config, resident, ffn = model
     save_checkpoint(tmp_path / "m.npz", config, resident, ffn)

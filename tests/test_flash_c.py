@@ -1,4 +1,4 @@
-"""The flash-offload C runtime (flash_offload/c): same tokens as the numpy model, on the host
+"""The flash-offload C runtime (flash_offload/dense/c): same tokens as the numpy model, on the host
 and on arm under qemu-aarch64; clear errors on bad files; I/O counters that add up."""
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import require_target
-from edgekiln.flash_offload import lm
-from edgekiln.flash_offload.c_build import C_DIR, build
-from edgekiln.flash_offload.c_runner import CRuntimeError, run_c
-from edgekiln.flash_offload.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
-from edgekiln.flash_offload.engine import OffloadEngine
-from edgekiln.flash_offload.predictor import Predictor
+from edgekiln.flash_offload.lm import model as lm
+from edgekiln.flash_offload.dense.c_build import C_DIR, build
+from edgekiln.flash_offload.dense.c_runner import CRuntimeError, run_c
+from edgekiln.flash_offload.dense.ekf_format import EkfFormatError, EkfFile, model_hash, write_ekf
+from edgekiln.flash_offload.dense.engine import OffloadEngine
+from edgekiln.flash_offload.dense.predictor import Predictor
+from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
 TARGETS = ["host", pytest.param("arm", marks=pytest.mark.qemu)]   # arm runs under qemu-aarch64
 TIE = 1e-4       # logit gap under which float32 sum order may pick either token
@@ -361,14 +362,13 @@ def test_cli_run_c(rand, tmp_path):
     assert res.exit_code == 2 and "cannot open" in " ".join(res.output.split())  # rich wraps lines
 
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The committed tiny model packed to .ekf, with a predictor trained on stdlib windows."""
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.predictor import train_predictor
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.dense.predictor import train_predictor
 
     cfg, res, ffn = lm.load_checkpoint(FIXTURE)
     tmp = tmp_path_factory.mktemp("ekfc_trained")
@@ -479,7 +479,7 @@ def cache_driver(tmp_path_factory):
 def test_cache_policy_equals_python_window_cache(cache_driver, data):
     """Property: for any sequence of predicted sets, the C cache and window_cache.WindowCache
     read the same neurons, drop as many, and keep the same ids in the same rows."""
-    from edgekiln.flash_offload.window_cache import WindowCache
+    from edgekiln.flash_offload.dense.window_cache import WindowCache
 
     f = data.draw(st.integers(4, 40), label="f")
     cap = data.draw(st.integers(0, f), label="cap")

@@ -2,24 +2,24 @@
 predictor, misses counted with a trained one, DRAM budget enforced, cache invariants."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from edgekiln.errors import InputError, MemoryBudgetError
-from edgekiln.flash_offload import lm, predictor as P
-from edgekiln.flash_offload.ekf_format import write_ekf
-from edgekiln.flash_offload.engine import CONFIGS, OffloadEngine, summarize
-from edgekiln.flash_offload.window_cache import WindowCache
+from edgekiln.flash_offload.dense import predictor as P
+from edgekiln.flash_offload.lm import model as lm
+from edgekiln.flash_offload.dense.ekf_format import write_ekf
+from edgekiln.flash_offload.dense.engine import CONFIGS, OffloadEngine, summarize
+from edgekiln.flash_offload.dense.window_cache import WindowCache
+from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
 PROMPT = lm.encode("import os\ndef ")
 
 
 def budget(ekf_path, fraction=0.9):
-    from edgekiln.flash_offload.ekf_format import EkfFile
+    from edgekiln.flash_offload.dense.ekf_format import EkfFile
     e = EkfFile(ekf_path)
     return int(fraction * (e.resident_bytes + e.ffn_bytes))
 
@@ -53,7 +53,7 @@ def ekf(tiny, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def oracle(tiny, ekf):
-    from edgekiln.flash_offload.ekf_format import EkfFile
+    from edgekiln.flash_offload.dense.ekf_format import EkfFile
     return Oracle(EkfFile(ekf).model_hash, tiny[2])
 
 

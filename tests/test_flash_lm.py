@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import ModelLoadError
-from edgekiln.flash_offload import lm
+from edgekiln.flash_offload.lm import model as lm
+from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_bad_checkpoints(tmp_path, tiny):
 
 def test_corpus_split_is_deterministic_and_by_file(tmp_path):
     from edgekiln.errors import InputError
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
 
     for k in range(40):
         (tmp_path / f"m{k}.py").write_text(f"x{k} = {k}\n" * 20)

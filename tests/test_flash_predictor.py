@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError, ModelLoadError
-from edgekiln.flash_offload import lm, predictor as P
+from edgekiln.flash_offload.dense import predictor as P
+from edgekiln.flash_offload.lm import model as lm
+from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-FIXTURE = Path(lm.__file__).parent / "fixtures" / "tiny.npz"
 
 
 def sample_tokens(n: int, skip: int = 0) -> np.ndarray:
@@ -75,7 +76,7 @@ def test_save_load_and_model_hash(tmp_path, tiny, trained):
     assert np.array_equal(back.ranking(0), trained.ranking(0))
     other = dict(r)
     other["lnf_b"] = other["lnf_b"] + 1
-    from edgekiln.flash_offload.ekf_format import model_hash
+    from edgekiln.flash_offload.dense.ekf_format import model_hash
     with pytest.raises(InputError, match="trained for model"):
         P.Predictor.load(path, expect_hash=model_hash(cfg, other, ffn))
     (tmp_path / "x.npz").write_bytes(b"junk")

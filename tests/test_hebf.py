@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
-from edgekiln.flash_offload.hebf import HebfScheduler
-from edgekiln.flash_offload.moe_file import MoeFile, PlaneReader, write_moe_file
-from edgekiln.flash_offload.moe_kernel import expert_from_blobs, expert_planes_forward
-from edgekiln.flash_offload.moe_lm import expert_forward
-from edgekiln.flash_offload.moe_memory import MemoryMeter
+from edgekiln.flash_offload.moe.hebf import HebfScheduler
+from edgekiln.flash_offload.moe.file import MoeFile, PlaneReader, write_moe_file
+from edgekiln.flash_offload.moe.kernel import expert_from_blobs, expert_planes_forward
+from edgekiln.flash_offload.moe.model import expert_forward
+from edgekiln.flash_offload.moe.memory import MemoryMeter
 
 from moe_synth import quantized_experts, random_moe
 
@@ -121,7 +121,7 @@ def test_io_and_compute_overlap(packed):
 
 
 def test_profile_measures_every_bit_width_and_feeds_the_tie_break(packed):
-    from edgekiln.flash_offload.moe_engine import D2Moe
+    from edgekiln.flash_offload.moe.engine import D2Moe
 
     m, qe, path = packed
     warnings.simplefilter("ignore")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import MemoryBudgetError
-from edgekiln.flash_offload.hebf import PlaneCache
-from edgekiln.flash_offload.moe_engine import D2Moe, LruFixedBits, min_budget, run_requests
-from edgekiln.flash_offload.moe_file import MoeFile, PlaneReader, write_moe_file
-from edgekiln.flash_offload.moe_lm import MoEModel
-from edgekiln.flash_offload.moe_memory import BudgetExceeded, MemoryMeter
+from edgekiln.flash_offload.moe.hebf import PlaneCache
+from edgekiln.flash_offload.moe.engine import D2Moe, LruFixedBits, min_budget, run_requests
+from edgekiln.flash_offload.moe.file import MoeFile, PlaneReader, write_moe_file
+from edgekiln.flash_offload.moe.model import MoEModel
+from edgekiln.flash_offload.moe.memory import BudgetExceeded, MemoryMeter
 
 from moe_synth import quantized_experts, random_moe
 

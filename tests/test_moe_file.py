@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.moe_file import (MoeChecksumError, MoeFile, MoeFileError, PlaneReader,
+from edgekiln.flash_offload.moe.file import (MoeChecksumError, MoeFile, MoeFileError, PlaneReader,
                                              write_moe_file)
-from edgekiln.flash_offload.moe_kernel import decode_rows, expert_from_blobs, expert_planes_forward
-from edgekiln.flash_offload.moe_lm import expert_forward
-from edgekiln.flash_offload.moe_memory import MemoryMeter, PlaneBuffer
+from edgekiln.flash_offload.moe.kernel import decode_rows, expert_from_blobs, expert_planes_forward
+from edgekiln.flash_offload.moe.model import expert_forward
+from edgekiln.flash_offload.moe.memory import MemoryMeter, PlaneBuffer
 from edgekiln.quantize.matryoshka import reconstruct
 
 from moe_synth import quantized_experts, random_moe
@@ -152,7 +152,7 @@ def test_kiln_moe_pack_run_and_bad_budget(tmp_path):
     from click.testing import CliRunner
 
     from edgekiln.cli import main
-    from edgekiln.flash_offload.moe_lm import save_moe
+    from edgekiln.flash_offload.moe.model import save_moe
 
     ckpt = tmp_path / "m.npz"
     save_moe(ckpt, random_moe(seed=4, d=32, L=1, E=2, f=64, T=16))
@@ -171,8 +171,8 @@ def test_kiln_moe_pack_run_and_bad_budget(tmp_path):
 
 
 def test_router_bit_widths_outside_the_file_are_refused(packed):
-    from edgekiln.flash_offload.moe_engine import D2Moe, LruFixedBits, run_requests
-    from edgekiln.flash_offload.moe_lm import MoEModel
+    from edgekiln.flash_offload.moe.engine import D2Moe, LruFixedBits, run_requests
+    from edgekiln.flash_offload.moe.model import MoEModel
 
     m, _, path = packed
     mf = MoeFile(path)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from edgekiln.errors import InputError, ModelLoadError
-from edgekiln.flash_offload import corpus, moe_lm
-from edgekiln.flash_offload.lm import KVCache
+from edgekiln.flash_offload.moe import model as moe_lm
+from edgekiln.flash_offload.lm import corpus
+from edgekiln.flash_offload.lm.model import KVCache
 
 FIXTURE = moe_lm.__file__.rsplit("/", 1)[0] + "/fixtures/moe_tiny.npz"
 

@@ -14,9 +14,10 @@ from hypothesis import given, settings, strategies as st
 
 from edgekiln.errors import InputError
 from edgekiln.cli import main
-from edgekiln.flash_offload import ekf_format as ekf
-from edgekiln.flash_offload.cost_model import CostModel
-from edgekiln.flash_offload.neuron_io import DirectIOWarning, NeuronReader, plan_runs
+from edgekiln.flash_offload.dense import ekf_format as ekf
+from edgekiln.flash_offload.dense.cost_model import CostModel
+from edgekiln.flash_offload.dense.neuron_io import NeuronReader, plan_runs
+from edgekiln.flash_offload.io.direct import DirectIOWarning
 from flash_offload_synth import synthetic_model
 
 

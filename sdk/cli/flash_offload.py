@@ -31,7 +31,7 @@ def flash_offload_group() -> None:
 def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows, direct,
               threads) -> None:
     """Generate text with the C runtime from a bundled .ekf file (pread per token)."""
-    from edgekiln.flash_offload.c_runner import run_c
+    from edgekiln.flash_offload.dense.c_runner import run_c
 
     r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window,
               static_rows=static_rows, cache_rows=cache_rows, direct=direct, threads=threads)
@@ -53,8 +53,8 @@ def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, st
 @click.option("--threads", default=2, show_default=True)
 def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
     """Train the ReLU byte-level LM (needs torch: pip install 'edgekiln[train]')."""
-    from edgekiln.flash_offload.corpus import load_corpus
-    from edgekiln.flash_offload.train import train
+    from edgekiln.flash_offload.lm.corpus import load_corpus
+    from edgekiln.flash_offload.dense.train import train
 
     cfg = train(output, preset, seed=seed, corpus=load_corpus(corpus), threads=threads, log=echo, steps=steps)
     echo(f"wrote {output}: d={cfg['d']} L={cfg['L']} f={cfg['f']} T={cfg['T']}")
@@ -70,9 +70,9 @@ def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
 @click.option("--seed", default=0, show_default=True)
 def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, seed) -> None:
     """Train per-layer sparsity predictors for MODEL (.npz checkpoint) and report their quality."""
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.lm import load_checkpoint
-    from edgekiln.flash_offload.predictor import evaluate, train_predictor
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.model import load_checkpoint
+    from edgekiln.flash_offload.dense.predictor import evaluate, train_predictor
 
     cfg, r, ffn = load_checkpoint(model)
     c = load_corpus()
@@ -101,9 +101,9 @@ def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, see
 @click.option("--per-token", is_flag=True, help="print every token's breakdown")
 def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_k, no_direct, per_token) -> None:
     """Generate text from a bundled .ekf file with the offloaded engine; print the per-token breakdown."""
-    from edgekiln.flash_offload.engine import OffloadEngine, summarize
-    from edgekiln.flash_offload.lm import decode, encode
-    from edgekiln.flash_offload.predictor import Predictor
+    from edgekiln.flash_offload.dense.engine import OffloadEngine, summarize
+    from edgekiln.flash_offload.lm.model import decode, encode
+    from edgekiln.flash_offload.dense.predictor import Predictor
 
     pred = Predictor.load(predictor) if predictor else None
     eng = OffloadEngine(model, config, predictor=pred, budget_bytes=budget_bytes, window_k=window_k, direct=not no_direct)
@@ -131,8 +131,8 @@ def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_
 @click.option("--bundle-align", default=4, show_default=True, help="round the bundle stride up to this many bytes (4 = no padding)")
 def pack_cmd(model, output, layouts, bundle_align) -> None:
     """Pack a checkpoint (.npz from `kiln flash-offload train`) into a bundled .ekf file."""
-    from edgekiln.flash_offload.ekf_format import EkfFile, write_ekf
-    from edgekiln.flash_offload.lm import load_checkpoint
+    from edgekiln.flash_offload.dense.ekf_format import EkfFile, write_ekf
+    from edgekiln.flash_offload.lm.model import load_checkpoint
 
     config, resident, ffn = load_checkpoint(model)
     write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align)
@@ -168,7 +168,7 @@ def _csv_ints(ctx, param, value: str) -> tuple[int, ...]:
 @json_option("write the points and the fitted cost model")
 def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads, no_direct, json_path) -> None:
     """Measure cold read throughput vs chunk size x threads and fit the I/O cost model."""
-    from edgekiln.flash_offload.bench_io import format_table, run_bench
+    from edgekiln.flash_offload.dense.bench_io import format_table, run_bench
 
     if file is None and folder is None:
         folder = "."
@@ -186,7 +186,7 @@ def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads
 @click.option("--sections", "show", is_flag=True, help="list every section")
 def verify_cmd(ekf_file, show) -> None:
     """Check every section checksum of a bundled .ekf file (after copying it to a device)."""
-    from edgekiln.flash_offload.ekf_format import EkfFile
+    from edgekiln.flash_offload.dense.ekf_format import EkfFile
 
     f = EkfFile(ekf_file)
     if show:

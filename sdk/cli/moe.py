@@ -20,14 +20,14 @@ def moe_group() -> None:
 
 
 def _windows(tokens: int, requests: int, corpus):
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
 
     return heldout_windows(load_corpus(corpus).heldout, tokens, requests)
 
 
 def _bits_fn(mf, cuts: str | None):
     """bit_router's score-threshold rule (a higher gate score gets more bits)."""
-    from edgekiln.flash_offload.bit_router import ThresholdRule
+    from edgekiln.flash_offload.moe.bit_router import ThresholdRule
 
     if cuts is None:  # evenly spaced over the gate scores top-2 routing gives (0.25..0.75)
         n = len(mf.bits) - 1
@@ -47,10 +47,10 @@ def _bits_fn(mf, cuts: str | None):
 @click.option("--corpus", type=click.Path(), default=None, help="folder of .py files (default: the system stdlib)")
 def pack_cmd(checkpoint, output, mode, bits, group, calib_windows, corpus) -> None:
     """Quantize CHECKPOINT's experts into nested bit-planes and write them 4 KiB aligned."""
-    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
-    from edgekiln.flash_offload.moe_file import MoeFile
-    from edgekiln.flash_offload.moe_lm import load_moe
-    from edgekiln.flash_offload.moe_pack import pack_model
+    from edgekiln.flash_offload.lm.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
+    from edgekiln.flash_offload.moe.pack import pack_model
 
     T = load_moe(checkpoint).config["T"]
     calib = heldout_windows(load_corpus(corpus).train, T, calib_windows) if calib_windows else []
@@ -80,10 +80,10 @@ _run_options = stack_options(
 @_run_options
 def run_cmd(model, system, checkpoint, budget, requests, tokens, cuts, lru_bits, buffered, corpus, json_path) -> None:
     """Teacher-force held-out requests through MODEL (.ekm) with one expert system."""
-    from edgekiln.flash_offload.moe_bench import make_system
-    from edgekiln.flash_offload.moe_engine import run_requests
-    from edgekiln.flash_offload.moe_file import MoeFile
-    from edgekiln.flash_offload.moe_lm import MoEModel, load_moe
+    from edgekiln.flash_offload.moe.bench import make_system
+    from edgekiln.flash_offload.moe.engine import run_requests
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import MoEModel, load_moe
 
     mf = MoeFile(model)
     full = load_moe(checkpoint) if checkpoint else None
@@ -104,9 +104,9 @@ def run_cmd(model, system, checkpoint, budget, requests, tokens, cuts, lru_bits,
 def bench_cmd(model, budget_fraction, checkpoint, budget, requests, tokens, cuts, lru_bits, buffered, corpus,
               json_path) -> None:
     """int8_in_memory vs lru_fixed_bits vs d2moe on the same requests and budget."""
-    from edgekiln.flash_offload.moe_bench import compare_systems
-    from edgekiln.flash_offload.moe_file import MoeFile
-    from edgekiln.flash_offload.moe_lm import load_moe
+    from edgekiln.flash_offload.moe.bench import compare_systems
+    from edgekiln.flash_offload.moe.file import MoeFile
+    from edgekiln.flash_offload.moe.model import load_moe
 
     if not checkpoint:
         raise InputError("bench compares against int8_in_memory: pass --checkpoint with the float model")

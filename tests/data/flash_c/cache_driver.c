@@ -1,4 +1,4 @@
-/* cache_driver.c - drives flash_offload/c/ek_fo_cache.c from stdin for tests/test_flash_c.py,
+/* cache_driver.c - drives flash_offload/dense/c/ek_fo_cache.c from stdin for tests/test_flash_c.py,
  * which replays the same steps on window_cache.WindowCache and compares every row.
  *   stdin:  "f cap" then per step "t k n id_1 .. id_n" (ids ascending)
  *   stdout: per step "dropped n_need need_1 .. | used row_neuron_0 .." */

@@ -11,16 +11,15 @@ from __future__ import annotations
 import mmap
 import os
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.cost_model import CostModel
-
-ALIGN = 4096
+from edgekiln.flash_offload.dense.cost_model import CostModel
+from edgekiln.flash_offload.io.direct import open_direct
+from edgekiln.flash_offload.io.sections import ALIGN
 
 
 def make_scratch(folder, size_bytes: int, seed: int = 0) -> Path:
@@ -40,15 +39,8 @@ def make_scratch(folder, size_bytes: int, seed: int = 0) -> Path:
 
 
 def _open(path: Path, direct: bool) -> tuple[int, bool]:
-    if direct and hasattr(os, "O_DIRECT"):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-            os.preadv(fd, [memoryview(mmap.mmap(-1, ALIGN))], 0)
-            return fd, True
-        except OSError as e:
-            warnings.warn(f"O_DIRECT unavailable on {path} ({e.strerror}); measuring buffered "
-                          "reads after dropping the page cache", stacklevel=3)
-    return os.open(path, os.O_RDONLY), False
+    fd = open_direct(path) if direct else None
+    return (fd, True) if fd is not None else (os.open(path, os.O_RDONLY), False)
 
 
 def measure(fd: int, size: int, threads: int, chunk_bytes: int, n_reads: int, direct: bool,

@@ -21,8 +21,8 @@ import numpy as np
 from edgekiln.errors import InputError
 from edgekiln.quantize.matryoshka import MatryoshkaExpert
 
-from .moe_lm import BitsFn, ExpertFn, MoEModel, expert_forward, gate, perplexity
-from .moe_quant import Calib, fixed_bits_fn, matryoshka_expert_fn
+from edgekiln.flash_offload.moe.model import BitsFn, ExpertFn, MoEModel, expert_forward, gate, perplexity
+from edgekiln.flash_offload.moe.quant import Calib, fixed_bits_fn, matryoshka_expert_fn
 
 DEFAULT_LAMBDAS = (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 # Share of tokens at each bit-width (low to high) for the threshold sweep of a 3-width set.

@@ -1,8 +1,8 @@
-"""Seeded torch training of the byte-level MoE decoder (moe_lm.py's layout), `train` extra.
+"""Seeded torch training of the byte-level MoE decoder (moe/model.py's layout), `train` extra.
 
-Each block is lm.py's attention followed by E ReLU experts behind a softmax router with
+Each block is lm/model.py's attention followed by E ReLU experts behind a softmax router with
 top-k gating (weights renormalised over the chosen k) and the Switch load-balancing loss, so
-every expert gets tokens. The runtime (moe_lm.py) needs only numpy.
+every expert gets tokens. The runtime (moe/model.py) needs only numpy.
 """
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import math
 from pathlib import Path
 from typing import Callable
 
-
-from edgekiln.errors import InputError
-
-from .corpus import Corpus, load_corpus
-from .moe_lm import MOE_RESIDENT, MoEModel, save_moe
-from .torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
+from edgekiln.flash_offload.lm.corpus import Corpus
+from edgekiln.flash_offload.lm.torch_decoder import (build_decoder, export_attention, start_training, to_numpy,
+                                                     train_loop, trained_config)
+from edgekiln.flash_offload.moe.model import MOE_RESIDENT, MoEModel, save_moe
 
 PRESETS = {
     # committed fixture: < 2 MB, about a minute on 2 CPU cores
@@ -62,7 +60,7 @@ def build_moe(torch, V: int, d: int, L: int, h: int, E: int, top_k: int, f: int,
 
 
 def export_moe(model, config: dict) -> MoEModel:
-    """torch module -> MoEModel in moe_lm.py's layout (x @ W for attention, (f, d) experts)."""
+    """torch module -> MoEModel in moe/model.py's layout (x @ W for attention, (f, d) experts)."""
     r = export_attention(model, MOE_RESIDENT)
     experts = []
     for i, b in enumerate(model.blocks):
@@ -76,13 +74,7 @@ def export_moe(model, config: dict) -> MoEModel:
 def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus | None = None,
           threads: int = 2, log: Callable[[str], None] = print, **overrides) -> dict:
     """Train a preset (overrides change its fields), write the .npz checkpoint, return its config."""
-    if preset not in PRESETS:
-        raise InputError(f"unknown MoE preset {preset!r}; choose one of {sorted(PRESETS)}")
-    hp = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    torch = import_torch()
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    corpus = corpus or load_corpus()
+    hp, torch, corpus = start_training(PRESETS, preset, overrides, seed, threads, corpus, "MoE ")
     V, T = 256, hp["T"]
     model = build_moe(torch, V, hp["d"], hp["L"], hp["h"], hp["E"], hp["top_k"], hp["f"], T)
 
@@ -93,11 +85,8 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
         return f"balance {term.item() / hp['aux']:.3f}"
 
     ce, seconds = train_loop(torch, model, hp, corpus, seed, V, balance_term, balance, log)
-    config = {"V": V, **{k: hp[k] for k in ("d", "L", "h", "f", "E", "top_k")}, "T": T,
-              "preset": preset, "seed": seed, "corpus": corpus.describe(),
-              "training": {k: hp[k] for k in TRAINING_KEYS} | {
-                  "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
-                  "torch": torch.__version__, "threads": threads}}
+    sizes = {"V": V, **{k: hp[k] for k in ("d", "L", "h", "f", "E", "top_k")}, "T": T}
+    config = trained_config(sizes, preset, seed, corpus, hp, TRAINING_KEYS, ce, seconds, torch, threads)
     save_moe(out, export_moe(model, config))
     return config
 
@@ -105,7 +94,7 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
 def cached_model(build: str | Path = "build/moe_matryoshka", preset: str = "large", seed: int = 0,
                  log: Callable[[str], None] = print, threads: int = 2) -> Path:
     """`build/<preset>_seed<seed>.npz`, trained on first use and again when the preset changed."""
-    from .moe_lm import load_moe
+    from edgekiln.flash_offload.moe.model import load_moe
     path = Path(build) / f"{preset}_seed{seed}.npz"
     if path.is_file():
         training = load_moe(path).config.get("training", {})

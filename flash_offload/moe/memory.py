@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekiln.errors import MemoryBudgetError
-from edgekiln.flash_offload.ekf_format import ALIGN, align_up
+from edgekiln.flash_offload.io.sections import ALIGN, align_up
 
 KINDS = ("resident", "kv", "experts", "plane", "scratch")
 

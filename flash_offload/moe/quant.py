@@ -10,7 +10,7 @@ from edgekiln.errors import InputError
 from edgekiln.quantize import group_quant as gq
 from edgekiln.quantize.matryoshka import MatryoshkaExpert, quantize_expert
 
-from .moe_lm import FULL_BITS, Expert, ExpertFn, MoEModel, expert_forward, nll
+from edgekiln.flash_offload.moe.model import FULL_BITS, Expert, ExpertFn, MoEModel, expert_forward, nll
 
 MIN_CALIB_TOKENS = 16  # below this an expert is quantized on weight error alone (no X)
 Calib = list[list[np.ndarray]]  # [layer][expert] -> (n, d) inputs routed to that expert
@@ -111,7 +111,7 @@ def perplexity_table(model: MoEModel, calib: Calib, windows: Sequence[np.ndarray
                      configs: Sequence[tuple[int, int]] = ((2, 4), (5, 8)), group: int = 64) -> list[dict]:
     """Held-out perplexity per bit-width: MWQ and MatQuant slicing (each read from its nested
     planes) vs independently quantized RTN and GPTQ at the same bits; `float` for reference."""
-    from .moe_lm import perplexity
+    from edgekiln.flash_offload.moe.model import perplexity
     ref = perplexity(model, windows)
     rows = []
     for lo, hi in configs:

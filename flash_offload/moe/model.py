@@ -1,4 +1,4 @@
-"""A byte-level mixture-of-experts decoder in numpy: lm.py's attention, norms and KV cache,
+"""A byte-level mixture-of-experts decoder in numpy: lm/model.py's attention, norms and KV cache,
 with each layer's FFN replaced by E ReLU experts behind a softmax router (top-1 or top-2).
 
 Experts are computed by a callable so a scheduler can supply quantized experts:
@@ -15,9 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgekiln.errors import InputError, ModelLoadError
-
-from .lm import (LAYER_RESIDENT, KVCache, attention, attention_batch, decode, embed_batch,  # noqa: F401
-                 encode, layer_norm, nll_of_hidden, read_npz, write_npz)
+from edgekiln.flash_offload.lm.model import (LAYER_RESIDENT, KVCache, attention_batch, check_config, decoder_step,
+                                            embed_batch, greedy, layer_norm, nll_of_hidden, read_npz, write_npz)
 
 FULL_BITS = 32  # token_bits meaning "the float32 expert"
 MOE_CONFIG_KEYS = ("V", "d", "L", "h", "f", "T", "E", "top_k")
@@ -32,11 +31,7 @@ RouteHook = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None
 
 
 def check_moe_config(cfg: dict) -> None:
-    bad = [k for k in MOE_CONFIG_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
-    if bad:
-        raise ModelLoadError(f"MoE config needs positive integers {list(MOE_CONFIG_KEYS)}; bad or missing: {bad}")
-    if cfg["d"] % cfg["h"]:
-        raise ModelLoadError(f"d={cfg['d']} is not divisible by h={cfg['h']} heads")
+    check_config(cfg, MOE_CONFIG_KEYS, "MoE config")
     if not 1 <= cfg["top_k"] <= min(2, cfg["E"]):
         raise ModelLoadError(f"top_k={cfg['top_k']} must be 1 or 2 and at most E={cfg['E']}")
 
@@ -92,7 +87,7 @@ def save_moe(path: str | Path, model: MoEModel) -> None:
 def load_moe(path: str | Path) -> MoEModel:
     """Read a MoE checkpoint; every array's presence and shape is checked."""
     p = Path(path)
-    cfg, data = read_npz(p, "MoE .npz checkpoint", "moe_lm.save_moe", "flash_offload.moe_train.train")
+    cfg, data = read_npz(p, "MoE .npz checkpoint", "flash_offload.moe.model.save_moe", "flash_offload.moe.train.train")
     check_moe_config(cfg)
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -164,38 +159,18 @@ def moe_layer(model: MoEModel, layer: int, H: np.ndarray, expert_fn: ExpertFn | 
 def moe_forward_token(model: MoEModel, token: int, cache: KVCache, expert_fn: ExpertFn | None = None,
                       bits_fn: BitsFn | None = None, on_route: RouteHook | None = None) -> np.ndarray:
     """Logits (V,) of the token after `token` at position cache.n; advances the cache."""
-    cfg, r = model.config, model.resident
-    if not 0 <= token < cfg["V"]:
-        raise InputError(f"token {token} outside the vocabulary 0..{cfg['V'] - 1}")
-    if cache.n >= cfg["T"]:
-        raise InputError(f"context full: the model has T={cfg['T']} positions")
-    x = (r["tok_emb"][token] + r["pos_emb"][cache.n]).astype(np.float32)
-    for i in range(cfg["L"]):
-        p = f"l{i}."
-        x = x + attention(cfg, r, i, layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"]), cache)
-        h = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
-        x = (x + moe_layer(model, i, h[None, :], expert_fn, bits_fn, on_route)[0]).astype(np.float32)
-    cache.n += 1
-    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
-    return x @ r["tok_emb"].T
+    def moe_block(i: int, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        return (x + moe_layer(model, i, h[None, :], expert_fn, bits_fn, on_route)[0]).astype(np.float32)
+
+    return decoder_step(model.config, model.resident, token, cache, moe_block, InputError)
 
 
 def generate(model: MoEModel, prompt: Sequence[int], n: int, expert_fn: ExpertFn | None = None,
              bits_fn: BitsFn | None = None) -> list[int]:
     """Greedy continuation of `prompt` by n tokens."""
-    if not prompt:
-        raise InputError("the prompt needs at least one token")
-    if len(prompt) + n > model.config["T"]:
-        raise InputError(f"prompt ({len(prompt)}) + tokens ({n}) exceed the context T={model.config['T']}")
     cache = KVCache.empty(model.config)
-    for t in prompt:
-        logits = moe_forward_token(model, int(t), cache, expert_fn, bits_fn)
-    out: list[int] = []
-    while len(out) < n:
-        out.append(int(np.argmax(logits)))
-        if len(out) < n:
-            logits = moe_forward_token(model, out[-1], cache, expert_fn, bits_fn)
-    return out
+    return greedy(lambda t: moe_forward_token(model, t, cache, expert_fn, bits_fn), prompt, n,
+                  model.config["T"], InputError)
 
 
 def nll(model: MoEModel, tokens: np.ndarray, expert_fn: ExpertFn | None = None, bits_fn: BitsFn | None = None,

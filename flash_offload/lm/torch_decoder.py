@@ -1,6 +1,6 @@
-"""The torch side shared by the dense (train.py) and MoE (moe_train.py) training scripts:
+"""The torch side shared by the dense (dense/train.py) and MoE (moe/train.py) training scripts:
 the pre-LN decoder skeleton, the seeded training loop and the export of the attention part
-into lm.py's numpy layout. Each script supplies only its FFN block and its extra loss.
+into lm/model.py's numpy layout. Each script supplies only its FFN block and its extra loss.
 torch is the optional `train` extra; nothing at run time imports this module.
 """
 from __future__ import annotations
@@ -11,9 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgekiln.errors import ToolchainError
-
-from .corpus import Corpus
+from edgekiln.errors import InputError, ToolchainError
+from edgekiln.flash_offload.lm.corpus import Corpus, load_corpus
 
 
 def import_torch():
@@ -23,6 +22,29 @@ def import_torch():
         raise ToolchainError("training needs torch: pip install 'edgekiln[train]' "
                              "(a CPU-only build is enough, e.g. pip install 'torch==2.13.0+cpu')") from e
     return torch
+
+
+def start_training(presets: dict, preset: str, overrides: dict, seed: int, threads: int,
+                   corpus: Corpus | None, kind: str = "") -> tuple[dict, object, Corpus]:
+    """(hyper-parameters, seeded torch, corpus) of a run: the preset's fields with the
+    overrides that are not None; the system stdlib corpus unless one is given."""
+    if preset not in presets:
+        raise InputError(f"unknown {kind}preset {preset!r}; choose one of {sorted(presets)}")
+    hp = {**presets[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    torch = import_torch()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    return hp, torch, corpus or load_corpus()
+
+
+def trained_config(sizes: dict, preset: str, seed: int, corpus: Corpus, hp: dict, training_keys,
+                   ce: float, seconds: float, torch, threads: int) -> dict:
+    """The checkpoint's config: model sizes, then how it was trained (so a cache can tell
+    whether it is stale, and a reader where the weights came from)."""
+    return {**sizes, "preset": preset, "seed": seed, "corpus": corpus.describe(),
+            "training": {k: hp[k] for k in training_keys} | {
+                "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
+                "torch": torch.__version__, "threads": threads}}
 
 
 def build_decoder(torch, V: int, d: int, L: int, h: int, T: int, make_ffn: Callable):
@@ -102,7 +124,7 @@ def to_numpy(t) -> np.ndarray:
 
 
 def export_attention(model, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Embeddings, norms and attention of every layer in lm.py's layout (x @ W); `keys` are
+    """Embeddings, norms and attention of every layer in lm/model.py's layout (x @ W); `keys` are
     the per-layer names the numpy model keeps resident."""
     r = {"tok_emb": to_numpy(model.tok.weight), "pos_emb": to_numpy(model.pos.weight),
          "lnf_g": to_numpy(model.lnf.weight), "lnf_b": to_numpy(model.lnf.bias)}

@@ -1,6 +1,6 @@
 """Run the flash-offload C runtime (host or arm under qemu-aarch64) and parse its output.
 
-Protocol (see flash_offload/c/ek_fo_main.c): `ekfo-begin k=v...`, one `ekfo-token k=v...`
+Protocol (see flash_offload/dense/c/ek_fo_main.c): `ekfo-begin k=v...`, one `ekfo-token k=v...`
 line per position (prompt positions, then generated ones), `ekfo-end k=v...`; errors are
 one `ekfo: error: ...` line on stderr with exit status 2.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from edgekiln.errors import InputError, SimulatorError
 from edgekiln.targets.simulators.runner import simulator_command
 
-from .c_build import build, runtime_target
+from edgekiln.flash_offload.dense.c_build import build, runtime_target
 
 MODES = ("naive", "hybrid", "predictor", "window")
 INT_FIELDS = ("pos", "in", "next", "bytes", "reads", "loaded", "predicted", "used", "active", "hits", "evicted",

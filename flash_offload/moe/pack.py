@@ -1,6 +1,6 @@
 """Pack a float MoE checkpoint into an EKM bit-plane file: calibrate, quantize, write.
 
-Calibration and quantization are moe_quant's (MWQ calibrates each expert's base on the
+Calibration and quantization are moe.quant's (MWQ calibrates each expert's base on the
 tokens the router sends to it, from training text); the file records the source
 checkpoint's sha256 so a benchmark can tell a stale pack.
 """
@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.moe_file import write_moe_file
-from edgekiln.flash_offload.moe_lm import load_moe
-from edgekiln.flash_offload.moe_quant import calibration_inputs, quantize_model
+from edgekiln.flash_offload.moe.file import write_moe_file
+from edgekiln.flash_offload.moe.model import load_moe
+from edgekiln.flash_offload.moe.quant import calibration_inputs, quantize_model
 from edgekiln.quantize.matryoshka import MWQ_CONFIGS
 
 MODES = ("mwq", "slice")

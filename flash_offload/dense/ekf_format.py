@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import InputError
+from edgekiln.flash_offload.io.sections import ALIGN, SectionChecksumError, align_up, atomic_write, crc_hex
 
 MAGIC = b"\x89EKF\r\n\x1a\n"  # PNG-style: catches text-mode transfers and truncation at byte 0
 VERSION = 1
-ALIGN = 4096
 FIXED_HEADER = struct.Struct("<8sIIQQIIIIII8x")  # 64 bytes, see the doc
 TABLE_ENTRY = struct.Struct("<64sIIIIIIIIQQQ")    # 120 bytes, padded to 128
 TABLE_ENTRY_BYTES = 128
@@ -32,7 +30,6 @@ NO_LAYER = 0xFFFFFFFF
 KINDS = {"resident": 0, "bundled": 1, "split_up": 2, "split_down": 3, "split_b_up": 4}
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 LAYOUTS = ("bundled", "split")
-_CRC_HEX = "{:08x}"  # fixed width: the JSON length does not depend on checksum values
 
 
 class EkfFormatError(InputError):
@@ -51,10 +48,8 @@ class EkfTruncatedError(EkfFormatError):
     pass
 
 
-class EkfChecksumError(EkfFormatError):
-    def __init__(self, message: str, section: str):
-        super().__init__(message)
-        self.section = section
+class EkfChecksumError(EkfFormatError, SectionChecksumError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -73,16 +68,12 @@ class Section:
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "layer": self.layer,
                 "shape": list(self.shape), "offset": self.offset, "nbytes": self.nbytes,
-                "stride": self.stride, "crc32": _CRC_HEX.format(self.crc32)}
+                "stride": self.stride, "crc32": crc_hex(self.crc32)}
 
     @classmethod
     def from_json(cls, d: dict) -> "Section":
         return cls(d["name"], d["kind"], d["layer"], tuple(d["shape"]), int(d["offset"]),
                    int(d["nbytes"]), int(d["stride"]), int(d["crc32"], 16))
-
-
-def align_up(n: int, a: int = ALIGN) -> int:
-    return (n + a - 1) // a * a
 
 
 def _f32(a) -> np.ndarray:
@@ -231,42 +222,27 @@ def write_ekf(path, config: dict, resident: dict, ffn: list, layouts=LAYOUTS,
             break
         start = need
     file_size = start + extra["data_bytes"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            done = []
-            for s in secs:
-                fh.seek(start + s.offset)
-                crc = 0
-                for chunk in _section_chunks(s, resident, ffn):
-                    fh.write(chunk)
-                    crc = zlib.crc32(chunk, crc)
-                done.append(Section(s.name, s.kind, s.layer, s.shape, s.offset, s.nbytes,
-                                    s.stride, crc))
-            fh.truncate(file_size)  # pads the last section to 4 KiB
-            table, js = _header_bytes(done, start, meta)
-            assert FIXED_HEADER.size + len(table) + len(js) <= start
-            table_off = FIXED_HEADER.size
-            json_off = table_off + len(table)
-            hcrc = zlib.crc32(js, zlib.crc32(table))
-            fh.seek(0)
-            fh.write(FIXED_HEADER.pack(MAGIC, VERSION, len(done), start, file_size,
-                                       table_off, json_off, len(js), hcrc, 0, 0))
-            fh.write(table)
-            fh.write(js)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)  # make the rename durable
-    finally:
-        os.close(dfd)
+    with atomic_write(path) as fh:
+        done = []
+        for s in secs:
+            fh.seek(start + s.offset)
+            crc = 0
+            for chunk in _section_chunks(s, resident, ffn):
+                fh.write(chunk)
+                crc = zlib.crc32(chunk, crc)
+            done.append(Section(s.name, s.kind, s.layer, s.shape, s.offset, s.nbytes,
+                                s.stride, crc))
+        fh.truncate(file_size)  # pads the last section to 4 KiB
+        table, js = _header_bytes(done, start, meta)
+        assert FIXED_HEADER.size + len(table) + len(js) <= start
+        table_off = FIXED_HEADER.size
+        json_off = table_off + len(table)
+        hcrc = zlib.crc32(js, zlib.crc32(table))
+        fh.seek(0)
+        fh.write(FIXED_HEADER.pack(MAGIC, VERSION, len(done), start, file_size,
+                                   table_off, json_off, len(js), hcrc, 0, 0))
+        fh.write(table)
+        fh.write(js)
     return path
 
 

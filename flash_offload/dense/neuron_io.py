@@ -10,25 +10,21 @@ read call, outside the timed region.
 """
 from __future__ import annotations
 
-import errno
 import mmap
 import os
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.ekf_format import ALIGN, EkfFile
+from edgekiln.flash_offload.dense.ekf_format import EkfFile
+from edgekiln.flash_offload.io.direct import open_direct, pread_exact
+from edgekiln.flash_offload.io.sections import ALIGN
 
 MODES = ("bundled", "split", "layer")
-
-
-class DirectIOWarning(UserWarning):
-    """O_DIRECT is unavailable; reads go through the page cache."""
 
 
 @dataclass
@@ -75,7 +71,7 @@ class NeuronReader:
         instead of two); None takes it from `cost_model` (a CostModel, default if None)."""
         self.ekf = ekf if isinstance(ekf, EkfFile) else EkfFile(ekf)
         if gap_bytes is None:
-            from edgekiln.flash_offload.cost_model import CostModel
+            from edgekiln.flash_offload.dense.cost_model import CostModel
             gap_bytes = (cost_model or CostModel.default()).best_gap_bytes(threads)
         if mode not in MODES:
             raise InputError(f"unknown read mode {mode!r}: use one of {MODES}")
@@ -91,23 +87,9 @@ class NeuronReader:
         self._fd = self._fd_buffered
         self.direct = False
         self._lock = threading.Lock()
-        if direct:
-            self._open_direct()
-
-    def _open_direct(self) -> None:
-        flag = getattr(os, "O_DIRECT", 0)
-        try:
-            if not flag:
-                raise OSError(errno.EINVAL, "O_DIRECT is not defined on this platform")
-            fd = os.open(self.ekf.path, os.O_RDONLY | flag)
-            os.preadv(fd, [memoryview(self._buf)[:ALIGN]], 0)  # some filesystems fail here
-        except OSError as e:
-            warnings.warn(
-                f"O_DIRECT is unavailable for {self.ekf.path} ({e.strerror}); using buffered "
-                "reads (cold reads by dropping the page cache). Put the file on a disk "
-                "filesystem such as ext4 or xfs for O_DIRECT.", DirectIOWarning, stacklevel=3)
-            return
-        self._fd, self.direct = fd, True
+        fd = open_direct(self.ekf.path) if direct else None
+        if fd is not None:
+            self._fd, self.direct = fd, True
 
     @property
     def align(self) -> int:
@@ -311,10 +293,4 @@ class NeuronReader:
         self.stats.bytes_read += sum(t[2] for t in tasks)
 
     def _pread(self, buf: memoryview, offset: int, at: int, n: int) -> None:
-        done = 0
-        while done < n:  # buffered reads may return short
-            got = os.preadv(self._fd, [buf[at + done:at + n]], offset + done)
-            if got <= 0:
-                raise InputError(f"{self.ekf.path}: unexpected end of file at byte "
-                                 f"{offset + done}; the file is truncated, re-pack it")
-            done += got
+        pread_exact(self._fd, buf[at:at + n], offset, self.ekf.path)

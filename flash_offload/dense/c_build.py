@@ -1,4 +1,4 @@
-"""Build the flash-offload C runtime (flash_offload/c/*.c) for the host or a Linux target.
+"""Build the flash-offload C runtime (flash_offload/dense/c/*.c) for the host or a Linux target.
 
 The compiler and flags come from the target's target.toml (gcc on the host,
 aarch64-linux-gnu-gcc -static for `arm`); binaries are cached by a hash of the sources and

@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 
 from edgekiln.errors import MemoryBudgetError
-from edgekiln.flash_offload.moe_file import LoadedPlanes, MoeFile, PlaneReader
-from edgekiln.flash_offload.moe_memory import MemoryMeter, PlaneBuffer
+from edgekiln.flash_offload.moe.file import LoadedPlanes, MoeFile, PlaneReader
+from edgekiln.flash_offload.moe.memory import MemoryMeter, PlaneBuffer
 
 
 class PlaneCache:

@@ -11,7 +11,7 @@ Every buffer is allocated up front from the DRAM budget and never grows during g
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -19,10 +19,10 @@ import numpy as np
 
 from edgekiln.errors import InputError, MemoryBudgetError
 
-from .ekf_format import EkfFile
-from .lm import KVCache, forward_token
-from .window_cache import WindowCache
-from .neuron_io import NeuronReader
+from edgekiln.flash_offload.dense.ekf_format import EkfFile
+from edgekiln.flash_offload.lm.model import KVCache, forward_token
+from edgekiln.flash_offload.dense.window_cache import WindowCache
+from edgekiln.flash_offload.dense.neuron_io import NeuronReader
 
 CONFIGS = ("naive", "hybrid", "predictor", "window", "bundle")
 ARENA_MAX = 1 << 20  # reader landing buffer: larger requests are read in several batches
@@ -71,7 +71,7 @@ class MemoryPlan:
     staging_bytes: int
     static_per_layer: int
     cache_per_layer: int
-    parts: dict = field(default_factory=dict)
+    parts: dict  # the I/O buffers' split and the model's size, for reports
 
     @property
     def used_bytes(self) -> int:
@@ -138,9 +138,9 @@ class OffloadEngine:
 
     # --- memory ---
     def _plan(self, budget, row_bytes, cache_fraction, static_fraction, predictor, arena) -> MemoryPlan:
-        L, f, d, T = self.L, self.f, self.d, self.cfg["T"]
+        L, f = self.L, self.f
         resident = sum(a.nbytes for a in self.resident.values())
-        kv = 2 * L * T * d * 4
+        kv = KVCache.bytes_for(self.cfg)
         pred = int(predictor.nbytes) if predictor is not None and self.name != "naive" else 0
         staging = self.chunk * row_bytes if self.name in ("naive", "hybrid") else 0
         fixed = resident + kv + pred + arena + staging

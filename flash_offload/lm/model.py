@@ -24,6 +24,8 @@ FFN_KEYS = ("up", "b_up", "down")
 Ffn = tuple[np.ndarray, np.ndarray, np.ndarray]  # up (f,d), b_up (f,), down (f,d)
 # ffn_fn(layer, h) -> relu(h @ up.T + b_up) @ down for the neurons it chooses (b_down excluded).
 FfnFn = Callable[[int, np.ndarray], np.ndarray]
+# ffn_block(layer, x, h) -> x after the layer's FFN block (residual included), h = ln2(x).
+FfnBlock = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
 def resident_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
@@ -39,10 +41,11 @@ def ffn_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
     return {"up": (cfg["f"], cfg["d"]), "b_up": (cfg["f"],), "down": (cfg["f"], cfg["d"])}
 
 
-def check_config(cfg: dict) -> None:
-    missing = [k for k in CONFIG_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
+def check_config(cfg: dict, keys: Sequence[str] = CONFIG_KEYS, what: str = "checkpoint config") -> None:
+    """Positive integer sizes under `keys` and whole attention heads (MoE configs add keys)."""
+    missing = [k for k in keys if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
     if missing:
-        raise ModelLoadError(f"checkpoint config needs positive integers {list(CONFIG_KEYS)}; bad or missing: {missing}")
+        raise ModelLoadError(f"{what} needs positive integers {list(keys)}; bad or missing: {missing}")
     if cfg["d"] % cfg["h"]:
         raise ModelLoadError(f"d={cfg['d']} is not divisible by h={cfg['h']} heads")
 
@@ -80,7 +83,7 @@ def read_npz(p: Path, kind: str, writer: str, train_hint: str) -> tuple[dict, di
 def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray], list[Ffn]]:
     """Read a checkpoint -> (config, resident arrays, per-layer (up, b_up, down)); shapes checked."""
     p = Path(path)
-    config, data = read_npz(p, "flash_offload .npz checkpoint", "flash_offload.lm.save_checkpoint",
+    config, data = read_npz(p, "flash_offload .npz checkpoint", "flash_offload.lm.model.save_checkpoint",
                             "`kiln flash-offload train`")
     check_config(config)
     want = resident_shapes(config)
@@ -128,10 +131,16 @@ class KVCache:
     n: int = 0
 
     @classmethod
-    def empty(cls, cfg: dict) -> "KVCache":
-        T, d = cfg["T"], cfg["d"]
+    def empty(cls, cfg: dict, positions: int | None = None) -> "KVCache":
+        """Zeroed keys and values for `positions` tokens (default: the model's context T)."""
+        T, d = positions or cfg["T"], cfg["d"]
         return cls([np.zeros((T, d), np.float32) for _ in range(cfg["L"])],
                    [np.zeros((T, d), np.float32) for _ in range(cfg["L"])])
+
+    @staticmethod
+    def bytes_for(cfg: dict, positions: int | None = None) -> int:
+        """What empty(cfg, positions) holds, for memory plans made before allocating it."""
+        return 2 * cfg["L"] * (positions or cfg["T"]) * cfg["d"] * 4
 
     @property
     def nbytes(self) -> int:
@@ -156,6 +165,25 @@ def attention(cfg: dict, r: dict[str, np.ndarray], i: int, hx: np.ndarray, cache
     return (out @ r[p + "wo"] + r[p + "bo"]).astype(np.float32)
 
 
+def decoder_step(cfg: dict, r: dict[str, np.ndarray], token: int, cache: KVCache, ffn_block: FfnBlock,
+                 error: type[Exception] = ValueError) -> np.ndarray:
+    """Logits (V,) of the next token after `token` at position cache.n; advances the cache.
+    The per-token loop of every decoder here: ffn_block supplies each layer's FFN (dense
+    neurons or routed experts); `error` is what a bad token or a full context raises."""
+    if not 0 <= token < cfg["V"]:
+        raise error(f"token {token} outside the vocabulary 0..{cfg['V'] - 1}")
+    if cache.n >= cfg["T"]:
+        raise error(f"context full: the model has T={cfg['T']} positions")
+    x = (r["tok_emb"][token] + r["pos_emb"][cache.n]).astype(np.float32)
+    for i in range(cfg["L"]):
+        p = f"l{i}."
+        x = x + attention(cfg, r, i, layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"]), cache)
+        x = ffn_block(i, x, layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"]))
+    cache.n += 1
+    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
+    return x @ r["tok_emb"].T
+
+
 def forward_token(cfg: dict, r: dict[str, np.ndarray], token: int, cache: KVCache, ffn_fn: FfnFn,
                   on_ln2: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
     """Logits (V,) of the next token after `token` at position cache.n; advances the cache.
@@ -163,21 +191,30 @@ def forward_token(cfg: dict, r: dict[str, np.ndarray], token: int, cache: KVCach
     on_ln2(layer, h) sees each layer's FFN input (for predictors and engines that must
     plan reads before the FFN runs; ffn_fn gets the same h).
     """
-    if not 0 <= token < cfg["V"]:
-        raise ValueError(f"token {token} outside the vocabulary 0..{cfg['V'] - 1}")
-    if cache.n >= cfg["T"]:
-        raise ValueError(f"context full: the model has T={cfg['T']} positions")
-    x = (r["tok_emb"][token] + r["pos_emb"][cache.n]).astype(np.float32)
-    for i in range(cfg["L"]):
-        p = f"l{i}."
-        x = x + attention(cfg, r, i, layer_norm(x, r[p + "ln1_g"], r[p + "ln1_b"]), cache)
-        h = layer_norm(x, r[p + "ln2_g"], r[p + "ln2_b"])
+    def dense_block(i: int, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         if on_ln2 is not None:
             on_ln2(i, h)
-        x = (x + ffn_fn(i, h) + r[p + "b_down"]).astype(np.float32)
-    cache.n += 1
-    x = layer_norm(x, r["lnf_g"], r["lnf_b"])
-    return x @ r["tok_emb"].T
+        return (x + ffn_fn(i, h) + r[f"l{i}.b_down"]).astype(np.float32)
+
+    return decoder_step(cfg, r, token, cache, dense_block)
+
+
+def greedy(step: Callable[[int], np.ndarray], prompt: Sequence[int], n: int, T: int,
+           error: type[Exception] = ValueError) -> list[int]:
+    """n tokens continuing `prompt`, each the argmax of step(previous token) -> logits; step
+    advances its own KV cache. T is the context the prompt and the tokens must fit."""
+    if not prompt:
+        raise error("the prompt needs at least one token")
+    if len(prompt) + n > T:
+        raise error(f"prompt ({len(prompt)}) + tokens ({n}) exceed the context T={T}")
+    for t in prompt:
+        logits = step(int(t))
+    out: list[int] = []
+    while len(out) < n:
+        out.append(int(np.argmax(logits)))
+        if len(out) < n:
+            logits = step(out[-1])
+    return out
 
 
 def encode(text: str) -> list[int]:
@@ -194,22 +231,8 @@ def generate_dense(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], prom
 
 
 def generate(cfg: dict, r: dict[str, np.ndarray], ffn_fn: FfnFn, prompt: Sequence[int], n: int) -> list[int]:
-    if not prompt:
-        raise ValueError("the prompt needs at least one token")
-    if len(prompt) + n > cfg["T"]:
-        raise ValueError(f"prompt ({len(prompt)}) + tokens ({n}) exceed the context T={cfg['T']}")
     cache = KVCache.empty(cfg)
-    logits = None
-    for t in prompt:
-        logits = forward_token(cfg, r, int(t), cache, ffn_fn)
-    out: list[int] = []
-    for _ in range(n):
-        nxt = int(np.argmax(logits))
-        out.append(nxt)
-        if len(out) == n:
-            break
-        logits = forward_token(cfg, r, nxt, cache, ffn_fn)
-    return out
+    return greedy(lambda t: forward_token(cfg, r, t, cache, ffn_fn), prompt, n, cfg["T"])
 
 
 def nll_dense_batch(cfg: dict, r: dict[str, np.ndarray], ffn: Sequence[Ffn], tokens: np.ndarray,

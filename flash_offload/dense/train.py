@@ -1,19 +1,17 @@
 """Seeded training of the ReLU byte-level decoder (torch, the optional `train` extra).
 
 The L1 penalty on FFN activations pushes most neurons below zero for most tokens, the
-sparsity LLM-in-a-flash exploits. The runtime (lm.py, engine.py) needs only numpy.
+sparsity LLM-in-a-flash exploits. The runtime (lm/model.py, dense/engine.py) needs only numpy.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-
-from edgekiln.errors import InputError
-
-from .corpus import Corpus, load_corpus
-from .lm import LAYER_RESIDENT, save_checkpoint
-from .torch_decoder import build_decoder, export_attention, import_torch, to_numpy, train_loop
+from edgekiln.flash_offload.lm.corpus import Corpus
+from edgekiln.flash_offload.lm.model import LAYER_RESIDENT, save_checkpoint
+from edgekiln.flash_offload.lm.torch_decoder import (build_decoder, export_attention, start_training, to_numpy,
+                                                     train_loop, trained_config)
 
 PRESETS = {
     # committed fixture: < 2 MB, a couple of minutes on 2 CPU cores
@@ -21,6 +19,7 @@ PRESETS = {
     # benchmark model: 32 MiB of FFN weights, 4 layers
     "large": dict(d=256, L=4, h=8, f=4096, T=128, steps=180, batch=12, lr=2e-3, l1=2e-2),
 }
+TRAINING_KEYS = ("steps", "batch", "lr", "l1")
 
 
 def build_model(torch, V: int, d: int, L: int, h: int, f: int, T: int):
@@ -40,7 +39,7 @@ def build_model(torch, V: int, d: int, L: int, h: int, f: int, T: int):
 
 
 def export_arrays(model) -> tuple[dict, list]:
-    """torch module -> (resident arrays, per-layer (up, b_up, down)) in lm.py's layout."""
+    """torch module -> (resident arrays, per-layer (up, b_up, down)) in lm/model.py's layout."""
     r = export_attention(model, LAYER_RESIDENT)
     ffn = []
     for i, b in enumerate(model.blocks):
@@ -52,13 +51,7 @@ def export_arrays(model) -> tuple[dict, list]:
 def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus | None = None,
           threads: int = 2, log: Callable[[str], None] = print, **overrides) -> dict:
     """Train a preset (overrides change its fields), write the checkpoint, return its config."""
-    if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    hp = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    torch = import_torch()
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    corpus = corpus or load_corpus()
+    hp, torch, corpus = start_training(PRESETS, preset, overrides, seed, threads, corpus)
     V, T = 256, hp["T"]
     model = build_model(torch, V, hp["d"], hp["L"], hp["h"], hp["f"], T)
 
@@ -70,10 +63,7 @@ def train(out: str | Path, preset: str = "tiny", seed: int = 0, corpus: Corpus |
 
     ce, seconds = train_loop(torch, model, hp, corpus, seed, V, l1_term, sparsity, log)
     resident, ffn = export_arrays(model)
-    config = {"V": V, "d": hp["d"], "L": hp["L"], "h": hp["h"], "f": hp["f"], "T": T,
-              "preset": preset, "seed": seed, "corpus": corpus.describe(),
-              "training": {k: hp[k] for k in ("steps", "batch", "lr", "l1")} | {
-                  "final_ce_nats": round(ce, 4), "seconds": round(seconds, 1),
-                  "torch": torch.__version__, "threads": threads}}
+    sizes = {"V": V, "d": hp["d"], "L": hp["L"], "h": hp["h"], "f": hp["f"], "T": T}
+    config = trained_config(sizes, preset, seed, corpus, hp, TRAINING_KEYS, ce, seconds, torch, threads)
     save_checkpoint(out, config, resident, ffn)
     return config

@@ -8,7 +8,7 @@
 
 The loop teacher-forces B held-out sequences at once (one position of every request per
 step, a KV cache per request), so tokens/s and perplexity come from the same run. Every
-byte a system holds goes through its MemoryMeter (moe_memory), whose high-water mark is the
+byte a system holds goes through its MemoryMeter (moe.memory), whose high-water mark is the
 reported peak; compute scratch is measured once with tracemalloc and held for the run.
 """
 from __future__ import annotations
@@ -23,15 +23,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.hebf import HebfScheduler
-from edgekiln.flash_offload.moe_file import MoeFile, PlaneReader
-from edgekiln.flash_offload.moe_kernel import expert_from_blobs, expert_planes_forward
-from edgekiln.flash_offload.moe_lm import KVCache, MoEModel, attention, gate, layer_norm
-from edgekiln.flash_offload.moe_memory import MemoryMeter, check_budget, hold_arrays
+from edgekiln.flash_offload.moe.hebf import HebfScheduler
+from edgekiln.flash_offload.moe.file import MoeFile, PlaneReader
+from edgekiln.flash_offload.moe.kernel import expert_from_blobs, expert_planes_forward
+from edgekiln.flash_offload.lm.model import KVCache, attention, layer_norm
+from edgekiln.flash_offload.moe.model import MoEModel, gate
+from edgekiln.flash_offload.moe.memory import MemoryMeter, check_budget, hold_arrays
 from edgekiln.quantize.matryoshka import MatryoshkaExpert, quantize_slice
 
 SYSTEMS = ("int8_in_memory", "lru_fixed_bits", "d2moe")
-# bits_fn(layer, expert, H (n,d), gate scores (n,)) -> bit-width per token (moe_lm.BitsFn)
+# bits_fn(layer, expert, H (n,d), gate scores (n,)) -> bit-width per token (moe.model.BitsFn)
 BitsFn = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -256,16 +257,14 @@ class D2Moe(ExpertSystem):
 
 def kv_caches(cfg: dict, n_requests: int, positions: int) -> list[KVCache]:
     """One KV cache per request, sized to the positions the requests use (not the model's T)."""
-    return [KVCache([np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])],
-                    [np.zeros((positions, cfg["d"]), np.float32) for _ in range(cfg["L"])])
-            for _ in range(n_requests)]
+    return [KVCache.empty(cfg, positions) for _ in range(n_requests)]
 
 
 def fixed_bytes(system: ExpertSystem, model: MoEModel, n_requests: int, positions: int) -> tuple[int, int]:
     """(bytes held for the whole run besides plane buffers, the measured compute scratch):
     what the system holds already, resident weights, one KV cache per request, scratch."""
     cfg = model.config
-    kv = n_requests * 2 * cfg["L"] * positions * cfg["d"] * 4
+    kv = n_requests * KVCache.bytes_for(cfg, positions)
     key = n_requests * cfg["top_k"]
     if system.scratch.get(key) is None:  # measured once per system, so checks agree
         with threadpool_limits(1):

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import InputError
-
-ALIGN = 4096
+from edgekiln.flash_offload.io.sections import ALIGN
 
 
 @dataclass

@@ -17,8 +17,8 @@ import numpy as np
 
 from edgekiln.errors import InputError, ModelLoadError
 
-from .ekf_format import model_hash
-from .lm import Ffn, nll_dense_batch
+from edgekiln.flash_offload.dense.ekf_format import model_hash
+from edgekiln.flash_offload.lm.model import Ffn, nll_dense_batch
 
 FORMAT = "edgekiln-flash-predictor-v1"
 

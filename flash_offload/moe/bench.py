@@ -6,16 +6,16 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.moe_engine import (SYSTEMS, BitsFn, D2Moe, Int8InMemory, LruFixedBits,
+from edgekiln.flash_offload.moe.engine import (SYSTEMS, BitsFn, D2Moe, Int8InMemory, LruFixedBits,
                                                RunResult, min_budget, run_requests)
-from edgekiln.flash_offload.moe_file import MoeFile
-from edgekiln.flash_offload.moe_lm import MoEModel
+from edgekiln.flash_offload.moe.file import MoeFile
+from edgekiln.flash_offload.moe.model import MoEModel
 
 
 def load_experts(mf: MoeFile) -> list:
     """Every expert of the file with all its planes (for training a bit router on them)."""
-    from edgekiln.flash_offload.moe_file import PlaneReader
-    from edgekiln.flash_offload.moe_kernel import expert_from_blobs
+    from edgekiln.flash_offload.moe.file import PlaneReader
+    from edgekiln.flash_offload.moe.kernel import expert_from_blobs
 
     out = []
     with PlaneReader(mf, direct=False) as rd:
@@ -32,8 +32,8 @@ def load_experts(mf: MoeFile) -> list:
 def trained_router(mf: MoeFile, model: MoEModel, calib_windows: Sequence[np.ndarray], lam: float,
                    capacity: dict | None = None):
     """bit_router.BitRouter trained on the file's experts (distillation cost + lam * bits)."""
-    from edgekiln.flash_offload.bit_router import distillation_costs, train_bit_router
-    from edgekiln.flash_offload.moe_quant import calibration_inputs
+    from edgekiln.flash_offload.moe.bit_router import distillation_costs, train_bit_router
+    from edgekiln.flash_offload.moe.quant import calibration_inputs
 
     calib = calibration_inputs(model, calib_windows)
     costs = distillation_costs(model, load_experts(mf), calib, mf.bits)

@@ -13,14 +13,11 @@ adjacent, so planes i..j are one contiguous read. Reading planes 1..k and recons
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import struct
-import tempfile
 import threading
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.ekf_format import ALIGN, align_up
-from edgekiln.flash_offload.moe_memory import MemoryMeter, PlaneBuffer
-from edgekiln.flash_offload.neuron_io import DirectIOWarning
+from edgekiln.flash_offload.io.direct import open_direct, pread_exact
+from edgekiln.flash_offload.io.sections import ALIGN, SectionChecksumError, align_up, atomic_write, crc_hex
+from edgekiln.flash_offload.moe.memory import MemoryMeter, PlaneBuffer
 
 MAGIC = b"\x89EKM\r\n\x1a\n"
 VERSION = 1
@@ -41,10 +38,8 @@ class MoeFileError(InputError):
     """A plane file that is not EKM, too new, truncated or corrupt."""
 
 
-class MoeChecksumError(MoeFileError):
-    def __init__(self, message: str, section: str):
-        super().__init__(message)
-        self.section = section
+class MoeChecksumError(MoeFileError, SectionChecksumError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class PlaneSection:
     crc32: int
 
     def to_json(self) -> dict:
-        return {"offset": self.offset, "nbytes": self.nbytes, "crc32": f"{self.crc32:08x}"}
+        return {"offset": self.offset, "nbytes": self.nbytes, "crc32": crc_hex(self.crc32)}
 
     @classmethod
     def from_json(cls, d: dict) -> "PlaneSection":
@@ -120,39 +115,29 @@ def write_moe_file(path, config: dict, resident: dict, experts, group_size: int,
     while (need := align_up(FIXED.size + len(_meta_json(meta, res_out, secs_out, start)))) > start:
         start = need
     hasher = []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for r in res_out:
-                b = np.ascontiguousarray(resident[r["name"]], dtype="<f4").tobytes()
-                fh.seek(start + r["offset"])
-                fh.write(b)
-                r["crc32"] = f"{zlib.crc32(b):08x}"
-            for li, layer in enumerate(experts):
-                for ei, ex in enumerate(layer):
-                    for k in range(len(bits)):
-                        s = secs_out[li][ei][k]
-                        blob = bytes(ex.plane_bytes(k))
-                        fh.seek(start + s.offset)
-                        fh.write(blob)
-                        hasher.append(hashlib.sha256(blob).digest())
-                        secs_out[li][ei][k] = PlaneSection(s.offset, s.nbytes, zlib.crc32(blob))
-            meta["model_hash"] = content_hash(config, resident, hasher)
-            js = _meta_json(meta, res_out, secs_out, start)
-            assert FIXED.size + len(js) <= start, "fixed-width header fields changed length"
-            fh.truncate(start + data_bytes)  # pads the last section to 4 KiB
-            fh.seek(0)
-            fh.write(FIXED.pack(MAGIC, VERSION, 0, start, start + data_bytes, FIXED.size, len(js),
-                                zlib.crc32(js)))
-            fh.write(js)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as fh:
+        for r in res_out:
+            b = np.ascontiguousarray(resident[r["name"]], dtype="<f4").tobytes()
+            fh.seek(start + r["offset"])
+            fh.write(b)
+            r["crc32"] = crc_hex(zlib.crc32(b))
+        for li, layer in enumerate(experts):
+            for ei, ex in enumerate(layer):
+                for k in range(len(bits)):
+                    s = secs_out[li][ei][k]
+                    blob = bytes(ex.plane_bytes(k))
+                    fh.seek(start + s.offset)
+                    fh.write(blob)
+                    hasher.append(hashlib.sha256(blob).digest())
+                    secs_out[li][ei][k] = PlaneSection(s.offset, s.nbytes, zlib.crc32(blob))
+        meta["model_hash"] = content_hash(config, resident, hasher)
+        js = _meta_json(meta, res_out, secs_out, start)
+        assert FIXED.size + len(js) <= start, "fixed-width header fields changed length"
+        fh.truncate(start + data_bytes)  # pads the last section to 4 KiB
+        fh.seek(0)
+        fh.write(FIXED.pack(MAGIC, VERSION, 0, start, start + data_bytes, FIXED.size, len(js),
+                            zlib.crc32(js)))
+        fh.write(js)
     return path
 
 
@@ -281,29 +266,6 @@ class LoadedPlanes:
         self.buffer.release()
 
 
-def open_direct(path: Path) -> int | None:
-    """An O_DIRECT descriptor for cold reads, or None (with a warning) where refused."""
-    flag = getattr(os, "O_DIRECT", 0)
-    probe = PlaneBuffer(ALIGN, None)
-    try:
-        if not flag:
-            raise OSError(errno.EINVAL, "O_DIRECT is not defined on this platform")
-        fd = os.open(path, os.O_RDONLY | flag)
-        try:
-            os.preadv(fd, [probe.view(0, ALIGN)], 0)  # tmpfs and some others fail only here
-        except OSError:
-            os.close(fd)
-            raise
-        return fd
-    except OSError as e:
-        warnings.warn(f"O_DIRECT is unavailable for {path} ({e.strerror}); using buffered reads "
-                      "with the page cache dropped before each read. Put the file on ext4/xfs "
-                      "for O_DIRECT.", DirectIOWarning, stacklevel=3)
-        return None
-    finally:
-        probe.release()
-
-
 class PlaneReader:
     """pread planes of experts into metered, page-aligned buffers (O_DIRECT when possible).
     Thread-safe: preadv is positional, counters are locked."""
@@ -356,15 +318,7 @@ class PlaneReader:
         fd = self._fd_direct if self.direct else self._fd_buffered
         if self.cold and not self.direct and hasattr(os, "posix_fadvise"):
             os.posix_fadvise(self._fd_buffered, offset, n, os.POSIX_FADV_DONTNEED)
-        done = 0
-        while done < n:
-            got = os.preadv(fd, [buf.view(done, n)], offset + done)
-            if got <= 0:
-                if offset + done >= self.file.file_size:
-                    break  # the last section's padding past the end of file
-                raise MoeFileError(f"{self.file.path}: unexpected end of file at byte "
-                                   f"{offset + done}; the file is truncated, re-pack it")
-            done += got
+        pread_exact(fd, buf.view(0, n), offset, self.file.path, self.file.file_size, MoeFileError)
         with self._lock:
             self.bytes_read += n
             self.n_reads += 1
