@@ -72,33 +72,57 @@ def _load(model_path: str, trust_pickle: bool):
     return load_model(model_path, trust_pickle=trust_pickle)
 
 
+def _export_choices(command):
+    """The options that shape the generated code, shared by check and export (same names and
+    defaults), so `kiln check` plans exactly what `kiln export` builds.
+    TODO(cli helper): move to the shared option decorators of sdk/cli/ and use them for export too."""
+    for option in reversed([
+        click.option("--target", "-t", required=True, help="target name (see `kiln targets`)"),
+        click.option("--name", default="model", show_default=True, help="C symbol prefix of the model"),
+        click.option("--tree-layout", type=click.Choice(["auto", "inline", "table"]), default="auto",
+                     show_default=True, help="trees as if/else code (fastest) or arrays walked by a loop (smallest)"),
+        click.option("--cores", default=1, show_default=True, help="cores the kernels split work across"),
+        click.option("--batch", is_flag=True, help="with --cores N: run N whole inferences side by side instead"),
+        click.option("--dtype", type=click.Choice(["float32", "fixed"]), default="float32", show_default=True,
+                     help="fixed: integer arithmetic for cores without an FPU (needs --calib)"),
+        click.option("--calib", type=click.Path(dir_okay=False, exists=True),
+                     help="training data (.npy/.csv) whose ranges choose the fixed-point formats"),
+        click.option("--sim", default=None, help=SIM_HELP),
+        click.option("--trust-pickle", is_flag=True, help="allow .joblib/.pkl files (they run code when loaded)"),
+    ]):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", required=True, help="target name (see `kiln targets`)")
-@click.option("--name", default="model", show_default=True, help="C symbol prefix of the model")
-@click.option("--trust-pickle", is_flag=True, help="allow .joblib/.pkl files (they run code when loaded)")
-def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
-    """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing."""
-    from edgekiln.codegen.memory_plan import check_fits, memory_plan
-    from edgekiln.codegen.project import lower_graph
+@_export_choices
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="also write the plan as JSON to PATH")
+def check(model: str, target: str, name: str, tree_layout: str, cores: int, batch: bool, dtype: str,
+          calib: str | None, sim: str | None, trust_pickle: bool, json_path: str | None) -> None:
+    """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing; the
+    plan is the one `kiln export` with the same options builds."""
     from edgekiln.targets import get_target
 
-    from .api import to_graph
+    from .api import plan, to_graph
 
-    tg = get_target(target)
+    tg = get_target(target, sim)
     graph = to_graph(_load(model, trust_pickle), name)
-    nodes, facts = lower_graph(graph)
-    plan = memory_plan(graph, nodes, facts)
+    p = plan(graph, target, name=name, sim=sim, calibration=_read_data(calib) if calib else None,
+             options={"tree_layout": tree_layout, "cores": cores, "batch": batch, "dtype": dtype})
     t = Table(title=f"{graph.meta.get('estimator')} on {tg.name}: supported")
     t.add_column("item")
     t.add_column("value", justify="right")
-    t.add_row("graph", " -> ".join(n.op for n in graph.nodes))
+    t.add_row("graph", p["graph"])
     t.add_row("features / task", f"{graph.n_features} / {graph.task}")
-    t.add_row("constants (flash bytes)", str(plan["constants_flash_bytes"]))
-    t.add_row("buffers + scratch (RAM bytes)", str(plan["buffers_ram_bytes"] + plan["scratch_ram_bytes"]))
+    t.add_row("dtype / cores", f"{p['dtype']} / {p['cores']}{' (batch)' if p['batch'] else ''}")
+    t.add_row("constants (flash bytes)", str(p["constants_flash_bytes"]))
+    t.add_row("buffers + scratch (RAM bytes)", str(p["buffers_ram_bytes"] + p["scratch_ram_bytes"]))
+    t.add_row("kernels", " ".join(p["kernels"]) or "-")
     t.add_row("target flash / RAM", f"{_kib(tg.region_bytes('flash'))} / {_kib(tg.region_bytes('ram'))}")
     console.print(t)
-    check_fits(plan, tg)
+    if json_path:
+        Path(json_path).write_text(json.dumps(p, indent=1))
     console.print("[green]fits[/] (code size is known after `kiln build`)")
 
 
