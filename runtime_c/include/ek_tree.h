@@ -41,36 +41,3 @@ EK_DECLARE_TREE(i32_u16, int32_t, uint16_t)
 uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes, uint32_t n_trees);
 
 #endif
-#ifndef EK_TREE_FEATURE_T
-#define EK_TREE_FEATURE_T uint16_t
-#endif
-typedef EK_TREE_INDEX_T ek_tree_index_t;
-typedef EK_TREE_FEATURE_T ek_tree_feature_t;
-
-typedef struct {
-    const ek_tree_feature_t *feature;
-    const float *threshold;
-    const ek_tree_index_t *left;
-    const ek_tree_index_t *right;
-    const uint8_t *nan_left;       /* bitmap: where scikit-learn sends NaN left */
-    const ek_tree_index_t *roots;  /* one per tree */
-    uint32_t n_trees;
-    const float *leaves;           /* n_leaves x leaf_width */
-    uint32_t leaf_width;           /* n_classes (probabilities) or 1 (regression) */
-    const ek_tree_index_t *leaf_class; /* argmax of each leaf row; classifiers only */
-} ek_tree_ensemble_t;
-
-/* Leaf index reached by one tree. */
-int32_t ek_tree_leaf_f32(const ek_tree_ensemble_t *t, uint32_t tree, const float *x);
-
-/* Classifier: returns the class index; writes mean probabilities to proba if not NULL. */
-int32_t ek_tree_classify_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, const float *x,
-                             float *proba);
-
-/* Regressor: mean of the trees' leaf values. */
-float ek_tree_regress_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, const float *x);
-
-/* Scratch: class accumulators, then one leaf per tree when trees run on several cores. */
-uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes, uint32_t n_trees);
-
-#endif
