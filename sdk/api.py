@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, UnsupportedModelError
+from .feature_names import check_feature_names
 from .frontends.sklearn import from_sklearn
 from .ir import Graph
 from .model_io import load_model  # noqa: F401  (public)
@@ -123,6 +124,8 @@ class CompiledModel:
         return None if self.graph.classes is None else np.asarray(self.graph.classes)
 
     def run(self, X: Any) -> RunResult:
+        # DataFrame column names as scikit-learn checks them (files on the CLI carry none)
+        check_feature_names(self.graph.meta.get("feature_names"), X, self.graph.meta.get("estimator", "the model"))
         X32 = validate_input(self.graph, X)
         key = hashlib.sha1(X32.tobytes()).digest()
         if self._cache and self._cache[0] == key:

@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import ModelLoadError
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-# Types from these packages are what scikit-learn models are made of; anything else in a
-# .skops file is refused rather than trusted blindly.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+MAX_UNCOMPRESSED_BYTES = None  # None: skops_guard's limit (tests lower it)
 
 
 def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
@@ -40,14 +40,52 @@ def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
 def _load_skops(p: Path) -> Any:
     import skops.io as sio
 
+    from . import skops_guard
+
     try:
+        skops_guard.check_archive(p, MAX_UNCOMPRESSED_BYTES)
         untrusted = sio.get_untrusted_types(file=p)
-    except Exception as e:
+    except RecursionError:
+        raise ModelLoadError(f"{p} is not a valid .skops file: its objects nest deeper than any model does") from None
+    except Exception as e:  # noqa: BLE001  (a malformed file raises anything; the message says what)
         raise ModelLoadError(f"{p} is not a valid .skops file ({type(e).__name__}: {e})") from None
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [f"{t} ({why})" for t in untrusted if (why := skops_guard.why_untrusted(t))]
     if refused:
-        raise ModelLoadError(f"{p} contains types outside scikit-learn/numpy/scipy, refused: {', '.join(refused)}")
+        raise ModelLoadError(f"{p} refused: it would construct types that are not model classes: {'; '.join(refused)}. "
+                             "Only scikit-learn/XGBoost/LightGBM estimators and their state are loaded from .skops files")
     try:
-        return sio.load(p, trusted=untrusted)
-    except Exception as e:
+        model = sio.load(p, trusted=untrusted)
+    except RecursionError:
+        raise ModelLoadError(f"{p} is not a valid .skops file: its objects nest deeper than any model does") from None
+    except Exception as e:  # noqa: BLE001
         raise ModelLoadError(f"could not load {p}: {type(e).__name__}: {e}") from None
+    _validate_trees(model, p)
+    return model
+
+
+def _validate_trees(obj: Any, p: Path, depth: int = 0) -> None:
+    """A crafted Tree with child or feature indices out of range would make scikit-learn's Cython
+    predict read out of bounds (`kiln run --reference`): check every tree's arrays once."""
+    from sklearn.base import BaseEstimator
+    from sklearn.tree._tree import Tree
+
+    if depth > 6:
+        return
+    if isinstance(obj, Tree):
+        n = obj.node_count
+        kids = np.concatenate([obj.children_left, obj.children_right])
+        leaf = obj.children_left == -1
+        ok = ((kids == -1) | ((kids > 0) & (kids < n))).all() and (
+            (obj.feature[~leaf] >= 0) & (obj.feature[~leaf] < obj.n_features)).all()
+        if not ok:
+            raise ModelLoadError(f"{p} refused: a decision tree in it has child or feature indices out of range")
+        return
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            _validate_trees(item, p, depth + 1)
+    elif isinstance(obj, np.ndarray) and obj.dtype == object:
+        for item in obj.ravel():
+            _validate_trees(item, p, depth + 1)
+    elif isinstance(obj, BaseEstimator):
+        for value in vars(obj).values():
+            _validate_trees(value, p, depth + 1)

@@ -51,6 +51,20 @@ def run_report(graph: Graph, result: RunResult, build: dict | None) -> dict[str,
     }
 
 
+def check_reference(graph: Graph, estimator: Any) -> bool | None:
+    """Before running: is `estimator` the model that was exported? True/False by fingerprint
+    (None for projects exported before fingerprints); a different input width is an error."""
+    from .errors import InputError
+    from .frontends.sklearn import from_sklearn
+
+    ref = from_sklearn(estimator, name=graph.name)
+    if ref.n_features != graph.n_features:
+        raise InputError(f"the reference model takes {ref.n_features} features but the exported model takes "
+                         f"{graph.n_features}: it is not the model in this project")
+    exported = graph.meta.get("fingerprint")
+    return None if exported is None else exported == ref.meta["fingerprint"]
+
+
 def reference_agreement(graph: Graph, predictions: list, estimator: Any, X32: np.ndarray) -> dict[str, Any]:
     """Compare device predictions with scikit-learn run on the same float32 inputs."""
     Xr = X32.astype(np.float64)
@@ -112,6 +126,9 @@ def print_run_summary(report: dict, console: Console | None = None) -> None:
                   f"{mem['stack_bytes'] if mem['stack_bytes'] is not None else 'n/a'})")
         t.add_row("firmware flash / RAM bytes", f"{mem['firmware_flash_bytes']} / {mem['firmware_ram_bytes']}")
     ref = report.get("reference_agreement")
+    if ref and ref.get("is_exported_model") is False:
+        t.add_row("[bold red]reference[/]", "[bold red]NOT the exported model[/] (different fingerprint): the "
+                  "agreement below compares two different models")
     if ref and ref["kind"] == "labels":
         t.add_row("agreement with scikit-learn", f"{ref['agreement'] * 100:.2f}% ({ref['n_mismatches']} differ)")
     elif ref:

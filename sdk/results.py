@@ -20,7 +20,7 @@ class RunResult:
     labels: np.ndarray                   # int32 class/cluster index per sample (0 for regression)
     outputs: np.ndarray                  # float32 n_samples x n_outputs
     task: int                            # 0 classify, 1 regress, 2 cluster
-    instructions: list[int] | None = None  # per inference on core 0 (all of it), when counted
+    instructions: list[int] | None = None  # per inference on core 0 outside barrier waiting, when counted
     critical_path: list[int] | None = None  # per inference: max over cores of work outside waiting
     per_core: list[dict[int, int]] | None = None  # per inference: core -> work outside waiting
     cycles: list[int] | None = None      # per inference, only from cycle-accurate sources

@@ -19,8 +19,8 @@ from conftest import require_target
 KILN = [sys.executable, "-m", "edgekiln.cli"]
 
 
-def kiln(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*KILN, *args], capture_output=True, text=True, env={"COLUMNS": "200", "PATH": _path()})
+def kiln(*args: str, ok: bool = True, columns: int = 200) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*KILN, *args], capture_output=True, text=True, env={"COLUMNS": str(columns), "PATH": _path()})
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -44,6 +44,44 @@ def model_files(tmp_path_factory):
     return d
 
 
+def test_help_lists_every_group_and_every_command_module():
+    import importlib
+
+    import edgekiln.cli
+
+    out = kiln("--help").stdout
+    listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
+    assert {"targets", "check", "export", "build", "run", "profile", "flash-offload", "moe"} <= listed
+    # every command module in the package (found by file, not named here) adds a listed command
+    for name in edgekiln.cli.COMMAND_MODULES:
+        module = f"edgekiln.cli.{name}"
+        importlib.import_module(module)
+        mine = [c for c, cmd in edgekiln.cli.main.commands.items() if cmd.callback.__module__ == module]
+        assert mine, f"{module} registers no command"
+        assert set(mine) <= listed, (module, mine)
+
+
+def test_json_outputs_are_all_spelled_json_path():
+    import click
+
+    from edgekiln.cli import main
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, cmd
+
+    writers = {}
+    for path, cmd in walk(main, []):
+        for p in cmd.params:
+            if "json" in p.name or any("json" in o for o in p.opts):
+                writers[" ".join(path)] = (p.opts, p.name, p.metavar)
+    assert {"run", "profile", "flash-offload bench-io", "moe run", "moe bench"} <= set(writers)
+    assert all(w == (["--json"], "json_path", "PATH") for w in writers.values()), writers
+
+
 def test_targets_table():
     out = kiln("targets").stdout
     for name in ("host", "cortex-m4", "arm"):
@@ -62,7 +100,7 @@ def test_pickle_refused_on_the_command_line(tmp_path):
 
     joblib.dump(LogisticRegression().fit(np.eye(3), [0, 1, 1]), tmp_path / "m.pkl")
     proc = kiln("check", str(tmp_path / "m.pkl"), "--target", "host", ok=False)
-    assert proc.returncode == 2 and "--trust-pickle" in proc.stdout
+    assert proc.returncode == 2 and "--trust-pickle" in proc.stderr and not proc.stdout
     assert kiln("check", str(tmp_path / "m.pkl"), "--target", "host", "--trust-pickle").returncode == 0
 
 
@@ -95,5 +133,6 @@ def test_run_rejects_wrong_feature_count(model_files, tmp_path):
     out = tmp_path / "proj"
     kiln("export", str(model_files / "lr.skops"), "--target", "host", "-o", str(out))
     np.save(tmp_path / "bad.npy", np.zeros((3, 5)))
-    proc = kiln("run", str(out), "--data", str(tmp_path / "bad.npy"), ok=False)
-    assert proc.returncode == 2 and "5 features, but the model expects 30" in proc.stdout
+    proc = kiln("run", str(out), "--data", str(tmp_path / "bad.npy"), ok=False, columns=40)
+    assert proc.returncode == 2 and "5 features, but the model expects 30" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, however long

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...errors import InputError, UnsupportedModelError
+from ...fingerprint import graph_fingerprint
 from ...ir import Graph, Node, ValueInfo
 
 Converter = Callable[[Any, "GraphBuilder"], None]
@@ -147,7 +148,10 @@ def from_sklearn(est: Any, name: str = "model") -> Graph:
     for rewrite in _PASSES:
         rewrite(builder)
     g = builder.graph()
-    g.meta.update(estimator=type(est).__name__, nan_policy=_probe_nonfinite(est, builder.n_features))
+    names = getattr(est, "feature_names_in_", None)
+    g.meta.update(estimator=type(est).__name__, nan_policy=_probe_nonfinite(est, builder.n_features),
+                  feature_names=None if names is None else [str(n) for n in names])
+    g.meta["fingerprint"] = graph_fingerprint(g)
     return g
 
 

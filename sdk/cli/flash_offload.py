@@ -1,17 +1,23 @@
 """`kiln flash-offload ...`: pack, measure and run models served from a bundled weight file."""
 from __future__ import annotations
 
+import json
+
 import click
 
+from ._app import main
+from ._console import echo
+from ._options import json_option, target_option
 
-@click.group("flash-offload")
+
+@main.group("flash-offload")
 def flash_offload_group() -> None:
     """Run language models larger than RAM from a bundled weight file (LLM in a flash)."""
 
 
 @flash_offload_group.command("run-c")
 @click.argument("model", type=click.Path())
-@click.option("--target", default="host", show_default=True, help="host, or arm (qemu-aarch64)")
+@target_option(default="host", help="host, or arm (qemu-aarch64)")
 @click.option("--prompt", required=True, help="text; its UTF-8 bytes are the prompt tokens")
 @click.option("--tokens", default=32, show_default=True, help="tokens to generate")
 @click.option("--mode", type=click.Choice(["naive", "hybrid", "predictor", "window"]), default="naive", show_default=True)
@@ -25,15 +31,15 @@ def flash_offload_group() -> None:
 def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, static_rows, cache_rows, direct,
               threads) -> None:
     """Generate text with the C runtime from a bundled .ekf file (pread per token)."""
-    from .c_runner import run_c
+    from edgekiln.flash_offload.c_runner import run_c
 
     r = run_c(model, prompt, tokens, target=target, mode=mode, predictor=predictor, budget=budget, window=window,
               static_rows=static_rows, cache_rows=cache_rows, direct=direct, threads=threads)
     for w in r.warnings:
-        click.echo(f"warning: {w}", err=True)
+        echo(f"warning: {w}", err=True)
     n = max(len(r.records), 1)
-    click.echo(prompt + bytes(r.tokens).decode("utf-8", errors="replace"))
-    click.echo(f"[{r.target} {r.begin['mode']}] {len(r.records)} positions, {r.end['bytes'] / n:.0f} bytes and "
+    echo(prompt + bytes(r.tokens).decode("utf-8", errors="replace"))
+    echo(f"[{r.target} {r.begin['mode']}] {len(r.records)} positions, {r.end['bytes'] / n:.0f} bytes and "
                f"{r.end['loaded'] / n:.1f} neurons read per token, {r.end['reads'] / n:.1f} reads per token, "
                f"DRAM {r.begin['dram_bytes']} bytes, {r.end['total_ns'] / n / 1e6:.3f} ms per token")
 
@@ -47,11 +53,11 @@ def run_c_cmd(model, target, prompt, tokens, mode, predictor, budget, window, st
 @click.option("--threads", default=2, show_default=True)
 def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
     """Train the ReLU byte-level LM (needs torch: pip install 'edgekiln[train]')."""
-    from .corpus import load_corpus
-    from .train import train
+    from edgekiln.flash_offload.corpus import load_corpus
+    from edgekiln.flash_offload.train import train
 
-    cfg = train(output, preset, seed=seed, corpus=load_corpus(corpus), threads=threads, log=click.echo, steps=steps)
-    click.echo(f"wrote {output}: d={cfg['d']} L={cfg['L']} f={cfg['f']} T={cfg['T']}")
+    cfg = train(output, preset, seed=seed, corpus=load_corpus(corpus), threads=threads, log=echo, steps=steps)
+    echo(f"wrote {output}: d={cfg['d']} L={cfg['L']} f={cfg['f']} T={cfg['T']}")
 
 
 @flash_offload_group.command("train-predictor")
@@ -64,22 +70,22 @@ def train_cmd(output, preset, seed, steps, corpus, threads) -> None:
 @click.option("--seed", default=0, show_default=True)
 def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, seed) -> None:
     """Train per-layer sparsity predictors for MODEL (.npz checkpoint) and report their quality."""
-    from .corpus import heldout_windows, load_corpus
-    from .lm import load_checkpoint
-    from .predictor import evaluate, train_predictor
+    from edgekiln.flash_offload.corpus import heldout_windows, load_corpus
+    from edgekiln.flash_offload.lm import load_checkpoint
+    from edgekiln.flash_offload.predictor import evaluate, train_predictor
 
     cfg, r, ffn = load_checkpoint(model)
     c = load_corpus()
     pred = train_predictor(cfg, r, ffn, heldout_windows(c.train, cfg["T"], windows), rank=rank, epochs=epochs,
-                           target_recall=target_recall, seed=seed, log=click.echo)
+                           target_recall=target_recall, seed=seed, log=echo)
     pred.save(output)
     ev = evaluate(pred, cfg, r, ffn, heldout_windows(c.heldout, cfg["T"], 16))
     for lay in ev["layers"]:
-        click.echo(f"layer {lay['layer']}: recall {lay['recall']:.4f} precision {lay['precision']:.4f} "
+        echo(f"layer {lay['layer']}: recall {lay['recall']:.4f} precision {lay['precision']:.4f} "
                    f"false negatives/token {lay['false_negatives_per_token']:.2f} active/token {lay['active_per_token']:.1f} "
                    f"sparsity {lay['sparsity']:.4f}")
-    click.echo(f"held-out perplexity: dense {ev['perplexity_dense']:.4f}, predictor only {ev['perplexity_predictor']:.4f}")
-    click.echo(f"wrote {output}")
+    echo(f"held-out perplexity: dense {ev['perplexity_dense']:.4f}, predictor only {ev['perplexity_predictor']:.4f}")
+    echo(f"wrote {output}")
 
 
 @flash_offload_group.command("generate")
@@ -95,24 +101,24 @@ def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, see
 @click.option("--per-token", is_flag=True, help="print every token's breakdown")
 def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_k, no_direct, per_token) -> None:
     """Generate text from a bundled .ekf file with the offloaded engine; print the per-token breakdown."""
-    from .engine import OffloadEngine, summarize
-    from .lm import decode, encode
-    from .predictor import Predictor
+    from edgekiln.flash_offload.engine import OffloadEngine, summarize
+    from edgekiln.flash_offload.lm import decode, encode
+    from edgekiln.flash_offload.predictor import Predictor
 
     pred = Predictor.load(predictor) if predictor else None
     eng = OffloadEngine(model, config, predictor=pred, budget_bytes=budget_bytes, window_k=window_k, direct=not no_direct)
     out, stats = eng.generate(encode(prompt), tokens)
-    click.echo(prompt + decode(out))
+    echo(prompt + decode(out))
     if per_token:
         for k, s in enumerate(stats):
-            click.echo(f"token {k:3d}: io {s.io_ms:7.3f} ms  mem {s.mem_mgmt_ms:6.3f} ms  compute {s.compute_ms:7.3f} ms  "
+            echo(f"token {k:3d}: io {s.io_ms:7.3f} ms  mem {s.mem_mgmt_ms:6.3f} ms  compute {s.compute_ms:7.3f} ms  "
                        f"read {s.bytes_read:9d} B  loaded {s.neurons_loaded:5d}")
     m, s = eng.memory_report(), summarize(stats)
-    click.echo(f"[{config}] per token: io {s['io_ms_per_token']:.3f} ms, memory management {s['mem_mgmt_ms_per_token']:.3f} ms, "
+    echo(f"[{config}] per token: io {s['io_ms_per_token']:.3f} ms, memory management {s['mem_mgmt_ms_per_token']:.3f} ms, "
                f"compute {s['compute_ms_per_token']:.3f} ms, total {s['total_ms_per_token']:.3f} ms; "
                f"{s['bytes_read_per_token']:.0f} bytes, {s['neurons_loaded_per_token']:.1f} neurons loaded; "
                f"O_DIRECT {'on' if eng.reader.direct else 'off'}")
-    click.echo(f"DRAM: {m['used_bytes']} of {m['budget_bytes']} bytes budget (model {m['model_bytes']}); "
+    echo(f"DRAM: {m['used_bytes']} of {m['budget_bytes']} bytes budget (model {m['model_bytes']}); "
                f"{m['static_per_layer']} static + {m['cache_per_layer']} cached neurons per layer")
 
 
@@ -125,16 +131,16 @@ def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_
 @click.option("--bundle-align", default=4, show_default=True, help="round the bundle stride up to this many bytes (4 = no padding)")
 def pack_cmd(model, output, layouts, bundle_align) -> None:
     """Pack a checkpoint (.npz from `kiln flash-offload train`) into a bundled .ekf file."""
-    from .ekf_format import EkfFile, write_ekf
-    from .lm import load_checkpoint
+    from edgekiln.flash_offload.ekf_format import EkfFile, write_ekf
+    from edgekiln.flash_offload.lm import load_checkpoint
 
     config, resident, ffn = load_checkpoint(model)
     write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align)
     f = EkfFile(output)
     f.verify()  # read back every section: a bad disk shows up now, not mid-generation
-    click.echo(f"wrote {output}: {f.file_size} bytes, {f.n_layers} layers, d_model {f.d_model}, "
+    echo(f"wrote {output}: {f.file_size} bytes, {f.n_layers} layers, d_model {f.d_model}, "
                f"layouts {', '.join(f.layouts)}, bundle stride {f.bundle_stride} bytes")
-    click.echo(f"resident (DRAM) {f.resident_bytes} bytes, FFN neurons {f.ffn_bytes} bytes; "
+    echo(f"resident (DRAM) {f.resident_bytes} bytes, FFN neurons {f.ffn_bytes} bytes; "
                f"model hash {f.model_hash[:16]}…; checksums verified")
 
 
@@ -159,22 +165,20 @@ def _csv_ints(ctx, param, value: str) -> tuple[int, ...]:
 @click.option("--read-mib", default=16, show_default=True, help="bytes read per point (capped at --max-reads reads)")
 @click.option("--max-reads", default=2048, show_default=True)
 @click.option("--no-direct", is_flag=True, help="buffered reads (page cache dropped before each point)")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the points and the fitted cost model")
-def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads, no_direct, json_out) -> None:
+@json_option("write the points and the fitted cost model")
+def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads, no_direct, json_path) -> None:
     """Measure cold read throughput vs chunk size x threads and fit the I/O cost model."""
-    import json
-
-    from .bench_io import format_table, run_bench
+    from edgekiln.flash_offload.bench_io import format_table, run_bench
 
     if file is None and folder is None:
         folder = "."
     r = run_bench(file=file, folder=folder, threads=threads, chunk_kib=chunk_kib, size_mib=size_mib,
                   read_mib=read_mib, max_reads=max_reads, direct=not no_direct)
-    click.echo(format_table(r))
-    if json_out:
-        with open(json_out, "w") as fh:
+    echo(format_table(r))
+    if json_path:
+        with open(json_path, "w") as fh:
             json.dump(r, fh, indent=1)
-        click.echo(f"wrote {json_out} (load the model with CostModel.load)")
+        echo(f"wrote {json_path} (load the model with CostModel.load)")
 
 
 @flash_offload_group.command("verify")
@@ -182,14 +186,14 @@ def bench_io_cmd(file, folder, threads, chunk_kib, size_mib, read_mib, max_reads
 @click.option("--sections", "show", is_flag=True, help="list every section")
 def verify_cmd(ekf_file, show) -> None:
     """Check every section checksum of a bundled .ekf file (after copying it to a device)."""
-    from .ekf_format import EkfFile
+    from edgekiln.flash_offload.ekf_format import EkfFile
 
     f = EkfFile(ekf_file)
     if show:
         for s in f.sections.values():
             where = "resident" if s.layer is None else f"layer {s.layer}"
-            click.echo(f"{s.name:24s} {s.kind:11s} {where:9s} shape {list(s.shape)} at {s.offset} "
+            echo(f"{s.name:24s} {s.kind:11s} {where:9s} shape {list(s.shape)} at {s.offset} "
                        f"({s.nbytes} bytes, stride {s.stride}, crc32 {s.crc32:08x})")
     f.verify()
-    click.echo(f"{ekf_file}: {len(f.sections)} sections, {f.file_size} bytes, checksums OK "
+    echo(f"{ekf_file}: {len(f.sections)} sections, {f.file_size} bytes, checksums OK "
                f"(model hash {f.model_hash[:16]}…)")
