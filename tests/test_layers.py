@@ -2,8 +2,8 @@
 inside functions count, relative ones resolved). docs/architecture.md ("Layers") states
 the same table; a stage may import core, itself and the stages ALLOWED names, nothing else.
 
-- core: the IR, results, errors, version. Imports only core.
-- stages: frontends (model loading and scikit-learn -> IR), quantize, codegen, runtime_c
+- core: the IR, results, errors, version, the IR's fingerprint. Imports only core.
+- stages: frontends (model loading, scikit-learn -> IR, feature-name rules), quantize, codegen, runtime_c
   (the C runtime's package: data files), targets, boards, flash_offload.
 - shell: the facade (edgekiln/__init__, kept lazy), api, cli, report, profile, demo. May
   import anything.
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version"}
+# fingerprint: a hash of the IR (frontends stamp it, `kiln run --reference` compares it)
+CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version", "edgekiln.fingerprint"}
 SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekiln.profile", "edgekiln.demo"}
 # stage -> module prefixes that belong to it
 STAGES = {
-    "frontends": ("edgekiln.frontends", "edgekiln.model_io", "edgekiln.skops_guard"),
+    # model loading, scikit-learn -> IR, and scikit-learn's rules for input DataFrames
+    "frontends": ("edgekiln.frontends", "edgekiln.model_io", "edgekiln.skops_guard", "edgekiln.feature_names"),
     "quantize": ("edgekiln.quantize",),
     "codegen": ("edgekiln.codegen",),
     "runtime_c": ("edgekiln.runtime_c",),
