@@ -2,6 +2,8 @@
 
 Each op registers a `Lowering` subclass with `@lowers("op")` in its own module under
 codegen/ops/; the modules are imported on first use, so adding an op is new files.
+Fixed-point lowerings (`@lowers("op", dtype="fixed")`) decide nothing: they read the integer
+constants and formats quantize/fixed_ops wrote into the node (see `fixed_attrs`).
 """
 from __future__ import annotations
 
