@@ -2,6 +2,8 @@
 
 Each op registers a `Lowering` subclass with `@lowers("op")` in its own module under
 codegen/ops/; the modules are imported on first use, so adding an op is new files.
+Fixed-point lowerings (`@lowers("op", dtype="fixed")`) decide nothing: they read the integer
+constants and formats quantize/fixed_ops wrote into the node (see `fixed_attrs`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from edgekiln.errors import UnsupportedModelError
+from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.ir import Graph, Node
 
 # (op, dtype) -> lowering; dtype "float32" or "fixed" (codegen/ops/*_fixed.py).
@@ -22,6 +24,7 @@ _loaded = False
 _CTYPES = {
     np.dtype(np.float32): "float", np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
     np.dtype(np.int16): "int16_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.int32): "int32_t",
+    np.dtype(np.int64): "int64_t",
 }
 
 
@@ -56,7 +59,8 @@ def lowers(op: str, dtype: str = "float32"):
     return wrap
 
 
-def lowering_for(node: Node, dtype: str = "float32") -> "Lowering":
+def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":
+    """The lowering of `node` for `dtype`, holding its own copy of the codegen options."""
     global _loaded
     if not _loaded:
         from . import ops
@@ -68,28 +72,28 @@ def lowering_for(node: Node, dtype: str = "float32") -> "Lowering":
         known = sorted({op for op, _ in _LOWERINGS})
         raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(known)}")
     if (node.op, dtype) not in _LOWERINGS:
-        why = _LOWERINGS[(node.op, "float32")].fixed_unsupported or "no fixed-point kernel yet"
         fixed = sorted(op for op, d in _LOWERINGS if d == dtype)
         raise UnsupportedModelError(
-            f"--dtype {dtype} is not offered for {node.op!r}: {why}. Use --dtype float32 (soft float on cores "
-            f"without an FPU); {dtype} covers: {', '.join(fixed)}")
-    return _LOWERINGS[(node.op, dtype)]()
+            f"--dtype {dtype} is not offered for {node.op!r}: no {dtype} kernel yet. Use --dtype float32 (soft float "
+            f"on cores without an FPU); {dtype} covers: {', '.join(fixed)}")
+    return _LOWERINGS[(node.op, dtype)](options)
 
 
 class Lowering:
     """Base class. Subclasses set `template`, `kernels`, `headers` and fill `context`."""
 
     op: ClassVar[str] = ""
-    options: dict = {}  # codegen options, set per use by lower_graph
+    template: ClassVar[str] = ""          # file under codegen/templates/ops/
+    kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
+    headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names
+
+    def __init__(self, options: dict | None = None) -> None:
+        self.options = dict(options or {})  # codegen options of this use (tree_layout, cores, …)
 
     @property
     def cores(self) -> int:
         """Cores the generated kernels may use (options["cores"], default 1)."""
         return int(self.options.get("cores", 1))
-    template: ClassVar[str] = ""          # file under codegen/templates/ops/
-    kernels: ClassVar[tuple[str, ...]] = ()  # runtime_c/kernels/<family>/ file names
-    headers: ClassVar[tuple[str, ...]] = ()  # runtime_c/include/ file names
-    fixed_unsupported: ClassVar[str] = ""  # why --dtype fixed has no lowering for this op
 
     def context(self, node: Node, graph: Graph, cid: str) -> dict:
         """Template variables; must include `arrays`: list[CArray]."""
@@ -98,13 +102,13 @@ class Lowering:
     def scratch_bytes(self, node: Node) -> int:
         return 0
 
-    def affine_consts(self, node: Node) -> tuple[str, str] | None:
-        """Fixed point: the (weight, bias) constants a scaler or PCA in front folds into, if any."""
-        return None
 
-    def config(self, node: Node) -> dict[str, str]:
-        """Project-wide #defines for ek_config.h (index widths, …)."""
-        return {}
+def fixed_attrs(node: Node) -> dict:
+    """What quantize decided for a fixed-point node (formats, widths, report): codegen only reads it."""
+    if "fixed" not in node.attrs:
+        raise InputError(f"node {node.name!r} is not quantized: fixed point needs the graph prepared by "
+                         "edgekiln.quantize.fixed_graph.prepare_fixed (pass calibration data, --calib)")
+    return node.attrs["fixed"]
 
 
 def pack_bits(flags: np.ndarray) -> np.ndarray:

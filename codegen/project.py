@@ -15,8 +15,9 @@ import numpy as np
 import edgekiln.runtime_c
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from edgekiln import __version__
+from edgekiln.errors import InputError
 from edgekiln.ir import Graph
+from edgekiln.version import __version__
 
 from .lowering import lowering_for
 from .memory_plan import check_fits, memory_plan
@@ -34,7 +35,7 @@ class ProjectInfo:
     model: str
     target: str
     sources: list[str]
-    plan: dict[str, int]
+    plan: dict  # codegen.plan: memory, kernels, options that shaped them
     options: dict
 
     def save(self) -> None:
@@ -86,12 +87,11 @@ def lower_graph(graph: Graph, options: dict | None = None) -> tuple[list[dict], 
 
     options: codegen choices such as {"tree_layout": "inline" | "table" | "auto"}.
     """
-    nodes, headers, kernels, defines = [], [], [], {}
+    nodes, headers, kernels = [], [], []
     scratch = 0
     dtype = (options or {}).get("dtype", "float32")
     for i, node in enumerate(graph.nodes):
-        low = lowering_for(node, dtype)
-        low.options = dict(options or {})
+        low = lowering_for(node, dtype, options)
         cid = f"{graph.name}_n{i}"
         ctx = low.context(node, graph, cid)
         # A lowering may pick its template and runtime files per node (e.g. tree layouts).
@@ -103,9 +103,8 @@ def lower_graph(graph: Graph, options: dict | None = None) -> tuple[list[dict], 
         nodes.append(ctx)
         headers += [h for h in ctx.get("headers", low.headers) if h not in headers]
         kernels += [k for k in ctx.get("kernels", low.kernels) if k not in kernels]
-        defines.update(low.config(node))
         scratch = max(scratch, low.scratch_bytes(node))
-    return nodes, {"headers": headers, "kernels": kernels, "defines": defines, "scratch_bytes": scratch,
+    return nodes, {"headers": headers, "kernels": kernels, "scratch_bytes": scratch,
                    "reports": [n["report"] for n in nodes if "report" in n]}
 
 
@@ -124,19 +123,51 @@ def fixed_entry(graph: Graph, options: dict) -> dict | None:
     """What model.c needs to quantize the float input (None for float32 models)."""
     dtype = options.setdefault("dtype", "float32")
     if dtype not in ("float32", "fixed"):
-        from edgekiln.errors import InputError
-
         raise InputError(f"dtype must be float32 or fixed, not {dtype!r}")
     if dtype == "float32":
         return None
     if "fixed" not in options:
-        from edgekiln.errors import InputError
-
         raise InputError("--dtype fixed needs the training data ranges: pass calibration data (--calib X.npy)")
     f = options["fixed"]
     entry = f.get("entry_affine")
     return {"bits": f["input_bits"], "frac": f["input_frac"], "scale": entry["scale"] if entry else None,
             "shift": entry["shift"] if entry else None}
+
+
+def project_options(target: Any, options: dict | None) -> dict:
+    """The options export builds with: the defaults (cores, batch, sim, soft_float, dtype)
+    applied and checked against the target."""
+    options = dict(options or {})
+    cores = int(options.setdefault("cores", 1))
+    options["batch"] = bool(options.setdefault("batch", False))
+    if getattr(target, "variant", None):  # remembered in project.json: build and run use the same
+        options["sim"] = target.variant
+    if not 1 <= cores <= target.cores:
+        raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
+    # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
+    options.setdefault("soft_float", target.fpu.startswith("none"))
+    options.setdefault("dtype", "float32")
+    return options
+
+
+def _lower_and_plan(graph: Graph, target: Any, options: dict) -> tuple[list[dict], dict, dict]:
+    """(node contexts, project facts, plan) for options already through project_options."""
+    cores, batch = options["cores"], options["batch"]
+    # batch: `cores` whole inferences side by side, each kernel on one core
+    nodes, facts = lower_graph(graph, {**options, "cores": 1} if batch else options)
+    memory = memory_plan(graph, nodes, facts, slots=cores if batch else 1)
+    check_fits(memory, target)
+    return nodes, facts, {**memory, "graph": " -> ".join(n.op for n in graph.nodes), "target": target.name,
+                          "dtype": options["dtype"], "cores": cores, "batch": batch, "kernels": facts["kernels"]}
+
+
+def plan(graph: Graph, target: Any, options: dict | None = None) -> dict:
+    """The memory plan `render_project` builds for these options (what `kiln check` prints):
+    flash for constants, RAM for buffers and scratch, and the kernels chosen. Raises
+    MemoryBudgetError when the model does not fit the target."""
+    options = project_options(target, options)
+    fixed_entry(graph, options)
+    return _lower_and_plan(graph, target, options)[2]
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
@@ -145,21 +176,10 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    options = dict(options or {})
-    cores = int(options.setdefault("cores", 1))
-    batch = bool(options.setdefault("batch", False))
-    if getattr(target, "variant", None):  # remembered in project.json: build and run use the same
-        options["sim"] = target.variant
-    if not 1 <= cores <= target.cores:
-        from edgekiln.errors import InputError
-
-        raise InputError(f"target {target.name} has {target.cores} core(s); cannot generate code for {cores}")
-    # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
-    options.setdefault("soft_float", target.fpu.startswith("none"))
+    options = project_options(target, options)
+    cores, batch = options["cores"], options["batch"]
     fixed = fixed_entry(graph, options)
-    nodes, facts = lower_graph(graph, {**options, "cores": 1} if batch else options)
-    plan = memory_plan(graph, nodes, facts, slots=cores if batch else 1)
-    check_fits(plan, target)
+    nodes, facts, planned = _lower_and_plan(graph, target, options)
 
     classes = graph.classes or []
     classes_numeric = bool(classes) and all(isinstance(c, (int, bool)) for c in classes)
@@ -185,8 +205,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     (rt / "include").mkdir(parents=True)
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)
-    (rt / "include" / "ek_config.h").write_text(
-        env.get_template("ek_config.h.j2").render(n_cores=cores, defines=facts["defines"]))
+    (rt / "include" / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(n_cores=cores))
     sources = ["model.c", "main.c"]
     for k in facts["kernels"]:
         dst = rt / "kernels" / k
@@ -222,6 +241,6 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     (out / "graph.json").write_text(graph.to_json())
     if fixed:
         options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
-    info = ProjectInfo(out, graph.name, target.name, sources, plan, options)
+    info = ProjectInfo(out, graph.name, target.name, sources, planned, options)
     info.save()
     return info

@@ -4,10 +4,12 @@ Scalers and PCA in front of a linear model fold into its weights (exact algebra 
 float64, before any rounding), so the device runs one integer dense layer. Scalers in front
 of trees were folded by the frontend; scalers in front of distance models stay a float
 step at the entry (the one place the device still uses soft float). What remains is one
-final node whose fixed-point lowering (codegen/ops/*_fixed.py) says which input format it
-wants: `input_bits` (16 for multiply-accumulate kernels, 32 for compare-only trees) and
-whether all features must share one format (distances mix features); 0 bits: the
-lowering reads the float input itself.
+final node whose fixed-point decisions (quantize/fixed_ops/<op>.py) say which input format
+it wants: `input_bits` (16 for multiply-accumulate kernels) and whether all features must
+share one format (distances mix features); 0 bits: the kernel reads the float input itself
+(trees compare integer keys of the float bits). The op's quantizer then writes its integer
+constants and formats into the node (node.consts["*_q"], node.attrs["fixed"]); codegen's
+fixed lowerings only read them.
 """
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ import copy
 
 import numpy as np
 
-from edgekiln.codegen.lowering import lowering_for
 from edgekiln.errors import UnsupportedModelError
 from edgekiln.ir import Graph
 
+from .fixed_ops import fixed_op_for
 from .fixed_point import calibration_ranges, frac_for
 
 
@@ -41,11 +43,11 @@ def fold_transforms(graph: Graph) -> tuple[Graph, dict | None]:
         else:
             raise UnsupportedModelError(f"fixed point: cannot fold a {node.op!r} step in front of {final.op!r}")
     new = copy.copy(final)
-    new.consts = dict(final.consts)
+    new.consts, new.attrs = dict(final.consts), dict(final.attrs)  # quantize writes into them
     new.inputs = ["x"]
     entry = None
-    # The fixed lowering names the constants a scaler/PCA in front folds into (W x + b).
-    folds = lowering_for(final, "fixed").affine_consts(final)
+    # The op names the constants a scaler/PCA in front folds into (W x + b).
+    folds = fixed_op_for(final).affine_consts(final)
     if A is not None and folds:
         w_key, b_key = folds
         W, b = final.consts[w_key].astype(np.float64), final.consts[b_key].astype(np.float64)
@@ -71,23 +73,25 @@ def apply_entry(X: np.ndarray, entry: dict | None) -> np.ndarray:
 
 
 def prepare_fixed(graph: Graph, X_calib: np.ndarray, headroom_bits: int = 1) -> tuple[Graph, dict]:
-    """The rewritten graph and the fixed-point plan saved in project.json (options["fixed"]).
+    """The rewritten graph, its node quantized, and the fixed-point plan saved in
+    project.json (options["fixed"]).
 
     headroom_bits: integer bits beyond the training range (1: inputs up to twice the largest
     training magnitude are represented, larger ones saturate)."""
     g, entry = fold_transforms(graph)
-    low = lowering_for(g.nodes[0], "fixed")
+    op = fixed_op_for(g.nodes[0])
     ranges = calibration_ranges(apply_entry(calibration_ranges_input(X_calib, graph), entry), graph.n_features)
     held = ranges * 2.0 ** headroom_bits
-    bits = low.input_bits
-    if bits == 0:  # the lowering reads the float inputs itself (trees compare their keys)
+    bits = op.input_bits
+    if bits == 0:  # the kernel reads the float inputs itself (trees compare their keys)
         frac = []
-    elif low.shared_input_format:
+    elif op.shared_input_format:
         frac = [frac_for(float(held.max()), bits)] * graph.n_features
     else:
         frac = [frac_for(float(r), bits) for r in held]
     plan = {"input_bits": bits, "input_frac": frac, "input_max_abs": ranges.tolist(), "headroom_bits": headroom_bits,
             "entry_affine": entry}
+    op.quantize(g.nodes[0], plan)
     return g, plan
 
 

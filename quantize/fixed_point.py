@@ -54,15 +54,6 @@ def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
     return np.asarray(q, dtype=np.int64).astype(np.float32) * np.float32(2.0 ** -frac)
 
 
-def fits_int32(bound: float) -> bool:
-    return bound <= 2 ** 31 - 1
-
-
-def accumulator_text(wide: bool) -> str:
-    """How a kernel's report names its accumulator (printed by kiln export)."""
-    return "int64 (widened: the worst case exceeds int32)" if wide else "int32"
-
-
 def calibration_ranges(X: np.ndarray, n_features: int) -> np.ndarray:
     """Per-feature largest magnitude of the training data (the data the format must hold)."""
     X = np.asarray(X, dtype=np.float64)

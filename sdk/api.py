@@ -22,7 +22,7 @@ from .ir import Graph
 from .model_io import load_model  # noqa: F401  (public)
 from .results import RunResult
 
-__all__ = ["convert", "export", "load_model", "CompiledModel", "to_graph"]
+__all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph"]
 
 
 def to_graph(model: Any, name: str = "model") -> Graph:
@@ -43,6 +43,17 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
 
         graph, options["fixed"] = prepare_fixed(graph, np.asarray(calibration), int(options.get("fixed_headroom_bits", 1)))
     return graph, options
+
+
+def plan(model: Any, target: str, *, name: str = "model", options: dict | None = None, calibration: Any = None,
+         sim: str | None = None) -> dict:
+    """The memory plan `export` would build for these options, without writing anything
+    (what `kiln check` prints); raises MemoryBudgetError when the model does not fit."""
+    from edgekiln.codegen import plan as codegen_plan
+    from edgekiln.targets import get_target
+
+    graph, options = prepare_graph(model, name, options, calibration)
+    return codegen_plan(graph, get_target(target, sim), options)
 
 
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,

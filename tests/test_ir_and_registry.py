@@ -49,6 +49,7 @@ def test_scalers_fold_into_tree_thresholds():
     g = from_sklearn(make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=0)).fit(X, y))
     assert [n.op for n in g.nodes] == ["tree_ensemble"] and g.nodes[0].inputs == ["x"]
     nodes, facts = lower_graph(g, {"tree_layout": "table"})
-    assert facts["defines"]["EK_TREE_FEATURE_T"] == "uint8_t"  # 13 features: one byte per split
+    assert nodes[0]["widths"] == "i16_u8"  # 13 features: one byte per split (kernel ek_tree_*_f32_i16_u8)
+    assert nodes[0]["a"]["feature"].ctype == "uint8_t"
     nodes, facts = lower_graph(g)
     assert nodes[0]["template"] == "tree_inline.c.j2"  # auto: small trees become if/else code

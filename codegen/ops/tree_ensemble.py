@@ -32,12 +32,6 @@ class TreeEnsemble(Lowering):
         feature_t = np.uint8 if n_feat <= 256 else np.uint16
         return index_t, feature_t
 
-    def config(self, node) -> dict[str, str]:
-        if self.layout(node) == "inline":
-            return {}
-        index_t, feature_t = self._types(node)
-        return {"EK_TREE_INDEX_T": np.dtype(index_t).name + "_t", "EK_TREE_FEATURE_T": np.dtype(feature_t).name + "_t"}
-
     def layout(self, node) -> str:
         """"inline" (if/else code, fastest) or "table" (arrays walked by a loop, smallest).
         auto: inline while the code stays under INLINE_MAX_BYTES."""
@@ -59,24 +53,26 @@ class TreeEnsemble(Lowering):
         c = node.consts
         index_t, feature_t = self._types(node)
         arrays = {
-            "feature": CArray(f"{cid}_feature", c["feature"].astype(feature_t), "ek_tree_feature_t"),
+            "feature": CArray(f"{cid}_feature", c["feature"].astype(feature_t)),
             "threshold": CArray(f"{cid}_threshold", c["threshold"]),
-            "left": CArray(f"{cid}_left", c["left"].astype(index_t), "ek_tree_index_t"),
-            "right": CArray(f"{cid}_right", c["right"].astype(index_t), "ek_tree_index_t"),
-            "roots": CArray(f"{cid}_roots", c["roots"].astype(index_t), "ek_tree_index_t"),
+            "left": CArray(f"{cid}_left", c["left"].astype(index_t)),
+            "right": CArray(f"{cid}_right", c["right"].astype(index_t)),
+            "roots": CArray(f"{cid}_roots", c["roots"].astype(index_t)),
         }
         classify = node.attrs["mode"] == "classify"
         single_tree = node.attrs["n_trees"] == 1
         # A single classification tree only needs the leaf rows for predict_proba.
         arrays["leaves"] = CArray(f"{cid}_leaves", c["leaves"])
         if classify:
-            arrays["leaf_class"] = CArray(f"{cid}_leaf_class", c["leaf_class"].astype(index_t), "ek_tree_index_t")
+            arrays["leaf_class"] = CArray(f"{cid}_leaf_class", c["leaf_class"].astype(index_t))
         has_nan_left = bool(c["nan_left"].any())
         if has_nan_left:
             arrays["nan_left"] = CArray(f"{cid}_nan_left", pack_bits(c["nan_left"]))
         return {
             "arrays": list(arrays.values()),
             "a": arrays,
+            # the kernel variant of ek_tree.h for these widths, e.g. ek_tree_classify_f32_i16_u8
+            "widths": f"i{np.dtype(index_t).itemsize * 8}_u{np.dtype(feature_t).itemsize * 8}",
             "classify": classify,
             "single_tree": single_tree,
             "has_nan_left": has_nan_left,

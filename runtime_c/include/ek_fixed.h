@@ -8,14 +8,6 @@
 #define EK_FIXED_H
 #include "ek_common.h"
 
-/* Whether kernels accumulate in 64 bits: set per project by the generator when the
- * worst case over the training ranges does not fit 32 bits (see ek_config.h). */
-#ifdef EK_FIXED_WIDE_ACC
-typedef int64_t ek_qacc_t;
-#else
-typedef int32_t ek_qacc_t;
-#endif
-
 static inline int32_t ek_sat_bits(int64_t v, uint32_t bits)
 {
     const int64_t hi = ((int64_t)1 << (bits - 1u)) - 1, lo = -hi - 1;

@@ -1,5 +1,5 @@
 /* ek_topk.h - the ascending top-k list of the kNN kernels, for any distance type (float
- * distances in ek_distance_f32.c, integer ones in ek_distance_q.c). */
+ * distances in ek_distance_f32.c, integer ones in ek_distance_s16.c). */
 #ifndef EK_TOPK_H
 #define EK_TOPK_H
 #include <stdint.h>

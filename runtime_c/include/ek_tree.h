@@ -8,38 +8,34 @@
 #define EK_TREE_H
 #include "ek_common.h"
 
-/* Index widths are chosen per model by the generator (ek_config.h) to keep flash small. */
-#ifndef EK_TREE_INDEX_T
-#define EK_TREE_INDEX_T int16_t
-#endif
-#ifndef EK_TREE_FEATURE_T
-#define EK_TREE_FEATURE_T uint16_t
-#endif
-typedef EK_TREE_INDEX_T ek_tree_index_t;
-typedef EK_TREE_FEATURE_T ek_tree_feature_t;
+/* Index and feature widths are chosen per node by the generator to keep flash small; each
+ * (index, feature) pair has its own struct and functions, suffixed _i16_u8, _i16_u16,
+ * _i32_u8 or _i32_u16, so two models in one firmware may use different widths. */
+#define EK_DECLARE_TREE(sfx, index_t, feature_t)                                                   \
+    typedef struct {                                                                            \
+        const feature_t *feature;                                                               \
+        const float *threshold;                                                                 \
+        const index_t *left;                                                                    \
+        const index_t *right;                                                                   \
+        const uint8_t *nan_left;   /* bitmap: where scikit-learn sends NaN left */              \
+        const index_t *roots;      /* one per tree */                                           \
+        uint32_t n_trees;                                                                       \
+        const float *leaves;       /* n_leaves x leaf_width */                                  \
+        uint32_t leaf_width;       /* n_classes (probabilities) or 1 (regression) */            \
+        const index_t *leaf_class; /* argmax of each leaf row; classifiers only */              \
+    } ek_tree_ensemble_##sfx##_t;                                                               \
+    /* Leaf index reached by one tree. */                                                       \
+    int32_t ek_tree_leaf_f32_##sfx(const ek_tree_ensemble_##sfx##_t *t, uint32_t tree, const float *x); \
+    /* Classifier: returns the class index; writes mean probabilities to proba if not NULL. */   \
+    int32_t ek_tree_classify_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, \
+                                       const float *x, float *proba);                           \
+    /* Regressor: mean of the trees' leaf values. */                                            \
+    float ek_tree_regress_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, const float *x);
 
-typedef struct {
-    const ek_tree_feature_t *feature;
-    const float *threshold;
-    const ek_tree_index_t *left;
-    const ek_tree_index_t *right;
-    const uint8_t *nan_left;       /* bitmap: where scikit-learn sends NaN left */
-    const ek_tree_index_t *roots;  /* one per tree */
-    uint32_t n_trees;
-    const float *leaves;           /* n_leaves x leaf_width */
-    uint32_t leaf_width;           /* n_classes (probabilities) or 1 (regression) */
-    const ek_tree_index_t *leaf_class; /* argmax of each leaf row; classifiers only */
-} ek_tree_ensemble_t;
-
-/* Leaf index reached by one tree. */
-int32_t ek_tree_leaf_f32(const ek_tree_ensemble_t *t, uint32_t tree, const float *x);
-
-/* Classifier: returns the class index; writes mean probabilities to proba if not NULL. */
-int32_t ek_tree_classify_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, const float *x,
-                             float *proba);
-
-/* Regressor: mean of the trees' leaf values. */
-float ek_tree_regress_f32(const ek_ctx_t *ctx, const ek_tree_ensemble_t *t, const float *x);
+EK_DECLARE_TREE(i16_u8, int16_t, uint8_t)
+EK_DECLARE_TREE(i16_u16, int16_t, uint16_t)
+EK_DECLARE_TREE(i32_u8, int32_t, uint8_t)
+EK_DECLARE_TREE(i32_u16, int32_t, uint16_t)
 
 /* Scratch: class accumulators, then one leaf per tree when trees run on several cores. */
 uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes, uint32_t n_trees);

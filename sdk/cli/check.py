@@ -1,40 +1,49 @@
-"""`kiln check`: is a model supported on a target, and how much memory will it take."""
+"""`kiln check`: is a model supported on a target, and how much memory will it take.
+
+It takes export's options and prints edgekiln.plan, the plan `kiln export` builds with them."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from ._app import main
 from ._console import console, kib
-from ._inputs import load_model_file
-from ._options import name_option, target_option, trust_pickle_option
+from ._inputs import load_model_file, read_data
+from ._options import codegen_options, export_options, json_option, sim_option, target_option, trust_pickle_option
 
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @target_option()
-@name_option
+@export_options
+@sim_option()
 @trust_pickle_option
-def check(model: str, target: str, name: str, trust_pickle: bool) -> None:
+@json_option("also write the plan (project.json's \"plan\" of the export) here as JSON")
+def check(model: str, target: str, name: str, tree_layout: str, cores: int, batch: bool, dtype: str,
+          calib: str | None, sim: str | None, trust_pickle: bool, json_path: str | None) -> None:
     """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing."""
-    from edgekiln.codegen.memory_plan import check_fits, memory_plan
-    from edgekiln.codegen.project import lower_graph
     from edgekiln.targets import get_target
 
-    from ..api import to_graph
+    from ..api import plan, to_graph
 
-    tg = get_target(target)
+    tg = get_target(target, sim)
     graph = to_graph(load_model_file(model, trust_pickle), name)
-    nodes, facts = lower_graph(graph)
-    plan = memory_plan(graph, nodes, facts)
+    p = plan(graph, target, name=name, options=codegen_options(tree_layout, cores, batch, dtype),
+             calibration=read_data(calib) if calib else None, sim=sim)
     t = Table(title=f"{graph.meta.get('estimator')} on {tg.name}: supported")
     t.add_column("item")
     t.add_column("value", justify="right")
-    t.add_row("graph", " -> ".join(n.op for n in graph.nodes))
+    t.add_row("graph", p["graph"])
     t.add_row("features / task", f"{graph.n_features} / {graph.task}")
-    t.add_row("constants (flash bytes)", str(plan["constants_flash_bytes"]))
-    t.add_row("buffers + scratch (RAM bytes)", str(plan["buffers_ram_bytes"] + plan["scratch_ram_bytes"]))
+    t.add_row("dtype / cores", f"{p['dtype']} / {p['cores']}{' (batch)' if p['batch'] else ''}")
+    t.add_row("constants (flash bytes)", str(p["constants_flash_bytes"]))
+    t.add_row("buffers + scratch (RAM bytes)", str(p["buffers_ram_bytes"] + p["scratch_ram_bytes"]))
+    t.add_row("kernels", " ".join(p["kernels"]) or "-")
     t.add_row("target flash / RAM", f"{kib(tg.region_bytes('flash'))} / {kib(tg.region_bytes('ram'))}")
     console.print(t)
-    check_fits(plan, tg)
+    if json_path:
+        Path(json_path).write_text(json.dumps(p, indent=1))
     console.print("[green]fits[/] (code size is known after `kiln build`)")

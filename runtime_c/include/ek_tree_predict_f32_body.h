@@ -1,0 +1,84 @@
+/* ek_tree_predict_f32_body.h - the table-layout tree kernels for one (index, feature) width
+ * pair; included by kernels/ref/ek_tree_predict_f32.c once per width pair, with
+ * EK_TREE(name) appending its suffix and EK_TREE_T its struct (see ek_tree.h). Not an API header. */
+int32_t EK_TREE(ek_tree_leaf_f32)(const EK_TREE_T *t, uint32_t tree, const float *x)
+{
+    int32_t n = t->roots[tree];
+    while (n >= 0) {
+        const float v = x[t->feature[n]];
+        if (v <= t->threshold[n]) {
+            n = t->left[n];
+        } else if (v != v && t->nan_left != NULL &&
+                   ((t->nan_left[(uint32_t)n >> 3] >> ((uint32_t)n & 7u)) & 1u)) {
+            n = t->left[n]; /* NaN: scikit-learn's learned missing-value direction */
+        } else {
+            n = t->right[n];
+        }
+    }
+    return ~n;
+}
+
+typedef struct {
+    const EK_TREE_T *t;
+    const float *x;
+    int32_t *leaf;
+} EK_TREE(tree_job);
+
+/* Trees split across the team; each writes its leaf, reduced in tree order afterwards. */
+static void EK_TREE(tree_leaves)(void *arg)
+{
+    const EK_TREE(tree_job) *j = (const EK_TREE(tree_job) *)arg;
+    uint32_t begin, end;
+    ek_team_slice(j->t->n_trees, &begin, &end);
+    for (uint32_t i = begin; i < end; i++) j->leaf[i] = EK_TREE(ek_tree_leaf_f32)(j->t, i, j->x);
+}
+
+/* Leaf of tree i: computed now on one core, or read from the parallel pass. */
+static int32_t EK_TREE(leaf_of)(const int32_t *leaves, const EK_TREE_T *t, uint32_t i, const float *x)
+{
+    return leaves != NULL ? leaves[i] : EK_TREE(ek_tree_leaf_f32)(t, i, x);
+}
+
+static const int32_t *EK_TREE(parallel_leaves)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x,
+                                      int32_t *buffer)
+{
+    if (ctx->n_cores <= 1u || t->n_trees == 1u) return NULL;
+    EK_TREE(tree_job) job = {t, x, buffer};
+    ek_team_fork(ctx->n_cores, EK_TREE(tree_leaves), &job);
+    return buffer;
+}
+
+int32_t EK_TREE(ek_tree_classify_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x,
+                             float *proba)
+{
+    const uint32_t k = t->leaf_width;
+    if (t->n_trees == 1) {
+        const int32_t leaf = EK_TREE(ek_tree_leaf_f32)(t, 0, x);
+        if (proba != NULL) {
+            for (uint32_t c = 0; c < k; c++) proba[c] = t->leaves[(uint32_t)leaf * k + c];
+        }
+        return t->leaf_class[leaf];
+    }
+    /* Soft voting as scikit-learn does: sum the trees' probability rows, argmax the sum. */
+    float *acc = (float *)ctx->scratch;
+    const int32_t *leaves = EK_TREE(parallel_leaves)(ctx, t, x, (int32_t *)&acc[k]);
+    for (uint32_t c = 0; c < k; c++) acc[c] = 0.0f;
+    for (uint32_t i = 0; i < t->n_trees; i++) {
+        const float *row = &t->leaves[(uint32_t)EK_TREE(leaf_of)(leaves, t, i, x) * k];
+        for (uint32_t c = 0; c < k; c++) acc[c] += row[c];
+    }
+    const int32_t label = ek_argmax_f32(acc, k);
+    if (proba != NULL) {
+        const float n = (float)t->n_trees;
+        for (uint32_t c = 0; c < k; c++) proba[c] = acc[c] / n;
+    }
+    return label;
+}
+
+float EK_TREE(ek_tree_regress_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x)
+{
+    const int32_t *leaves = EK_TREE(parallel_leaves)(ctx, t, x, (int32_t *)ctx->scratch);
+    float acc = 0.0f;
+    for (uint32_t i = 0; i < t->n_trees; i++) acc += t->leaves[EK_TREE(leaf_of)(leaves, t, i, x)];
+    return t->n_trees == 1 ? acc : acc / (float)t->n_trees;
+}
