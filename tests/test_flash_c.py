@@ -39,10 +39,11 @@ def random_model(seed: int, V=256, d=32, L=2, h=4, f=64, T=48):
     return cfg, res, ffn
 
 
-def reference(cfg, res, ffn, prompt: bytes, n: int) -> tuple[list[int], list[float]]:
-    """Greedy tokens and the logit margin (best - second) at every position, numpy float32."""
+def reference(cfg, res, ffn, prompt: bytes, n: int, ffn_fn=None) -> tuple[list[int], list[float]]:
+    """Greedy tokens and the logit margin (best - second) at every position, numpy float32;
+    `ffn_fn(layer, h)` replaces the dense FFN when given."""
     cache = lm.KVCache.empty(cfg)
-    fn = lm.dense_ffn(ffn)
+    fn = ffn_fn or lm.dense_ffn(ffn)
     margins, out = [], []
     seq = list(prompt)
     for pos in range(len(prompt) + n - 1):
@@ -199,22 +200,17 @@ def test_predictor_mode_matches_spec(rand, rand_pred):
     path, cfg, res, ffn = rand
     ppath, pred = rand_pred
     n = 10
-    cache, counts, margins, seq, want = lm.KVCache.empty(cfg), [], [], list(PROMPT), []
+    counts: list[int] = []
 
     def ffn_fn(i, h):
+        if i == 0:
+            counts.append(0)
         m = pred.predict(i, h)
         counts[-1] += int(m.sum())
         up, b_up, down = ffn[i]
         return lm.ffn_rows(h, up[m], b_up[m], down[m])
 
-    for pos in range(len(PROMPT) + n - 1):
-        counts.append(0)
-        logits = lm.forward_token(cfg, res, seq[pos], cache, ffn_fn)
-        top = np.sort(logits)[-2:]
-        margins.append(float(top[1] - top[0]))
-        if pos >= len(PROMPT) - 1:
-            want.append(int(np.argmax(logits)))
-            seq.append(want[-1])
+    want, margins = reference(cfg, res, ffn, PROMPT, n, ffn_fn)
     r = run_c(path, PROMPT, n, mode="predictor", predictor=ppath, static_rows=0, cache_rows=cfg["f"])
     assert [rec.counters["predicted"] for rec in r.records] == counts
     assert [rec.counters["used"] for rec in r.records] == counts   # no static, nothing dropped
