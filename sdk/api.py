@@ -28,7 +28,10 @@ __all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph
 def to_graph(model: Any, name: str = "model") -> Graph:
     if isinstance(model, Graph):
         return model
-    return from_sklearn(model, name=name)
+    from .frontends.boosted import from_booster
+
+    graph = from_booster(model, name)  # XGBoost/LightGBM Boosters and model files
+    return graph if graph is not None else from_sklearn(model, name=name)
 
 
 def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any = None) -> tuple[Graph, dict]:

@@ -1,4 +1,5 @@
-"""Loading user model files safely: skops by default, pickles only when trusted explicitly."""
+"""Loading user model files safely: skops by default, pickles only when trusted explicitly,
+XGBoost (.json/.ubj) and LightGBM (.txt) model files parsed as data (no library code runs)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,9 +33,18 @@ def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
             return joblib.load(p)
         except Exception as e:
             raise ModelLoadError(f"could not unpickle {p}: {e}") from None
+    if suffix in (".json", ".ubj"):
+        from .frontends.xgboost_json import load_file
+
+        return load_file(p)
+    if suffix == ".txt":
+        from .frontends.lightgbm_text import load_file as load_lightgbm
+
+        return load_lightgbm(p)
     if suffix == ".onnx":
         raise ModelLoadError(f"{p}: ONNX networks are not supported yet; export scikit-learn models as .skops")
-    raise ModelLoadError(f"{p}: unknown model file type {suffix!r}; use .skops (or .joblib/.pkl with --trust-pickle)")
+    raise ModelLoadError(f"{p}: unknown model file type {suffix!r}; use .skops (or .joblib/.pkl with "
+                         "--trust-pickle), XGBoost .json/.ubj or LightGBM .txt model files")
 
 
 def _load_skops(p: Path) -> Any:

@@ -1,4 +1,7 @@
-"""Lowering of `tree_ensemble` (decision trees, random forests, extra trees)."""
+"""Lowering of `tree_ensemble`: decision trees, random forests, extra trees (mode classify /
+regress: the trees' leaf rows averaged) and boosted trees (mode boost: margin[k] = base[k] +
+the leaf values of trees k, k+K, ... added in tree order, then the link: identity, exp,
+sigmoid or softmax). Both layouts and both float compares (FPU, integer keys) serve all modes."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +52,7 @@ class TreeEnsemble(Lowering):
         if self.layout(node) == "inline":
             # No FPU (options["soft_float"], set from the target): compare integer keys.
             ctx = inline_context(node, cid, bool(self.options.get("soft_float")), self.options.get("tree_keys", "auto"))
-            return {**ctx, "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
+            return {**ctx, **boost_context(node, cid, graph), "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
         c = node.consts
         index_t, feature_t = self._types(node)
         arrays = {
@@ -63,6 +66,9 @@ class TreeEnsemble(Lowering):
         single_tree = node.attrs["n_trees"] == 1
         # A single classification tree only needs the leaf rows for predict_proba.
         arrays["leaves"] = CArray(f"{cid}_leaves", c["leaves"])
+        boost = boost_context(node, cid, graph)
+        if boost["boost"]:
+            arrays["base"] = boost["base"]
         if classify:
             arrays["leaf_class"] = CArray(f"{cid}_leaf_class", c["leaf_class"].astype(index_t))
         has_nan_left = bool(c["nan_left"].any())
@@ -78,11 +84,31 @@ class TreeEnsemble(Lowering):
             "has_nan_left": has_nan_left,
             "n_trees": node.attrs["n_trees"],
             "leaf_width": int(c["leaves"].shape[1]),
+            **boost,
         }
 
     def scratch_bytes(self, node) -> int:
         # class accumulators, then one leaf (or leaf code) per tree for the parallel pass
+        # (boosting: one leaf or value per tree; its margins live on the stack)
         return 4 * (node.attrs["n_classes"] + node.attrs["n_trees"])
+
+
+LINKS = ("identity", "exp", "sigmoid", "softmax")
+
+
+def boost_context(node, cid: str, graph) -> dict:
+    """What the boosting body needs: the base margins (a CArray), the number of margins K
+    (trees are stored round robin: tree i adds to margin i % K), the link and its scale."""
+    if node.attrs["mode"] != "boost":
+        return {"boost": False}
+    a = node.attrs
+    if a["link"] not in LINKS:
+        raise UnsupportedModelError(f"tree_ensemble link {a['link']!r} is not one of {', '.join(LINKS)}")
+    if a["n_trees"] % a["n_outputs"]:
+        raise UnsupportedModelError("boosted trees must be stored round robin: n_trees a multiple of n_outputs")
+    return {"boost": True, "base": CArray(f"{cid}_base", np.asarray(node.consts["base"], np.float32)),
+            "n_outputs": int(a["n_outputs"]), "link": a["link"], "link_scale": float(a.get("link_scale", 1.0)),
+            "task": graph.task}
 
 
 def inline_context(node, cid: str, int_keys: bool = False, tree_keys: str = "auto") -> dict:
@@ -135,6 +161,8 @@ def inline_context(node, cid: str, int_keys: bool = False, tree_keys: str = "aut
     slots = {k: i for i, k in enumerate(key_uses(node))} if int_keys and per_inference_keys(node, tree_keys) else {}
     trees = [build(int(r)) for r in c["roots"]]
     arrays = []
+    if node.attrs["mode"] == "boost":
+        arrays = [CArray(f"{cid}_base", np.asarray(c["base"], np.float32))]
     if impure_rows and not forest:
         arrays = [CArray(f"{cid}_rows", np.stack(impure_rows).astype(np.float32)),
                   CArray(f"{cid}_row_class", np.argmax(np.stack(impure_rows), axis=1).astype(np.int32))]
@@ -148,7 +176,7 @@ def inline_context(node, cid: str, int_keys: bool = False, tree_keys: str = "aut
     return {
         "template": "tree_inline.c.j2", "kernels": ("ek_argmax_f32.c",),
         "arrays": arrays, "trees": trees, "classify": classify, "n_classes": n_classes,
-        "n_trees": len(trees), "has_impure": bool(impure_rows), "forest": forest, "int_keys": int_keys,
+        "n_trees": len(trees), "has_impure": bool(impure_rows), "forest": forest, "int_keys": int_keys, "boost": False,
         "key_slots": list(slots),
         "headers": ("ek_argmax.h", "ek_parallel.h") + (("ek_float_key.h",) if int_keys else ()),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekiln.errors import UnsupportedModelError
 from edgekiln.ir import Node
 
 from ..fixed_point import frac_for
@@ -30,6 +31,9 @@ class TreeEnsembleFixed(FixedOp):
     def quantize(self, node: Node, plan: dict) -> None:
         report = {"op": "tree_ensemble", "splits": "int32 keys of the float bits (decisions exactly as float32)"}
         fixed = {"probability_one": ONE_Q15, "leaf_frac": 0}
+        if node.attrs["mode"] == "boost":
+            raise UnsupportedModelError("--dtype fixed covers decision trees and forests; boosted trees run in "
+                                        "float32 (their decisions are already exact): drop --dtype fixed")
         if node.attrs["mode"] == "classify":
             if len(node.consts["roots"]) > 1 and _has_impure_leaf(node):  # a forest's sparse probability table
                 report["leaf_probabilities"] = "Q15 (rounding error <= 2^-16 each)"

@@ -9,5 +9,7 @@ int32_t ek_argmax_f32(const float *v, uint32_t n);
 /* In-place softmax and logistic, numerically stable. */
 void ek_softmax_f32(float *v, uint32_t n);
 float ek_sigmoid_f32(float z);
+/* expf (boosted trees' log link: Poisson, gamma, Tweedie). */
+float ek_exp_f32(float z);
 
 #endif

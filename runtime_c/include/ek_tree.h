@@ -1,4 +1,4 @@
-/* ek_tree.h - decision trees and forests (float32 features).
+/* ek_tree.h - decision trees, forests and boosted trees (float32 features).
  *
  * Only split nodes are stored, as parallel arrays over all trees of the ensemble. A child
  * index >= 0 is another split node; a negative index c is leaf ~c in a deduplicated leaf
@@ -30,7 +30,11 @@
     int32_t ek_tree_classify_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, \
                                        const float *x, float *proba);                           \
     /* Regressor: mean of the trees' leaf values. */                                            \
-    float ek_tree_regress_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, const float *x);
+    float ek_tree_regress_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, const float *x); \
+    /* Boosting (additive): margin[k] = base[k] + the leaf values of trees k, k+K, k+2K, ... \
+     * (K = n_outputs), added in tree order. */                                                 \
+    void ek_tree_boost_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, const float *x, \
+                                 const float *base, uint32_t n_outputs, float *margin);
 
 EK_DECLARE_TREE(i16_u8, int16_t, uint8_t)
 EK_DECLARE_TREE(i16_u16, int16_t, uint16_t)

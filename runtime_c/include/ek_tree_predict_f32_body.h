@@ -82,3 +82,15 @@ float EK_TREE(ek_tree_regress_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, cons
     for (uint32_t i = 0; i < t->n_trees; i++) acc += t->leaves[EK_TREE(leaf_of)(leaves, t, i, x)];
     return t->n_trees == 1 ? acc : acc / (float)t->n_trees;
 }
+
+void EK_TREE(ek_tree_boost_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x, const float *base,
+                                uint32_t n_outputs, float *margin)
+{
+    const int32_t *leaves = EK_TREE(parallel_leaves)(ctx, t, x, (int32_t *)ctx->scratch);
+    for (uint32_t k = 0; k < n_outputs; k++) margin[k] = base[k];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < t->n_trees; i++) {
+        margin[k] += t->leaves[EK_TREE(leaf_of)(leaves, t, i, x)];
+        if (++k == n_outputs) k = 0;
+    }
+}

@@ -30,3 +30,8 @@ float ek_sigmoid_f32(float z)
     const float e = expf(z);
     return e / (1.0f + e);
 }
+
+float ek_exp_f32(float z)
+{
+    return expf(z);
+}

@@ -50,8 +50,14 @@ class _ForestTables:
 
     def add_tree(self, tree, leaf_row) -> None:
         t = tree.tree_
-        thr32 = floor_float32(t.threshold)
         go_left = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=np.uint8))
+        self.add_nodes(t.children_left, t.children_right, t.feature, floor_float32(t.threshold), go_left,
+                       lambda n: leaf_row(t.value[n]))
+
+    def add_nodes(self, children_left, children_right, feature, thr32, go_left, leaf_row) -> None:
+        """One tree in scikit-learn's array form (node 0 the root, children_left -1 at a leaf):
+        split n sends float32 x left when `x <= thr32[n]`, NaN left when go_left[n];
+        leaf_row(n) is leaf n's row."""
         base = len(self.feature)
         # Preorder over split nodes so a tree's nodes are contiguous and root comes first.
         index: dict[int, int] = {}
@@ -59,27 +65,27 @@ class _ForestTables:
         stack = [0]
         while stack:
             n = stack.pop()
-            if t.children_left[n] == -1:
+            if children_left[n] == -1:
                 continue
             index[n] = base + len(order)
             order.append(n)
-            stack.append(t.children_right[n])
-            stack.append(t.children_left[n])
+            stack.append(children_right[n])
+            stack.append(children_left[n])
 
         def child(c: int) -> int:
-            if t.children_left[c] == -1:
-                return ~self.leaf(leaf_row(t.value[c]))
+            if children_left[c] == -1:
+                return ~self.leaf(leaf_row(c))
             return index[c]
 
         if not order:  # a single-leaf tree (constant target)
-            self.roots.append(~self.leaf(leaf_row(t.value[0])))
+            self.roots.append(~self.leaf(leaf_row(0)))
             return
         self.roots.append(base)
         for n in order:
-            self.feature.append(int(t.feature[n]))
+            self.feature.append(int(feature[n]))
             self.threshold.append(thr32[n])
-            self.left.append(child(t.children_left[n]))
-            self.right.append(child(t.children_right[n]))
+            self.left.append(child(children_left[n]))
+            self.right.append(child(children_right[n]))
             self.nan_left.append(bool(go_left[n]))
 
     def consts(self) -> dict[str, np.ndarray]:
@@ -107,8 +113,7 @@ def _check_single_output(est) -> None:
 
 
 @converter(DecisionTreeClassifier, ExtraTreeClassifier, RandomForestClassifier, ExtraTreesClassifier,
-           alternative_for=("GradientBoostingClassifier", "HistGradientBoostingClassifier",
-                            "AdaBoostClassifier", "BaggingClassifier"))
+           alternative_for=("AdaBoostClassifier", "BaggingClassifier"))
 def convert_tree_classifier(est, b: GraphBuilder) -> None:
     _check_single_output(est)
     tables = _ForestTables()
@@ -129,7 +134,7 @@ def convert_tree_classifier(est, b: GraphBuilder) -> None:
 
 
 @converter(DecisionTreeRegressor, ExtraTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
-           alternative_for=("GradientBoostingRegressor", "HistGradientBoostingRegressor", "AdaBoostRegressor"))
+           alternative_for=("AdaBoostRegressor",))
 def convert_tree_regressor(est, b: GraphBuilder) -> None:
     _check_single_output(est)
     tables = _ForestTables()
@@ -160,6 +165,10 @@ def fold_scalers_into_trees(b: GraphBuilder) -> None:
     if np.any(scale <= 0):
         return
     tree = b.nodes[-1]
+    if tree.attrs.get("input_precision") == "float64":
+        raise UnsupportedModelError(
+            f"{tree.attrs.get('estimator', 'this model')} compares the scaler's float64 output, which float32 on the "
+            "device cannot reproduce exactly; drop the scaler (trees do not need scaled inputs) and refit")
     t32 = tree.consts["threshold"]
     feat = tree.consts["feature"]
     upper = np.nextafter(t32, np.float32(np.inf)).astype(np.float64)
