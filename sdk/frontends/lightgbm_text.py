@@ -3,7 +3,8 @@
 
 LightGBM predicts in double: `double(x) <= threshold` with the threshold printed in full
 (round-trip) precision in the model text, so a float32 x goes left exactly when
-x <= the largest float32 <= threshold. Missing values, per split (decision_type bits 2-3):
+x <= the largest float32 <= threshold; but its predict first reads every |x| <= 1e-35 as 0.0
+(`zero_snapped` moves thresholds inside that interval to its edge). Missing values, per split (decision_type bits 2-3):
 NaN type: NaN follows default_left; None: LightGBM reads NaN as 0.0, so NaN goes where 0.0
 goes; Zero (zero_as_missing): NaN and |x| <= 1e-35 follow default_left, reproduced only
 where the threshold already sends that interval the default way (refused otherwise).
@@ -135,6 +136,18 @@ def from_text(text: str, source: str, classes: list | None = None) -> Boosted:
                    feature_names=names if names and len(names) == n_features else None)
 
 
+def zero_snapped(t32: np.ndarray) -> np.ndarray:
+    """LightGBM's predict keeps only inputs with |x| > kZeroThreshold (its sparse rows): every
+    |x| <= 1e-35 is read as 0.0, so it must go where 0.0 goes. A threshold inside [-1e-35, 1e-35)
+    (LightGBM learns ±1.0000000180025095e-35 often) moves to the edge of that interval on 0's side."""
+    kz = np.float32(K_ZERO)
+    t32 = t32.copy()
+    inside = (t32 >= -kz) & (t32 < kz)
+    t32[inside & (t32 >= 0)] = kz                                       # 0 goes left: so does all of it
+    t32[inside & (t32 < 0)] = np.nextafter(-kz, np.float32(-np.inf))    # 0 goes right: so does all of it
+    return t32
+
+
 def _tree(t: dict, source: str, index: int) -> BoostedTree:
     n_leaves = int(t.get("num_leaves", "1"))
     leaf_value = _arr(t, "leaf_value", np.float64)
@@ -156,7 +169,7 @@ def _tree(t: dict, source: str, index: int) -> BoostedTree:
     for dst, src in zip((left, right), kids):
         dst[:n_int] = np.where(src >= 0, src, n_int + ~src)
     t32 = np.zeros(n, np.float32)
-    t32[:n_int] = floor_float32(thr)
+    t32[:n_int] = zero_snapped(floor_float32(thr))
     default_left = (dtype >> 1) & 1 == 1
     missing = (dtype >> 2) & 3
     nan_left = np.zeros(n, bool)
