@@ -136,6 +136,21 @@ def test_gap8_soft_float_boosting(tmp_path):
         (check_regressor if i == 2 else check_classifier)(est, cm, X32)
 
 
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["cortex-m4", "arm"])
+def test_table_layout_on_targets(target, tmp_path):
+    """The table kernel (ek_tree_boost_f32) with softmax and sigmoid links on the FPU targets."""
+    require_target(target)
+    X, y = nan_data(n_classes=3)
+    for i, est in enumerate([xgb.XGBClassifier(n_estimators=4, max_depth=3).fit(X, y),
+                             HistGradientBoostingClassifier(max_iter=4, max_leaf_nodes=6).fit(X, y == 2)]):
+        X32 = probe_rows(to_graph(est), X, limit=300)
+        X32 = X32[~np.isinf(X32).any(axis=1)]
+        cm = edgekiln.convert(est, target, workdir=tmp_path / str(i), options={"tree_layout": "table"})
+        assert (cm.project / "runtime/kernels/ek_tree_predict_f32.c").exists()
+        check_classifier(est, cm, X32)
+
+
 def _f32(doc):
     if isinstance(doc, dict):
         return {k: _f32(v) for k, v in doc.items()}

@@ -8,7 +8,7 @@ from sklearn.datasets import load_diabetes
 
 import edgekiln
 from conftest import DATASETS, as_float32, assert_parity, dataset, near_tie_for, require_target
-from zoo import CLASSIFIERS, CLUSTERERS, REGRESSORS
+from zoo import BOOSTED, CLASSIFIERS, CLUSTERERS, REGRESSORS
 
 TARGETS = [
     pytest.param("host", id="host"),
@@ -29,6 +29,9 @@ def test_classifier_parity(target, data, model_id, factory, exact, tmp_path):
     if target != "host":
         ins = cm.last_run.instruction_summary()
         assert ins is not None and 0 < ins["per_inference_min"] <= ins["per_inference_median"] <= ins["per_inference_max"]
+
+
+TABLE_MODELS = [m for m in CLASSIFIERS + REGRESSORS if m[2] and m[0] not in BOOSTED]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -59,8 +62,7 @@ def test_kmeans_parity(target, data, model_id, factory, exact, tmp_path):
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("data", list(DATASETS))
-@pytest.mark.parametrize("model_id,factory,exact", [c for c in CLASSIFIERS if c[2]] + [r for r in REGRESSORS if r[2]],
-                         ids=[c[0] for c in CLASSIFIERS if c[2]] + [r[0] for r in REGRESSORS if r[2]])
+@pytest.mark.parametrize("model_id,factory,exact", TABLE_MODELS, ids=[m[0] for m in TABLE_MODELS])
 def test_table_tree_layout_parity(target, data, model_id, factory, exact, tmp_path):
     """The compact array layout is exact too (auto picks inline code for these sizes)."""
     require_target(target)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
-                              RandomForestRegressor)
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                              GradientBoostingRegressor, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                              RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -13,12 +14,39 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+
+
+def _boosting_libraries(kind: str) -> list:
+    """XGBoost and LightGBM (the test extra installs them; absent, their rows are absent)."""
+    rows = []
+    try:
+        import xgboost as xgb
+    except ImportError:
+        pass
+    else:
+        rows.append((f"xgb{'r' if kind == 'regressor' else ''}",
+                     (lambda: xgb.XGBRegressor(n_estimators=8, max_depth=3)) if kind == "regressor" else
+                     (lambda: xgb.XGBClassifier(n_estimators=5, max_depth=3)), True))
+    try:
+        import lightgbm as lgb
+    except ImportError:
+        pass
+    else:
+        rows.append((f"lgbm{'r' if kind == 'regressor' else ''}",
+                     (lambda: lgb.LGBMRegressor(n_estimators=8, num_leaves=8, verbose=-1)) if kind == "regressor" else
+                     (lambda: lgb.LGBMClassifier(n_estimators=5, num_leaves=8, verbose=-1)), True))
+    return rows
+
+
 CLASSIFIERS = [
     ("dt", lambda: DecisionTreeClassifier(random_state=0), True),
     ("rf", lambda: RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0), True),
     ("et", lambda: ExtraTreesClassifier(n_estimators=8, random_state=0), True),
     ("scaled_dt", lambda: make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=0)), True),
     ("minmax_rf", lambda: make_pipeline(MinMaxScaler(), RandomForestClassifier(5, random_state=0)), True),
+    ("gbc", lambda: GradientBoostingClassifier(n_estimators=5, max_depth=2, random_state=0), True),
+    ("hgb", lambda: HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=8, random_state=0), True),
+    *_boosting_libraries("classifier"),
     ("gnb", lambda: GaussianNB(), False),
     ("logreg", lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), False),
     ("linsvc", lambda: make_pipeline(StandardScaler(), LinearSVC(max_iter=5000)), False),
@@ -35,12 +63,18 @@ REGRESSORS = [
     ("dtr", lambda: DecisionTreeRegressor(max_depth=8, random_state=0), True),
     ("rfr", lambda: RandomForestRegressor(n_estimators=8, max_depth=8, random_state=0), True),
     ("etr", lambda: ExtraTreesRegressor(n_estimators=5, max_depth=8, random_state=0), True),
+    ("gbr", lambda: GradientBoostingRegressor(n_estimators=8, max_depth=3, random_state=0), True),
+    ("hgbr", lambda: HistGradientBoostingRegressor(max_iter=8, max_leaf_nodes=8, random_state=0), True),
+    *_boosting_libraries("regressor"),
     ("linreg", lambda: LinearRegression(), False),
     ("ridge", lambda: make_pipeline(StandardScaler(), Ridge()), False),
     ("lasso", lambda: Lasso(alpha=0.1), False),
     ("svr", lambda: make_pipeline(StandardScaler(), SVR()), False),
     ("knnr", lambda: KNeighborsRegressor(weights="distance"), False),
 ]
+
+# Boosted rows: their table layout runs in tests/test_boosting.py (keeps the parity sweep short).
+BOOSTED = {"gbc", "hgb", "xgb", "lgbm", "gbr", "hgbr", "xgbr", "lgbmr"}
 
 CLUSTERERS = [
     ("kmeans", lambda: KMeans(n_clusters=4, n_init=3, random_state=0), False),
