@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
@@ -24,9 +24,9 @@ X, y = load_iris(return_X_y=True)
 
 def test_unsupported_estimator_lists_supported_and_nearest():
     with pytest.raises(UnsupportedModelError) as e:
-        edgekiln.export(GradientBoostingClassifier(n_estimators=3).fit(X, y), "host", "/tmp/unused")
+        edgekiln.export(AdaBoostClassifier(n_estimators=3).fit(X, y), "host", "/tmp/unused")
     msg = str(e.value)
-    assert "GradientBoostingClassifier is not supported" in msg
+    assert "AdaBoostClassifier is not supported" in msg
     assert "nearest supported alternative is DecisionTreeClassifier" in msg or "RandomForest" in msg
     assert "KNeighborsClassifier" in msg and "GaussianNB" in msg  # the supported list
 
@@ -94,10 +94,14 @@ def test_malformed_and_missing_model_files(tmp_path):
         edgekiln.load_model(bad)
     with pytest.raises(ModelLoadError, match="does not exist"):
         edgekiln.load_model(tmp_path / "nope.skops")
-    text = tmp_path / "model.txt"
+    text = tmp_path / "model.txt"  # .txt is a LightGBM model file
     text.write_text("x")
-    with pytest.raises(ModelLoadError, match="unknown model file type"):
+    with pytest.raises(ModelLoadError, match="not a LightGBM model"):
         edgekiln.load_model(text)
+    other = tmp_path / "model.csv"
+    other.write_text("x")
+    with pytest.raises(ModelLoadError, match="unknown model file type"):
+        edgekiln.load_model(other)
 
 
 def test_constant_target_trees(tmp_path):
