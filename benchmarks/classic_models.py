@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
@@ -48,6 +48,11 @@ ZOO = {
     "svc_rbf": lambda: SVC(),
     "knn_5": lambda: KNeighborsClassifier(),
     "kmeans": lambda: KMeans(n_clusters=8, n_init=3, random_state=0),
+    # gradient boosting: 20 rounds (one tree per class and round on digits)
+    "gradient_boosting_20x3": lambda: GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0),
+    "hist_gradient_boosting_20": lambda: HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=8, random_state=0),
+    "xgboost_20x3": lambda: __import__("xgboost").XGBClassifier(n_estimators=20, max_depth=3),
+    "lightgbm_20x8": lambda: __import__("lightgbm").LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1),
 }
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}
 

@@ -41,6 +41,8 @@ LINEAR_CLASSIFIERS = {"LogisticRegression", "LogisticRegressionCV", "RidgeClassi
                       "RidgeClassifierCV", "SGDClassifier", "Perceptron",
                       "PassiveAggressiveClassifier", "LinearSVC"}
 SVM_CLASSIFIERS = {"SVC", "NuSVC"}
+# Boosted classifiers: m2cgen returns the class probabilities (two for a binary model).
+BOOST_CLASSIFIERS = {"GradientBoostingClassifier", "XGBClassifier", "LGBMClassifier"}
 SVM_KERNELS = {"rbf", "sigmoid", "poly", "linear"}
 # m2cgen 0.10's SklearnGLMModelAssembler reads ``model._link_instance``, which scikit-learn
 # removed in 1.1 (GLMs now keep the link in ``_base_loss``): export raises AttributeError.
@@ -68,7 +70,7 @@ def _mode(estimator) -> str:
     if _common.task_of(estimator) == _common.TASK_REGRESS:
         return "regress"
     n_classes = len(estimator.classes_)
-    if kind in TREE_CLASSIFIERS:
+    if kind in TREE_CLASSIFIERS | BOOST_CLASSIFIERS:
         return "argmax"
     if kind in LINEAR_CLASSIFIERS:
         return "sign" if n_classes == 2 else "argmax"
@@ -99,9 +101,12 @@ def unsupported_reason(estimator) -> str | None:
         return f"m2cgen: {exc}"
     if not hasattr(estimator, "n_features_in_"):
         return "estimator is not fitted (or not a scikit-learn estimator)"
+    if kind == "XGBClassifier" and int(__import__("xgboost").__version__.split(".")[0]) >= 2:
+        # its assembler divides by the booster's base_score, which XGBoost >= 2 no longer reports there
+        return "m2cgen 0.10 cannot export XGBoost >= 2 models (TypeError on base_score)"
     task = _common.task_of(estimator)
     if task == _common.TASK_CLASSIFY:
-        if kind not in TREE_CLASSIFIERS | LINEAR_CLASSIFIERS | SVM_CLASSIFIERS:
+        if kind not in TREE_CLASSIFIERS | LINEAR_CLASSIFIERS | SVM_CLASSIFIERS | BOOST_CLASSIFIERS:
             return f"m2cgen exports {kind}, but the adapter has no output mapping for it"
         if getattr(estimator, "n_outputs_", 1) != 1:
             return "multi-output classifiers are not supported"
