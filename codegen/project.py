@@ -20,6 +20,7 @@ from edgekiln.ir import Graph
 from edgekiln.version import __version__
 
 from .lowering import lowering_for
+from .mains import main_context, main_template
 from .memory_plan import check_fits, memory_plan
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -147,6 +148,7 @@ def project_options(target: Any, options: dict | None) -> dict:
     # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
     options.setdefault("soft_float", target.fpu.startswith("none"))
     options.setdefault("dtype", "float32")
+    main_template(options)  # checks options["main"] (harness, board, energyrunner)
     return options
 
 
@@ -194,9 +196,10 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         slots=cores if batch else 1, kernel_cores=1 if batch else cores, batch_cores=cores if batch else 0,
         buffers=graph.intermediates, fixed=fixed,
     )
+    ctx.update(main_context(graph, target, options, ctx["n_outputs"]))
     (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
     (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
-    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
+    (out / "main.c").write_text(env.get_template(main_template(options)).render(ctx))
 
     # Runtime subset: headers, the model's kernels, the protocol, the port.
     rt = out / "runtime"

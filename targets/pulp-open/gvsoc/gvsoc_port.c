@@ -109,6 +109,11 @@ static int32_t console_fd = -2;         /* -2: not opened yet */
 static char in_buf[128];
 static uint32_t in_len, in_pos;
 
+void ek_port_flush(void)
+{
+    flush();
+}
+
 int ek_port_getc(void)
 {
     if (console_fd == -2)
