@@ -15,14 +15,17 @@ from ._options import codegen_options, export_options, sim_option, target_option
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="project folder to write")
 @export_options
 @sim_option()
+@click.option("--main", "main_kind", type=click.Choice(["harness", "board", "energyrunner"]), default="harness",
+              show_default=True, help="main.c: the simulator test harness, the board protocol server (docs/boards.md) "
+              "or the MLPerf Tiny EnergyRunner text API")
 @trust_pickle_option
 def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, batch: bool,
-           dtype: str, calib: str | None, sim: str | None, trust_pickle: bool) -> None:
+           dtype: str, calib: str | None, sim: str | None, main_kind: str, trust_pickle: bool) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from ..api import export as do_export
 
     info = do_export(load_model_file(model, trust_pickle), target, output, name=name,
-                     options=codegen_options(tree_layout, cores, batch, dtype, calib),
+                     options={**codegen_options(tree_layout, cores, batch, dtype, calib), "main": main_kind},
                      calibration=read_data(calib) if calib else None, sim=sim)
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
