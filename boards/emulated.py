@@ -9,6 +9,7 @@ The instruction-count plugin runs as in the simulator path; its counts (one per 
 in order) are read when the emulator exits."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from edgekiln.errors import SimulatorError
 from edgekiln.targets import get_target
 from edgekiln.targets.simulators.plugin import parse_counts, per_inference, plugin_arguments
+from edgekiln.targets.simulators.qmp import qmp_args
 from edgekiln.targets.simulators.runner import simulator_command
 
 from .registry import Board
@@ -41,6 +43,7 @@ class EmulatedBoard:
         self.counts_file = Path(self._tmp.name) / "counts.txt"
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
+        self.qmp: Path | None = None
         self._pty: tuple[int, int] | None = None
 
     def start(self) -> str:
@@ -59,6 +62,8 @@ class EmulatedBoard:
             if "-serial" not in cmd:
                 raise SimulatorError(f"target {self.target.name}'s simulator has no -serial option to redirect")
             port = free_tcp_port()
+            self.qmp = Path(self._tmp.name) / "qmp.sock"
+            cmd[1:1] = qmp_args(self.qmp)  # to press the reset button (reset())
             i = cmd.index("-serial")
             cmd[i + 1] = f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
             self.url = f"socket://127.0.0.1:{port}"
@@ -71,6 +76,21 @@ class EmulatedBoard:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def reset(self, timeout: float = 5.0) -> None:
+        """Press the reset button (QMP system_reset): the firmware boots again and says HELLO."""
+        if getattr(self, "qmp", None) is None:
+            raise SimulatorError(f"{self.board.name} has no reset line (user-mode emulator)")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.qmp))
+            f = s.makefile("rwb")
+            f.readline()  # greeting
+            for cmd in ({"execute": "qmp_capabilities"}, {"execute": "system_reset"}):
+                f.write((json.dumps(cmd) + "\n").encode())
+                f.flush()
+                while "return" not in (msg := json.loads(f.readline())) and "error" not in msg:
+                    pass
 
     def kill(self) -> None:
         """Power the board off (tests: a board that dies mid-run)."""
