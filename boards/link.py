@@ -24,6 +24,9 @@ from . import messages as m
 from .framing import SEQ_NONE, VERSION, Frame, FrameDecoder, FrameError, encode_frame
 
 
+MAX_BACKOFF_S = 0.5
+
+
 class LinkError(EdgekilnError):
     """The board link failed: no answer, a lost connection, or a refused request."""
 
@@ -142,7 +145,7 @@ class BoardLink:
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
-                time.sleep(self.backoff * (2 ** (attempt - 1)))
+                time.sleep(min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF_S))
             self._send(type_, seq, payload)
             got = self._await(type_, seq)
             if isinstance(got, Frame):
