@@ -11,7 +11,7 @@ from edgekiln.errors import InputError
 from edgekiln.fingerprint import graph_fingerprint
 from edgekiln.ir import Graph
 
-TEMPLATES = {"harness": "main.c.j2", "board": "main_board.c.j2", "energyrunner": "main_energyrunner.c.j2"}
+TEMPLATES = {"harness": "main.c.j2", "board": "main_board.c.j2"}
 FRAME_BUDGET = 1024  # bytes of request / reply payload a batch is sized to
 MAX_BATCH = 32
 

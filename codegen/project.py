@@ -148,7 +148,7 @@ def project_options(target: Any, options: dict | None) -> dict:
     # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
     options.setdefault("soft_float", target.fpu.startswith("none"))
     options.setdefault("dtype", "float32")
-    main_template(options)  # checks options["main"] (harness, board, energyrunner)
+    main_template(options)  # checks options["main"] (harness or board)
     return options
 
 

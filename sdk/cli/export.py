@@ -15,9 +15,8 @@ from ._options import codegen_options, export_options, sim_option, target_option
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="project folder to write")
 @export_options
 @sim_option()
-@click.option("--main", "main_kind", type=click.Choice(["harness", "board", "energyrunner"]), default="harness",
-              show_default=True, help="main.c: the simulator test harness, the board protocol server (docs/boards.md) "
-              "or the MLPerf Tiny EnergyRunner text API")
+@click.option("--main", "main_kind", type=click.Choice(["harness", "board"]), default="harness",
+              show_default=True, help="main.c: the simulator test harness, or the board protocol server (docs/boards.md)")
 @trust_pickle_option
 def export(model: str, target: str, output: str, name: str, tree_layout: str, cores: int, batch: bool,
            dtype: str, calib: str | None, sim: str | None, main_kind: str, trust_pickle: bool) -> None:
