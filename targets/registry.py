@@ -43,7 +43,7 @@ class Target:
     memory: list[MemoryRegion]
     stack_bytes: int
     kernel_families: list[str] = field(default_factory=list)
-    parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c, or "port"
+    parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c (single, pthread, cluster)
     variant: str | None = None  # simulator variant ("gvsoc"), None for the base description
     variants: list[str] = field(default_factory=list)  # the variants this target offers
 

@@ -86,7 +86,7 @@ PARALLEL = [c for c in CLASSIFIERS if c[0] in {"rf", "gnb", "svc_rbf", "knn"}]
 @pytest.mark.parametrize("model_id,factory,exact", PARALLEL, ids=[m[0] for m in PARALLEL])
 def test_cluster_team_matches_one_core(target, model_id, factory, exact, tmp_path):
     """cores=8: the fabric controller and harts 1..7 run the kernel through the parked-hart
-    team port (common/riscv_virt_team.c); outputs are bit-identical to one core. Only the
+    team port (runtime_c/parallel/ek_team_cluster.c); outputs are bit-identical to one core. Only the
     heavy kernels win on iris: a fork/join costs about 100 instructions, more than a small
     forest or GaussianNB saves by splitting."""
     require_target(target)

@@ -1,6 +1,6 @@
 /* gvsoc_startup.c (pulp-open --sim gvsoc) - reset on GVSoC's pulp-open: the fabric
  * controller starts the cluster and sleeps; cluster core 0 runs main() (the harness), the
- * other cluster cores park in ek_team_worker (gvsoc_team.c) until a fork wakes them. So
+ * other cluster cores park in ek_team_worker (runtime_c/parallel/ek_team_cluster.c) until a fork wakes them. So
  * every member of a team is a cluster core working on L1, as a PMSIS cluster task runs.
  *
  * GVSoC's ELF loader starts only the fabric controller (mhartid = 31 << 5), at the ELF
@@ -12,10 +12,10 @@
  * Until core 0 first wakes it, a cluster core touches nothing but its own stack. */
 #include <stdint.h>
 
+#include "ek_cluster.h"
 #include "ek_port.h"
 #include "ek_protocol.h"
 
-#define EK_CLUSTER_CORES 8
 #define EK_WORKER_STACK_BYTES 1024          /* PMSIS's default for cluster worker cores */
 #define EK_FC_CLUSTER_ID 31
 #define EK_CLUSTER_CTRL 0x10200000u          /* fetch enable at +0x08, boot addresses at +0x40 */
@@ -61,6 +61,9 @@ void _start(void)
         "mul t0, a0, t0\n\t"
         "la sp, worker_stacks\n\t"
         "add sp, sp, t0\n\t"
+        "li t0, " EK_STR(EK_EU_MASK_OR_ADDR) "\n\t"
+        "li t1, 1\n\t"
+        "sw t1, 0(t0)\n\t"                 /* sleep until software event 0 (ek_cluster.h) */
         "j ek_team_worker\n"
         "2:\n\t"
         "wfi\n\t"
