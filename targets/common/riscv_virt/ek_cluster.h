@@ -47,4 +47,10 @@ static inline void ek_cluster_sleep(uint32_t core)
     __asm__ volatile("fence iorw, iorw" ::: "memory");
 }
 
+/* Start-up (targets/common/riscv_startup.c): QEMU virt (-bios none) starts every hart at
+ * once at the start of DRAM, hart number = core number; nothing to add. */
+#define EK_CLUSTER_START_EVERY ""
+#define EK_CLUSTER_START_PARKED ""
+#define EK_CLUSTER_START_TAIL ""
+
 #endif

@@ -1,6 +1,6 @@
 /* ek_markers.c (pulp-open --sim gvsoc) - replaces runtime_c/protocol/ek_markers.c (same file
  * name, so the project takes this one): the markers read each core's performance counters
- * (enabled in gvsoc_startup.c: counter 0x780 cycles, 0x781 instructions) instead of being
+ * (enabled at reset, gvsoc/ek_cluster.h: counter 0x780 cycles, 0x781 instructions) instead of being
  * seen by a QEMU plugin.
  *
  * Per core, over [ek_mark_begin, ek_mark_end): instructions, of which inside
