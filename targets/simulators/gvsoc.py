@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
-from .process import SimulatorProcess, per_sample
+from .process import SimulatorProcess, per_sample_figures
 
 BULK_FILE, CONSOLE_FILE = "ek_inputs.bin", "ek_console.txt"  # = gvsoc/gvsoc_port.c
 NO_BULK = bytes(16)  # a header with magic 0: the harness reads the console file instead
@@ -49,12 +49,8 @@ def run_gvsoc(elf: str | Path, target: Target, X: np.ndarray, *, timeout: float 
                             exit_label=f"{target.name} firmware on gvsoc").run()
     labels, outputs, task, stack = parse_harness_output(text, len(X))
     cycles, instructions, per_core = parse_perf(text)
-    chunk = batch_chunk(text)
-    runs = -(-len(X) // chunk)
-    if len(cycles) != runs:
-        raise SimulatorError(f"the performance counters reported {len(cycles)} timed runs, expected {runs}")
-    if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
-        cycles, instructions, per_core = per_sample(len(X), chunk, cycles, instructions, per_core)
+    cycles, instructions, per_core = per_sample_figures(text, len(X), "the performance counters",
+                                                        cycles, instructions, per_core)
     critical = [max(p.values()) for p in per_core]
     return RunResult(target=target.name, simulator="gvsoc", labels=labels, outputs=outputs, task=task,
                      instructions=instructions, critical_path=critical, per_core=per_core, cycles=cycles,

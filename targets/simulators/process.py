@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from edgekiln.errors import SimulatorError
+from edgekiln.results import batch_chunk
 
 from ..registry import Target
 
@@ -81,3 +82,14 @@ def per_sample(n: int, chunk: int, *series: list) -> tuple[list, ...]:
         for acc, v in zip(out, values):
             acc += [{k: x // m for k, x in v.items()} if isinstance(v, dict) else v // m] * m
     return out
+
+
+def per_sample_figures(text: str, n: int, counter: str, *series: list) -> tuple[list, ...]:
+    """Figures per sample from figures per timed run: checks the harness timed as many runs
+    as its batch size implies (`counter` names who counted, for the error), then spreads
+    batch runs over their samples."""
+    chunk = batch_chunk(text)
+    runs = -(-n // chunk)
+    if len(series[0]) != runs:
+        raise SimulatorError(f"{counter} saw {len(series[0])} timed runs, expected {runs}")
+    return per_sample(n, chunk, *series) if chunk > 1 else series

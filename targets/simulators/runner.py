@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
 from .plugin import parse_counts, per_inference, plugin_arguments
-from .process import SimulatorProcess, per_sample
+from .process import SimulatorProcess, per_sample_figures
 from .qmp import core_states, qmp_args
 
 
@@ -77,12 +76,8 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
         instructions = critical = per_core = None
         if count:
             instructions, critical, per_core = per_inference(parse_counts(counts_file))
-            chunk = batch_chunk(text)
-            runs = -(-len(X) // chunk)
-            if len(instructions) != runs:
-                raise SimulatorError(f"instruction counter saw {len(instructions)} timed runs, expected {runs}")
-            if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
-                instructions, critical, per_core = per_sample(len(X), chunk, instructions, critical, per_core)
+            instructions, critical, per_core = per_sample_figures(text, len(X), "instruction counter",
+                                                                  instructions, critical, per_core)
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,
                      outputs=outputs, task=task, instructions=instructions, critical_path=critical,
                      per_core=per_core, stack_bytes=stack, log=text)
