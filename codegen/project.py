@@ -215,12 +215,11 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         dst.parent.mkdir(exist_ok=True)
         shutil.copy(_kernel_path(k, target.kernel_families), dst)
         sources.append(f"runtime/kernels/{k}")
-    # The team (fork/join) port: a runtime one by name, or the target's own among its sources.
-    if target.parallel != "port":
-        (rt / "parallel").mkdir()
-        team = f"ek_team_{target.parallel}.c"
-        shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
-        sources.append(f"runtime/parallel/{team}")
+    # The team (fork/join) port by name; "cluster" runs over the target's ek_cluster.h.
+    (rt / "parallel").mkdir()
+    team = f"ek_team_{target.parallel}.c"
+    shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
+    sources.append(f"runtime/parallel/{team}")
     # A port file of the same name replaces a protocol one (GVSoC's ek_markers.c reads counters).
     port_names = {Path(src).name for src in target.port_sources}
     for p in sorted((RUNTIME / "protocol").glob("*.c")):
@@ -230,9 +229,10 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         shutil.copy(p, rt / "protocol" / p.name)
         sources.append(f"runtime/protocol/{p.name}")
     (rt / "port").mkdir()
-    for src in target.port_sources:
+    for src in target.port_sources:  # .c files are compiled; .h files are on the include path
         shutil.copy(target.path / src, rt / "port" / Path(src).name)
-        sources.append(f"runtime/port/{Path(src).name}")
+        if src.endswith(".c"):
+            sources.append(f"runtime/port/{Path(src).name}")
     if target.linker_template:
         # Relative to the target folder, like `sources`, so targets can share one in common/.
         tpl = target.path / target.linker_template

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import require_target
+from conftest import require_target, target_params, targets_where
 from edgekiln.flash_offload.lm import model as lm
 from edgekiln.flash_offload.dense.c_build import C_DIR, build
 from edgekiln.flash_offload.dense.c_runner import CRuntimeError, run_c
@@ -18,7 +18,10 @@ from edgekiln.flash_offload.dense.engine import OffloadEngine
 from edgekiln.flash_offload.dense.predictor import Predictor
 from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-TARGETS = ["host", pytest.param("arm", marks=pytest.mark.qemu)]   # arm runs under qemu-aarch64
+# The flash C runtime reads files through POSIX: the host and Linux user-mode targets (arm
+# runs under qemu-aarch64).
+TARGETS = target_params(targets_where(kind=("host", "linux-user")))
+LINUX_USER = target_params(targets_where(kind=("linux-user",)))
 TIE = 1e-4       # logit gap under which float32 sum order may pick either token
 PROMPT = b"The cat sat"
 
@@ -39,10 +42,11 @@ def random_model(seed: int, V=256, d=32, L=2, h=4, f=64, T=48):
     return cfg, res, ffn
 
 
-def reference(cfg, res, ffn, prompt: bytes, n: int) -> tuple[list[int], list[float]]:
-    """Greedy tokens and the logit margin (best - second) at every position, numpy float32."""
+def reference(cfg, res, ffn, prompt: bytes, n: int, ffn_fn=None) -> tuple[list[int], list[float]]:
+    """Greedy tokens and the logit margin (best - second) at every position, numpy float32;
+    `ffn_fn(layer, h)` replaces the dense FFN when given."""
     cache = lm.KVCache.empty(cfg)
-    fn = lm.dense_ffn(ffn)
+    fn = ffn_fn or lm.dense_ffn(ffn)
     margins, out = [], []
     seq = list(prompt)
     for pos in range(len(prompt) + n - 1):
@@ -109,11 +113,10 @@ def test_forward_matches_numpy(rand, target):
     np.testing.assert_allclose(got_m, margins[: len(got_m)], atol=5e-5, rtol=0)
 
 
-@pytest.mark.qemu
-def test_arm_bit_identical_to_host(rand):
-    require_target("arm")
+@pytest.mark.parametrize("target", LINUX_USER)
+def test_arm_bit_identical_to_host(rand, target):
     path = rand[0]
-    host, arm = (run_c(path, PROMPT, 8, target=t) for t in ("host", "arm"))
+    host, arm = (run_c(path, PROMPT, 8, target=t) for t in ("host", target))
     assert host.tokens == arm.tokens
     assert [r.margin for r in host.records] == [r.margin for r in arm.records]
 
@@ -199,22 +202,17 @@ def test_predictor_mode_matches_spec(rand, rand_pred):
     path, cfg, res, ffn = rand
     ppath, pred = rand_pred
     n = 10
-    cache, counts, margins, seq, want = lm.KVCache.empty(cfg), [], [], list(PROMPT), []
+    counts: list[int] = []
 
     def ffn_fn(i, h):
+        if i == 0:
+            counts.append(0)
         m = pred.predict(i, h)
         counts[-1] += int(m.sum())
         up, b_up, down = ffn[i]
         return lm.ffn_rows(h, up[m], b_up[m], down[m])
 
-    for pos in range(len(PROMPT) + n - 1):
-        counts.append(0)
-        logits = lm.forward_token(cfg, res, seq[pos], cache, ffn_fn)
-        top = np.sort(logits)[-2:]
-        margins.append(float(top[1] - top[0]))
-        if pos >= len(PROMPT) - 1:
-            want.append(int(np.argmax(logits)))
-            seq.append(want[-1])
+    want, margins = reference(cfg, res, ffn, PROMPT, n, ffn_fn)
     r = run_c(path, PROMPT, n, mode="predictor", predictor=ppath, static_rows=0, cache_rows=cfg["f"])
     assert [rec.counters["predicted"] for rec in r.records] == counts
     assert [rec.counters["used"] for rec in r.records] == counts   # no static, nothing dropped

@@ -170,14 +170,23 @@ int ek_fo_json_item(const ek_fo_jtok *toks, int arr, int i)
     return k;
 }
 
-int ek_fo_json_num(const char *text, const ek_fo_jtok *t, double *out)
+/* Copies primitive token t into buf as a NUL-terminated string; -1 if it is not a
+ * primitive or does not fit. */
+static int primitive_text(const char *text, const ek_fo_jtok *t, char *buf, int cap)
 {
-    char buf[64];
     int n = t->end - t->start;
-    if (t->type != EK_FO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
+    if (t->type != EK_FO_J_PRIMITIVE || n <= 0 || n >= cap)
         return -1;
     memcpy(buf, text + t->start, (size_t)n);
     buf[n] = '\0';
+    return 0;
+}
+
+int ek_fo_json_num(const char *text, const ek_fo_jtok *t, double *out)
+{
+    char buf[64];
+    if (primitive_text(text, t, buf, (int)sizeof buf) != 0)
+        return -1;
     char *end;
     *out = strtod(buf, &end);
     return *end == '\0' ? 0 : -1;
@@ -186,11 +195,8 @@ int ek_fo_json_num(const char *text, const ek_fo_jtok *t, double *out)
 int ek_fo_json_int(const char *text, const ek_fo_jtok *t, int64_t *out)
 {
     char buf[32];
-    int n = t->end - t->start;
-    if (t->type != EK_FO_J_PRIMITIVE || n <= 0 || n >= (int)sizeof buf)
+    if (primitive_text(text, t, buf, (int)sizeof buf) != 0)
         return -1;
-    memcpy(buf, text + t->start, (size_t)n);
-    buf[n] = '\0';
     char *end;
     long long v = strtoll(buf, &end, 10);
     if (*end != '\0')
