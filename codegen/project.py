@@ -25,6 +25,21 @@ from .memory_plan import check_fits, memory_plan
 TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME = Path(edgekiln.runtime_c.__file__).parent
 TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
+# Every key `options` may hold (docs/cli.md); "fixed" and "sim" are also written by edgekiln
+# itself into project.json, which `kiln profile` renders again.
+OPTION_KEYS = ("tree_layout", "cores", "batch", "dtype", "fixed_headroom_bits", "soft_float", "tree_keys",
+               "fixed", "sim")
+
+
+def check_option_keys(options: dict | None) -> None:
+    """A misspelt option must not be ignored: name it, the nearest valid key, and all of them."""
+    import difflib
+
+    for key in options or {}:
+        if key not in OPTION_KEYS:
+            near = difflib.get_close_matches(str(key), OPTION_KEYS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise InputError(f"unknown option {key!r}{hint} Valid options: {', '.join(OPTION_KEYS)}")
 
 
 @dataclass
@@ -137,6 +152,7 @@ def fixed_entry(graph: Graph, options: dict) -> dict | None:
 def project_options(target: Any, options: dict | None) -> dict:
     """The options export builds with: the defaults (cores, batch, sim, soft_float, dtype)
     applied and checked against the target."""
+    check_option_keys(options)
     options = dict(options or {})
     cores = int(options.setdefault("cores", 1))
     options["batch"] = bool(options.setdefault("batch", False))

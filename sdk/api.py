@@ -33,6 +33,9 @@ def to_graph(model: Any, name: str = "model") -> Graph:
 
 def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any = None) -> tuple[Graph, dict]:
     """The graph to lower and the options with the fixed-point plan when dtype is fixed."""
+    from edgekiln.codegen.project import check_option_keys
+
+    check_option_keys(options)
     graph = to_graph(model, name)
     options = dict(options or {})
     if options.get("dtype", "float32") == "fixed" and "fixed" not in options:
