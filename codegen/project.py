@@ -19,6 +19,7 @@ from edgekiln.errors import InputError
 from edgekiln.ir import Graph
 from edgekiln.version import __version__
 
+from . import destination
 from .lowering import lowering_for
 from .memory_plan import check_fits, memory_plan
 
@@ -52,10 +53,14 @@ class ProjectInfo:
     sources: list[str]
     plan: dict  # codegen.plan: memory, kernels, options that shaped them
     options: dict
+    files: dict[str, str] | None = None  # every file edgekiln wrote (but project.json) -> sha256
+    kept_aside: list[str] | None = None  # a user's files moved aside by force=True ("A -> A.orig")
 
     def save(self) -> None:
         doc = {"model": self.model, "target": self.target, "sources": self.sources, "plan": self.plan,
-               "options": self.options, "edgekiln_version": __version__}
+               "options": self.options, "edgekiln_version": __version__,
+               "files": destination.file_hashes(self.path)}
+        self.files = doc["files"]
         (self.path / "project.json").write_text(json.dumps(doc, indent=1))
 
 
@@ -187,15 +192,29 @@ def plan(graph: Graph, target: Any, options: dict | None = None) -> dict:
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
-                   options: dict | None = None) -> ProjectInfo:
-    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
+                   options: dict | None = None, force: bool = False) -> ProjectInfo:
+    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir.
+
+    Everything is checked before anything is written; the project is rendered beside out_dir
+    and moved into place, so a failure leaves nothing. An existing out_dir may hold only
+    files edgekiln wrote unless `force` (codegen/destination.py)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment()
     options = project_options(target, options)
-    cores, batch = options["cores"], options["batch"]
     fixed = fixed_entry(graph, options)
-    nodes, facts, planned = _lower_and_plan(graph, target, options)
+    lowered = _lower_and_plan(graph, target, options)
+    destination.check_destination(out, force)
+    with destination.staging(out) as stage:
+        info = _render(graph, target, stage, harness_outputs, options, fixed, lowered)
+        info.kept_aside = destination.move_into_place(stage, out, force)
+    info.path = out
+    return info
+
+
+def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options: dict, fixed: dict | None,
+            lowered: tuple[list[dict], dict, dict]) -> ProjectInfo:
+    env = environment()
+    cores, batch = options["cores"], options["batch"]
+    nodes, facts, planned = lowered
 
     classes = graph.classes or []
     classes_numeric = bool(classes) and all(isinstance(c, (int, bool)) for c in classes)
@@ -216,8 +235,6 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
 
     # Runtime subset: headers, the model's kernels, the protocol, the port.
     rt = out / "runtime"
-    if rt.exists():
-        shutil.rmtree(rt)
     (rt / "include").mkdir(parents=True)
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)

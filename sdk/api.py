@@ -60,8 +60,12 @@ def plan(model: Any, target: str, *, name: str = "model", options: dict | None =
 
 
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,
-           options: dict | None = None, calibration: Any = None, sim: str | None = None):
+           options: dict | None = None, calibration: Any = None, sim: str | None = None, force: bool = False):
     """Write the self-contained C project for `model` on `target`; returns ProjectInfo.
+
+    An existing out_dir may hold only files edgekiln wrote (project.json lists them); with
+    force=True edgekiln's files are replaced and a user's file in the way is renamed NAME.orig
+    (info.kept_aside), never deleted. A failed export leaves nothing behind.
 
     options: codegen choices, e.g. {"tree_layout": "table"} or {"dtype": "fixed"} (see
     docs/cli.md); fixed point also needs `calibration`, the training data (its ranges)."""
@@ -69,7 +73,8 @@ def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model",
     from edgekiln.targets import get_target
 
     graph, options = prepare_graph(model, name, options, calibration)
-    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options)
+    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options,
+                          force=force)
 
 
 def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,
