@@ -135,8 +135,21 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
     (Path(out) / "Makefile").write_text(environment().get_template("Makefile.j2").render(
         target=target, sources=sources, harness_outputs=int(harness_outputs), warnings=warnings,
         extra_cflags=" ".join(extra_cflags), extra_ldflags=" ".join(extra_ldflags),
-        library_sources=[s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
-                         or s.endswith("ek_markers.c")]))
+        library_sources=library_sources(sources)))
+
+
+def library_sources(sources: list[str]) -> list[str]:
+    """The model alone (`make lib`, CMake's library): model.c and the runtime it calls."""
+    return [s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
+            or s.endswith("ek_markers.c")]
+
+
+def write_cmakelists(out: Path, target: Any, name: str, sources: list[str], harness_outputs: bool = True) -> None:
+    """CMakeLists.txt: the model as a library for an existing CMake project (docs/integration.md)."""
+    lib = library_sources(sources)
+    (Path(out) / "CMakeLists.txt").write_text(environment().get_template("CMakeLists.txt.j2").render(
+        target=target, name=name, library_sources=lib, harness_sources=[s for s in sources if s not in lib],
+        harness_outputs=int(harness_outputs)))
 
 
 def fixed_entry(graph: Graph, options: dict) -> dict | None:
@@ -271,6 +284,7 @@ def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)
+    write_cmakelists(out, target, graph.name, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
     if fixed:
         options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
