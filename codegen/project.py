@@ -19,6 +19,7 @@ from edgekiln.errors import InputError
 from edgekiln.ir import Graph
 from edgekiln.version import __version__
 
+from . import destination
 from .lowering import lowering_for
 from .mains import main_context, main_template
 from .memory_plan import check_fits, memory_plan
@@ -26,6 +27,21 @@ from .memory_plan import check_fits, memory_plan
 TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME = Path(edgekiln.runtime_c.__file__).parent
 TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
+# Every key `options` may hold (docs/cli.md); "fixed" and "sim" are also written by edgekiln
+# itself into project.json, which `kiln profile` renders again.
+OPTION_KEYS = ("tree_layout", "cores", "batch", "dtype", "fixed_headroom_bits", "soft_float", "tree_keys",
+               "fixed", "sim")
+
+
+def check_option_keys(options: dict | None) -> None:
+    """A misspelt option must not be ignored: name it, the nearest valid key, and all of them."""
+    import difflib
+
+    for key in options or {}:
+        if key not in OPTION_KEYS:
+            near = difflib.get_close_matches(str(key), OPTION_KEYS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise InputError(f"unknown option {key!r}{hint} Valid options: {', '.join(OPTION_KEYS)}")
 
 
 @dataclass
@@ -38,10 +54,14 @@ class ProjectInfo:
     sources: list[str]
     plan: dict  # codegen.plan: memory, kernels, options that shaped them
     options: dict
+    files: dict[str, str] | None = None  # every file edgekiln wrote (but project.json) -> sha256
+    kept_aside: list[str] | None = None  # a user's files moved aside by force=True ("A -> A.orig")
 
     def save(self) -> None:
         doc = {"model": self.model, "target": self.target, "sources": self.sources, "plan": self.plan,
-               "options": self.options, "edgekiln_version": __version__}
+               "options": self.options, "edgekiln_version": __version__,
+               "files": destination.file_hashes(self.path)}
+        self.files = doc["files"]
         (self.path / "project.json").write_text(json.dumps(doc, indent=1))
 
 
@@ -116,8 +136,21 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
     (Path(out) / "Makefile").write_text(environment().get_template("Makefile.j2").render(
         target=target, sources=sources, harness_outputs=int(harness_outputs), warnings=warnings,
         extra_cflags=" ".join(extra_cflags), extra_ldflags=" ".join(extra_ldflags),
-        library_sources=[s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
-                         or s.endswith("ek_markers.c")]))
+        library_sources=library_sources(sources)))
+
+
+def library_sources(sources: list[str]) -> list[str]:
+    """The model alone (`make lib`, CMake's library): model.c and the runtime it calls."""
+    return [s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
+            or s.endswith("ek_markers.c")]
+
+
+def write_cmakelists(out: Path, target: Any, name: str, sources: list[str], harness_outputs: bool = True) -> None:
+    """CMakeLists.txt: the model as a library for an existing CMake project (docs/integration.md)."""
+    lib = library_sources(sources)
+    (Path(out) / "CMakeLists.txt").write_text(environment().get_template("CMakeLists.txt.j2").render(
+        target=target, name=name, library_sources=lib, harness_sources=[s for s in sources if s not in lib],
+        harness_outputs=int(harness_outputs)))
 
 
 def fixed_entry(graph: Graph, options: dict) -> dict | None:
@@ -138,6 +171,7 @@ def fixed_entry(graph: Graph, options: dict) -> dict | None:
 def project_options(target: Any, options: dict | None) -> dict:
     """The options export builds with: the defaults (cores, batch, sim, soft_float, dtype)
     applied and checked against the target."""
+    check_option_keys(options)
     options = dict(options or {})
     cores = int(options.setdefault("cores", 1))
     options["batch"] = bool(options.setdefault("batch", False))
@@ -173,15 +207,29 @@ def plan(graph: Graph, target: Any, options: dict | None = None) -> dict:
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
-                   options: dict | None = None) -> ProjectInfo:
-    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
+                   options: dict | None = None, force: bool = False) -> ProjectInfo:
+    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir.
+
+    Everything is checked before anything is written; the project is rendered beside out_dir
+    and moved into place, so a failure leaves nothing. An existing out_dir may hold only
+    files edgekiln wrote unless `force` (codegen/destination.py)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment()
     options = project_options(target, options)
-    cores, batch = options["cores"], options["batch"]
     fixed = fixed_entry(graph, options)
-    nodes, facts, planned = _lower_and_plan(graph, target, options)
+    lowered = _lower_and_plan(graph, target, options)
+    destination.check_destination(out, force)
+    with destination.staging(out) as stage:
+        info = _render(graph, target, stage, harness_outputs, options, fixed, lowered)
+        info.kept_aside = destination.move_into_place(stage, out, force)
+    info.path = out
+    return info
+
+
+def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options: dict, fixed: dict | None,
+            lowered: tuple[list[dict], dict, dict]) -> ProjectInfo:
+    env = environment()
+    cores, batch = options["cores"], options["batch"]
+    nodes, facts, planned = lowered
 
     classes = graph.classes or []
     classes_numeric = bool(classes) and all(isinstance(c, (int, bool)) for c in classes)
@@ -203,8 +251,6 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
 
     # Runtime subset: headers, the model's kernels, the protocol, the port.
     rt = out / "runtime"
-    if rt.exists():
-        shutil.rmtree(rt)
     (rt / "include").mkdir(parents=True)
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)
@@ -241,6 +287,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)
+    write_cmakelists(out, target, graph.name, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
     if fixed:
         options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
