@@ -30,7 +30,8 @@ TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
 # Every key `options` may hold (docs/cli.md); "fixed" and "sim" are also written by edgekiln
 # itself into project.json, which `kiln profile` renders again.
 OPTION_KEYS = ("tree_layout", "cores", "batch", "dtype", "fixed_headroom_bits", "soft_float", "tree_keys",
-               "fixed", "sim")
+               "fixed", "sim", "main",
+               "board")  # board: written by codegen.mains for --main board (sizes, model hash)
 
 
 def check_option_keys(options: dict | None) -> None:
