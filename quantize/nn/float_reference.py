@@ -57,6 +57,8 @@ def _fc(node: Node, a: list) -> np.ndarray:
     y = x.reshape(-1, w.shape[1]) @ w.T
     if len(a) > 2 and a[2] is not None:
         y = y + a[2]
+    if node.attrs.get("keep_num_dims"):
+        y = y.reshape(a[0].shape[:-1] + (w.shape[0],))
     return _f32(activation(y, node.attrs.get("activation")))
 
 
