@@ -103,3 +103,26 @@ def test_unsupported_ops_are_listed_together_before_conversion(tmp_path):
         from_tflite(p)
     msg = str(e.value)
     assert "BATCH_MATMUL (operator 1)" in msg and "BATCH_MATMUL (operator 7)" in msg and "LOGISTIC (operator 12)" in msg
+
+
+def test_max_pool_int8_is_bit_exact_with_litert(tmp_path):
+    """The KWS model with its average pool swapped for a max pool (same options table)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def swap(m):
+        for code in m.operatorCodes:
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.AVERAGE_POOL_2D:
+                code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.MAX_POOL_2D
+
+    p = tmp_path / "maxpool.tflite"
+    p.write_bytes(_packed(swap))
+    g = from_tflite(p)
+    assert "max_pool" in g.ops()
+    it = litert_ref(p)
+    for x in kws_samples()["x"][:6]:
+        q = _quantize_input(it, x)
+        it.set_tensor(it.get_input_details()[0]["index"], q)
+        it.invoke()
+        ours = int8_reference.run(g, {"input_1": q}, keep_all=True)
+        for name, index in g.meta["tensor_index"].items():
+            assert np.array_equal(it.get_tensor(index), ours[name]), name
