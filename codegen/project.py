@@ -19,12 +19,30 @@ from edgekiln.errors import InputError
 from edgekiln.ir import Graph
 from edgekiln.version import __version__
 
+from . import destination
 from .lowering import lowering_for
+from .mains import main_context, main_template
 from .memory_plan import check_fits, memory_plan
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME = Path(edgekiln.runtime_c.__file__).parent
 TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
+# Every key `options` may hold (docs/cli.md); "fixed" and "sim" are also written by edgekiln
+# itself into project.json, which `kiln profile` renders again.
+OPTION_KEYS = ("tree_layout", "cores", "batch", "dtype", "fixed_headroom_bits", "soft_float", "tree_keys",
+               "fixed", "sim", "main",
+               "board")  # board: written by codegen.mains for --main board (sizes, model hash)
+
+
+def check_option_keys(options: dict | None) -> None:
+    """A misspelt option must not be ignored: name it, the nearest valid key, and all of them."""
+    import difflib
+
+    for key in options or {}:
+        if key not in OPTION_KEYS:
+            near = difflib.get_close_matches(str(key), OPTION_KEYS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise InputError(f"unknown option {key!r}{hint} Valid options: {', '.join(OPTION_KEYS)}")
 
 
 @dataclass
@@ -37,10 +55,14 @@ class ProjectInfo:
     sources: list[str]
     plan: dict  # codegen.plan: memory, kernels, options that shaped them
     options: dict
+    files: dict[str, str] | None = None  # every file edgekiln wrote (but project.json) -> sha256
+    kept_aside: list[str] | None = None  # a user's files moved aside by force=True ("A -> A.orig")
 
     def save(self) -> None:
         doc = {"model": self.model, "target": self.target, "sources": self.sources, "plan": self.plan,
-               "options": self.options, "edgekiln_version": __version__}
+               "options": self.options, "edgekiln_version": __version__,
+               "files": destination.file_hashes(self.path)}
+        self.files = doc["files"]
         (self.path / "project.json").write_text(json.dumps(doc, indent=1))
 
 
@@ -115,8 +137,21 @@ def write_makefile(out: Path, target: Any, sources: list[str], *, harness_output
     (Path(out) / "Makefile").write_text(environment().get_template("Makefile.j2").render(
         target=target, sources=sources, harness_outputs=int(harness_outputs), warnings=warnings,
         extra_cflags=" ".join(extra_cflags), extra_ldflags=" ".join(extra_ldflags),
-        library_sources=[s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
-                         or s.endswith("ek_markers.c")]))
+        library_sources=library_sources(sources)))
+
+
+def library_sources(sources: list[str]) -> list[str]:
+    """The model alone (`make lib`, CMake's library): model.c and the runtime it calls."""
+    return [s for s in sources if s.startswith(("model.c", "runtime/kernels/", "runtime/parallel/"))
+            or s.endswith("ek_markers.c")]
+
+
+def write_cmakelists(out: Path, target: Any, name: str, sources: list[str], harness_outputs: bool = True) -> None:
+    """CMakeLists.txt: the model as a library for an existing CMake project (docs/integration.md)."""
+    lib = library_sources(sources)
+    (Path(out) / "CMakeLists.txt").write_text(environment().get_template("CMakeLists.txt.j2").render(
+        target=target, name=name, library_sources=lib, harness_sources=[s for s in sources if s not in lib],
+        harness_outputs=int(harness_outputs)))
 
 
 def fixed_entry(graph: Graph, options: dict) -> dict | None:
@@ -137,6 +172,7 @@ def fixed_entry(graph: Graph, options: dict) -> dict | None:
 def project_options(target: Any, options: dict | None) -> dict:
     """The options export builds with: the defaults (cores, batch, sim, soft_float, dtype)
     applied and checked against the target."""
+    check_option_keys(options)
     options = dict(options or {})
     cores = int(options.setdefault("cores", 1))
     options["batch"] = bool(options.setdefault("batch", False))
@@ -147,6 +183,7 @@ def project_options(target: Any, options: dict | None) -> dict:
     # No FPU: inline trees compare integer keys of the float bits (codegen/ops/tree_ensemble.py).
     options.setdefault("soft_float", target.fpu.startswith("none"))
     options.setdefault("dtype", "float32")
+    main_template(options)  # checks options["main"] (harness or board)
     return options
 
 
@@ -171,15 +208,29 @@ def plan(graph: Graph, target: Any, options: dict | None = None) -> dict:
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
-                   options: dict | None = None) -> ProjectInfo:
-    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir."""
+                   options: dict | None = None, force: bool = False) -> ProjectInfo:
+    """Write the C project for `graph` on `target` (a targets.registry.Target) to out_dir.
+
+    Everything is checked before anything is written; the project is rendered beside out_dir
+    and moved into place, so a failure leaves nothing. An existing out_dir may hold only
+    files edgekiln wrote unless `force` (codegen/destination.py)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment()
     options = project_options(target, options)
-    cores, batch = options["cores"], options["batch"]
     fixed = fixed_entry(graph, options)
-    nodes, facts, planned = _lower_and_plan(graph, target, options)
+    lowered = _lower_and_plan(graph, target, options)
+    destination.check_destination(out, force)
+    with destination.staging(out) as stage:
+        info = _render(graph, target, stage, harness_outputs, options, fixed, lowered)
+        info.kept_aside = destination.move_into_place(stage, out, force)
+    info.path = out
+    return info
+
+
+def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options: dict, fixed: dict | None,
+            lowered: tuple[list[dict], dict, dict]) -> ProjectInfo:
+    env = environment()
+    cores, batch = options["cores"], options["batch"]
+    nodes, facts, planned = lowered
 
     classes = graph.classes or []
     classes_numeric = bool(classes) and all(isinstance(c, (int, bool)) for c in classes)
@@ -194,14 +245,13 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         slots=cores if batch else 1, kernel_cores=1 if batch else cores, batch_cores=cores if batch else 0,
         buffers=graph.intermediates, fixed=fixed,
     )
+    ctx.update(main_context(graph, target, options, ctx["n_outputs"]))
     (out / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
     (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
-    (out / "main.c").write_text(env.get_template("main.c.j2").render(ctx))
+    (out / "main.c").write_text(env.get_template(main_template(options)).render(ctx))
 
     # Runtime subset: headers, the model's kernels, the protocol, the port.
     rt = out / "runtime"
-    if rt.exists():
-        shutil.rmtree(rt)
     (rt / "include").mkdir(parents=True)
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)
@@ -212,12 +262,11 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         dst.parent.mkdir(exist_ok=True)
         shutil.copy(_kernel_path(k, target.kernel_families), dst)
         sources.append(f"runtime/kernels/{k}")
-    # The team (fork/join) port: a runtime one by name, or the target's own among its sources.
-    if target.parallel != "port":
-        (rt / "parallel").mkdir()
-        team = f"ek_team_{target.parallel}.c"
-        shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
-        sources.append(f"runtime/parallel/{team}")
+    # The team (fork/join) port by name; "cluster" runs over the target's ek_cluster.h.
+    (rt / "parallel").mkdir()
+    team = f"ek_team_{target.parallel}.c"
+    shutil.copy(RUNTIME / "parallel" / team, rt / "parallel" / team)
+    sources.append(f"runtime/parallel/{team}")
     # A port file of the same name replaces a protocol one (GVSoC's ek_markers.c reads counters).
     port_names = {Path(src).name for src in target.port_sources}
     for p in sorted((RUNTIME / "protocol").glob("*.c")):
@@ -227,9 +276,10 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
         shutil.copy(p, rt / "protocol" / p.name)
         sources.append(f"runtime/protocol/{p.name}")
     (rt / "port").mkdir()
-    for src in target.port_sources:
+    for src in target.port_sources:  # .c files are compiled; .h files are on the include path
         shutil.copy(target.path / src, rt / "port" / Path(src).name)
-        sources.append(f"runtime/port/{Path(src).name}")
+        if src.endswith(".c"):
+            sources.append(f"runtime/port/{Path(src).name}")
     if target.linker_template:
         # Relative to the target folder, like `sources`, so targets can share one in common/.
         tpl = target.path / target.linker_template
@@ -238,6 +288,7 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
     write_makefile(out, target, sources, harness_outputs=harness_outputs)
+    write_cmakelists(out, target, graph.name, sources, harness_outputs=harness_outputs)
     (out / "graph.json").write_text(graph.to_json())
     if fixed:
         options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}

@@ -9,7 +9,9 @@ through one firmware run on the target's simulator.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ def to_graph(model: Any, name: str = "model") -> Graph:
 
 def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any = None) -> tuple[Graph, dict]:
     """The graph to lower and the options with the fixed-point plan when dtype is fixed."""
+    from edgekiln.codegen.project import check_option_keys
+
+    check_option_keys(options)
     graph = to_graph(model, name)
     options = dict(options or {})
     if options.get("dtype", "float32") == "fixed" and "fixed" not in options:
@@ -60,8 +65,12 @@ def plan(model: Any, target: str, *, name: str = "model", options: dict | None =
 
 
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,
-           options: dict | None = None, calibration: Any = None, sim: str | None = None):
+           options: dict | None = None, calibration: Any = None, sim: str | None = None, force: bool = False):
     """Write the self-contained C project for `model` on `target`; returns ProjectInfo.
+
+    An existing out_dir may hold only files edgekiln wrote (project.json lists them); with
+    force=True edgekiln's files are replaced and a user's file in the way is renamed NAME.orig
+    (info.kept_aside), never deleted. A failed export leaves nothing behind.
 
     options: codegen choices, e.g. {"tree_layout": "table"} or {"dtype": "fixed"} (see
     docs/cli.md); fixed point also needs `calibration`, the training data (its ranges)."""
@@ -69,13 +78,18 @@ def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model",
     from edgekiln.targets import get_target
 
     graph, options = prepare_graph(model, name, options, calibration)
-    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options)
+    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options,
+                          force=force)
 
 
 def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,
             opt: str = "-O2", options: dict | None = None, calibration: Any = None,
             harness_outputs: bool = True, sim: str | None = None) -> "CompiledModel":
-    """Export, build and return a CompiledModel that executes the generated C."""
+    """Export, build and return a CompiledModel that executes the generated C.
+
+    Without `workdir` the project goes to a temporary `edgekiln-<target>-*` folder that is
+    removed by `close()`, at the end of a `with` block, when the model is garbage collected, or
+    at exit; a failed convert removes it at once. A `workdir` is the caller's and is kept."""
     from edgekiln.targets import get_target
     from edgekiln.targets.build import build_project
 
@@ -83,10 +97,16 @@ def convert(model: Any, target: str = "host", *, name: str = "model", workdir: s
     tgt = get_target(target, sim)
     tgt.require_toolchain()
     tgt.require_simulator()
+    temporary = workdir is None
     out = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"edgekiln-{target}-"))
-    export(graph, target, out, name=name, options=options, harness_outputs=harness_outputs, sim=sim)
-    build = build_project(out, opt=opt)
-    return CompiledModel(graph, tgt, out, build)
+    try:
+        export(graph, target, out, name=name, options=options, harness_outputs=harness_outputs, sim=sim)
+        build = build_project(out, opt=opt)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return CompiledModel(graph, tgt, out, build, temporary=temporary)
 
 
 def validate_input(graph: Graph, X: Any) -> np.ndarray:
@@ -119,17 +139,35 @@ def validate_input(graph: Graph, X: Any) -> np.ndarray:
 class CompiledModel:
     """A model compiled for a target; its methods run the generated C on that target."""
 
-    def __init__(self, graph: Graph, target, project: Path, build) -> None:
+    def __init__(self, graph: Graph, target, project: Path, build, *, temporary: bool = False) -> None:
         self.graph, self.target, self.project, self.build = graph, target, project, build
         self.last_run: RunResult | None = None
         self._cache: tuple[bytes, RunResult] | None = None
         self._lib = None
+        self._closed = False
+        # a temporary project goes with the model: at close(), garbage collection or exit
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(project), True) if temporary else None
+
+    def close(self) -> None:
+        """Remove the temporary project folder (a `workdir` is kept); the model cannot run after."""
+        self._closed = True
+        self._lib = None
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> "CompiledModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def classes_(self) -> np.ndarray | None:
         return None if self.graph.classes is None else np.asarray(self.graph.classes)
 
     def run(self, X: Any) -> RunResult:
+        if self._closed:
+            raise InputError("this CompiledModel was closed (its firmware is gone); convert the model again")
         # DataFrame column names as scikit-learn checks them (files on the CLI carry none)
         check_feature_names(self.graph.meta.get("feature_names"), X, self.graph.meta.get("estimator", "the model"))
         X32 = validate_input(self.graph, X)

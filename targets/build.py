@@ -30,6 +30,8 @@ class BuildResult:
     model_ram_bytes: int                # model.o + kernels: data + bss (static RAM)
     firmware_flash_bytes: int
     firmware_ram_bytes: int
+    opt: str = "-O2"         # the flags fw.elf was built with
+    extra_cflags: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -50,21 +52,55 @@ def load_project(path: Path) -> dict:
     return doc
 
 
+def _make(path: Path, opt: str, extra_cflags: str, *args: str) -> list[str]:
+    return ["make", "-s", "-C", str(path), f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", *args]
+
+
+def _stamp(path: Path) -> dict | None:
+    """The flags the fw.elf in `path` was built with (None: no build, or one edgekiln did not record)."""
+    stamp = path / "build" / "flags.json"
+    try:
+        doc = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(doc, dict) and all(isinstance(doc.get(k), str) for k in ("opt", "extra_cflags"))
+    return doc if ok and (path / "fw.elf").exists() else None
+
+
 def build_project(path: str | Path, *, extra_cflags: str = "", opt: str = "-O2", timeout: float = 600) -> BuildResult:
+    """Build fw.elf with these flags (all of it again when they changed) and write build.json."""
     path = Path(path)
     target = project_target(load_project(path))
     target.require_toolchain()
-    cmd = ["make", "-s", "-C", str(path), f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", "fw.elf"]
     # make rebuilds what changed; changed flags must rebuild everything, so they are stamped.
-    stamp = path / "build" / "flags.txt"
-    flags = f"{opt} {extra_cflags}"
-    if not stamp.exists() or stamp.read_text() != flags:
+    flags = {"opt": opt, "extra_cflags": extra_cflags}
+    if _stamp(path) != flags:
         subprocess.run(["make", "-s", "-C", str(path), "clean"], capture_output=True, check=False)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(_make(path, opt, extra_cflags, "fw.elf"), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         _raise_build_error(proc.stdout + proc.stderr, target)
-    stamp.write_text(flags)
-    return measure(path / "fw.elf", target)
+    (path / "build" / "flags.json").write_text(json.dumps(flags))
+    result = measure(path / "fw.elf", target)
+    result.opt, result.extra_cflags = opt, extra_cflags
+    (path / "build.json").write_text(json.dumps(result.to_dict(), indent=1))
+    return result
+
+
+def ensure_built(path: str | Path, timeout: float = 600) -> tuple[BuildResult, str]:
+    """The project's fw.elf as it is when up to date; rebuilt with the same flags when a source
+    changed; built with -O2 when there is none. Returns it and one line saying which."""
+    path = Path(path)
+    flags = _stamp(path)
+    if flags is None:
+        return build_project(path, timeout=timeout), "no build yet: built fw.elf with -O2"
+    target = project_target(load_project(path))
+    shown = " ".join(f for f in (flags["opt"], flags["extra_cflags"]) if f)
+    if subprocess.run(_make(path, flags["opt"], flags["extra_cflags"], "-q", "fw.elf"), capture_output=True).returncode == 0:
+        result = measure(path / "fw.elf", target)
+        result.opt, result.extra_cflags = flags["opt"], flags["extra_cflags"]
+        return result, f"using the existing build (fw.elf, {shown})"
+    result = build_project(path, opt=flags["opt"], extra_cflags=flags["extra_cflags"], timeout=timeout)
+    return result, f"sources changed since the last build: rebuilt fw.elf with the same flags ({shown})"
 
 
 def _raise_build_error(log: str, target: Target) -> None:

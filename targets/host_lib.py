@@ -1,6 +1,7 @@
 """In-process execution of a host-built model through cffi (ABI mode on libmodel.so)."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -18,10 +19,11 @@ _KEEP_LOADED: list = []
 
 
 class ModelLibrary:
-    def __init__(self, path: Path, n_features: int, n_outputs: int) -> None:
+    def __init__(self, path: Path, name: str, n_features: int, n_outputs: int) -> None:
         self.ffi = FFI()
-        self.ffi.cdef("void ek_model_run(const float *x, int32_t *label, float *out);")
+        self.ffi.cdef(f"void {name}_run(const float *x, int32_t *label, float *out);")
         self.lib = self.ffi.dlopen(str(path))
+        self._run = getattr(self.lib, f"{name}_run")
         _KEEP_LOADED.append((self.ffi, self.lib))
         self.n_features, self.n_outputs = n_features, n_outputs
 
@@ -33,7 +35,7 @@ class ModelLibrary:
         for i in range(len(X32)):
             x = self.ffi.cast("const float *", self.ffi.from_buffer(X32[i]))
             out = self.ffi.cast("float *", self.ffi.from_buffer(outputs[i]))
-            self.lib.ek_model_run(x, label, out)
+            self._run(x, label, out)
             labels[i] = label[0]
         return labels, outputs
 
@@ -43,6 +45,7 @@ def load_model_library(project: Path) -> ModelLibrary:
     if proc.returncode != 0:
         raise ToolchainError(f"building libmodel.so failed:\n{proc.stderr[-3000:]}")
     header = (project / "model.h").read_text()
+    name = json.loads((project / "project.json").read_text())["model"]
 
     def define(name: str) -> int:
         for line in header.splitlines():
@@ -54,4 +57,5 @@ def load_model_library(project: Path) -> ModelLibrary:
     # own file so re-exporting into the same folder never runs a stale model.
     unique = project / f"libmodel-{uuid.uuid4().hex[:12]}.so"
     shutil.copy(project / "libmodel.so", unique)
-    return ModelLibrary(unique, define("EK_MODEL_N_FEATURES"), define("EK_MODEL_N_OUTPUTS"))
+    prefix = name.upper()
+    return ModelLibrary(unique, name, define(f"{prefix}_N_FEATURES"), define(f"{prefix}_N_OUTPUTS"))

@@ -1,4 +1,5 @@
-"""Target registry: every folder here with a target.toml is a target. No central list.
+"""Target registry: every folder here with a target.toml is a target (and every such folder
+under the directories in $EDGEKILN_TARGETS). No central list.
 
 A target.toml may describe simulator variants in `[variants.<sim>]` tables (pulp-open has
 `gvsoc`): the same chip run on another simulator, with its own port, memory map and
@@ -6,6 +7,7 @@ flags. A variant's keys replace the base ones; its [toolchain] and [simulator] t
 merged key by key, its [[memory]] list replaces the base list."""
 from __future__ import annotations
 
+import os
 import shutil
 import tomllib
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ class Target:
     memory: list[MemoryRegion]
     stack_bytes: int
     kernel_families: list[str] = field(default_factory=list)
-    parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c, or "port"
+    parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c (single, pthread, cluster)
     variant: str | None = None  # simulator variant ("gvsoc"), None for the base description
     variants: list[str] = field(default_factory=list)  # the variants this target offers
 
@@ -104,8 +106,25 @@ def _load(folder: Path, variant: str | None = None) -> Target:
     )
 
 
+# More folders holding target folders (os.pathsep-separated): a board vendor's targets, or a
+# test's synthetic one, found exactly as the built-in ones.
+EXTRA_TARGETS_ENV = "EDGEKILN_TARGETS"
+
+
+def target_roots() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get(EXTRA_TARGETS_ENV, "").split(os.pathsep) if p]
+    return [HERE, *extra]
+
+
 def all_targets() -> dict[str, Target]:
-    return {t.name: t for t in (_load(p.parent) for p in sorted(HERE.glob("*/target.toml")))}
+    found: dict[str, Target] = {}
+    for root in target_roots():
+        for toml in sorted(root.glob("*/target.toml")):
+            t = _load(toml.parent)
+            if t.name in found:
+                raise InputError(f"target {t.name!r} is defined twice: {found[t.name].path} and {t.path}")
+            found[t.name] = t
+    return found
 
 
 def get_target(name: str, sim: str | None = None) -> Target:

@@ -26,15 +26,56 @@ def dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _missing(t) -> str | None:
+    """Why target t cannot run here (its compiler or simulator absent), or None."""
+    if t.compiler_path() is None:
+        return f"{t.cc} not installed: apt-get install {' '.join(t.toolchain_apt)}"
+    if t.simulator.get("name") != "native" and t.simulator_path() is None:
+        return f"{t.simulator['binary']} not installed: apt-get install {' '.join(t.simulator.get('apt_packages', []))}"
+    return None
+
+
+def targets_where(*, kind: tuple[str, ...] | None = None, min_cores: int = 1, fpu: bool | None = None,
+                  simulator: tuple[str, ...] | None = None, parallel: tuple[str, ...] | None = None) -> list[str]:
+    """Names of the registered targets (targets/registry.py, $EDGEKILN_TARGETS included)
+    whose target.toml declares: a `kind` among `kind`, at least `min_cores` cores, an FPU
+    (fpu=True) or soft float (fpu=False), a simulator among `simulator`, a team port
+    (`parallel`) among `parallel`. None: any. Tests take their targets from here, so a new
+    target folder joins them with no test edits."""
+    from edgekiln.targets.registry import all_targets
+
+    def keep(t) -> bool:
+        return ((kind is None or t.kind in kind) and t.cores >= min_cores
+                and (fpu is None or fpu == (not t.fpu.startswith("none")))
+                and (simulator is None or t.simulator.get("name") in simulator)
+                and (parallel is None or t.parallel in parallel))
+
+    return [name for name, t in all_targets().items() if keep(t)]
+
+
+def target_params(names: list[str]) -> list:
+    """pytest params for these targets, id = name: marked `qemu` (or `gvsoc`) when they run on
+    that simulator, and skipped, with the install command, when their toolchain is absent."""
+    from edgekiln.targets import get_target
+
+    params = []
+    for name in names:
+        t = get_target(name)
+        marks = [getattr(pytest.mark, t.simulator["name"])] if t.simulator.get("name") in ("qemu", "gvsoc") else []
+        why = _missing(t)
+        if why:
+            marks.append(pytest.mark.skip(reason=why))
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
 def require_target(name: str) -> None:
     """Skip (with the install command) when a target's toolchain or simulator is absent."""
     from edgekiln.targets import get_target
 
-    t = get_target(name)
-    if t.compiler_path() is None:
-        pytest.skip(reason=f"{t.cc} not installed: apt-get install {' '.join(t.toolchain_apt)}")
-    if t.simulator.get("name") != "native" and t.simulator_path() is None:
-        pytest.skip(reason=f"{t.simulator['binary']} not installed: apt-get install {' '.join(t.simulator['apt_packages'])}")
+    why = _missing(get_target(name))
+    if why:
+        pytest.skip(reason=why)
 
 
 def as_float32(X: np.ndarray) -> np.ndarray:

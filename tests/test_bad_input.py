@@ -202,3 +202,16 @@ def _processes_with(text: str) -> list[str]:
         if cmd.split(" ")[0].endswith("qemu-system-arm") and text in cmd:
             found.append(cmd)
     return found
+
+
+@pytest.mark.parametrize("call", ["convert", "export", "plan"])
+def test_unknown_option_keys_are_refused_with_the_valid_ones(tmp_path, call):
+    est = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    args = {"convert": (est, "host"), "export": (est, "host", tmp_path / "p"), "plan": (est, "host")}[call]
+    with pytest.raises(InputError) as e:
+        getattr(edgekiln, call)(*args, options={"tree_layuot": "table", "cores": 1})
+    msg = str(e.value)
+    assert "unknown option 'tree_layuot'" in msg and "did you mean 'tree_layout'" in msg
+    for key in ("tree_layout", "cores", "batch", "dtype", "soft_float", "tree_keys"):
+        assert key in msg
+    assert not (tmp_path / "p").exists()

@@ -132,3 +132,21 @@ def test_profile_defaults_to_core_counts_the_target_has(tmp_path):
     n = get_target("arm").cores
     cores = [run["cores"] for run in json.loads((tmp_path / "prof.json").read_text())["runs"]]
     assert cores == sorted({c for c in (1, 2, 4, 8) if c <= n} | {n})
+
+
+@pytest.mark.parametrize("args", [
+    ["export", "--bogus"],                                        # click: unknown option
+    ["export", "m.skops", "-t", "host"],                          # click: missing -o
+    ["export", "missing.skops", "-t", "host", "-o", "out"],       # edgekiln: no such model file
+    ["export", "m.skops", "-t", "gap9", "-o", "out"],             # edgekiln: unknown target
+    ["run", "p", "-d", "X.npy", "--timeout", "-1"],               # click: out of range
+    ["build", "nowhere"],                                         # click: folder does not exist
+])
+def test_every_error_is_one_line_on_stderr_with_exit_code_2(host_project, args):
+    """docs/cli.md "Errors and exit codes": nothing on stdout, one `error:` line on stderr, exit 2."""
+    r = subprocess.run([sys.executable, "-m", "edgekiln.cli", *args], capture_output=True, text=True,
+                       cwd=host_project, env={"COLUMNS": "80", "PATH": os.environ["PATH"]})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout == ""
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr

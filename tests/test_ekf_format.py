@@ -207,3 +207,23 @@ def test_verify_cli_names_the_bad_section(tmp_path, model):
     path.write_bytes(bytes(raw))
     bad = CliRunner().invoke(main, ["flash-offload", "verify", str(path)])
     assert bad.exit_code != 0 and "'l0.bundled'" in " ".join(bad.output.split())
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_file_respects_the_umask(tmp_path, model, umask, mode):
+    """An .ekf is an output like any other: its permissions follow the umask (mkstemp's 0600 does not)."""
+    import os
+    import stat
+
+    from edgekiln.flash_offload.io.sections import atomic_write
+
+    config, resident, ffn = model
+    old = os.umask(umask)
+    try:
+        path = ekf.write_ekf(tmp_path / "m.ekf", config, resident, ffn)
+        with atomic_write(tmp_path / "plain.bin") as fh:
+            fh.write(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "plain.bin").stat().st_mode) == mode

@@ -20,7 +20,8 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 import edgekiln
-from conftest import as_float32, dataset, require_target
+from conftest import as_float32, dataset, require_target, target_params, targets_where
+from edgekiln.targets import get_target
 from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.quantize import fixed_reference
 from edgekiln.quantize.fixed_point import frac_for, quantize_floor
@@ -68,26 +69,26 @@ def test_fixed_host_matches_golden_and_sklearn(model_id, tmp_path):
     _check(cm, est, X)
 
 
-@pytest.mark.qemu
-@pytest.mark.parametrize("cores", [1, 8])
-@pytest.mark.parametrize("target", ["gap8", "pulp-open"])
+@pytest.mark.parametrize("cores", ["1", "all"])
+@pytest.mark.parametrize("target", target_params(targets_where(parallel=("cluster",), simulator=("qemu",))))
 @pytest.mark.parametrize("model_id", ["logreg", "pca_logreg", "svc_linear", "rf", "knn", "kmeans"])
 def test_fixed_riscv_parity(model_id, target, cores, tmp_path):
     require_target(target)
     Xtr, ytr, X = _split()
     X = X[::2]
     est = _fit(model_id, Xtr, ytr)
-    cm = edgekiln.convert(est, target, workdir=tmp_path, options={"dtype": "fixed", "cores": cores},
+    n = 1 if cores == "1" else get_target(target).cores
+    cm = edgekiln.convert(est, target, workdir=tmp_path, options={"dtype": "fixed", "cores": n},
                           calibration=Xtr)
     _check(cm, est, X)
 
 
-@pytest.mark.qemu
-def test_fixed_arm_threads(tmp_path):
-    require_target("arm")
+@pytest.mark.parametrize("target", target_params(targets_where(kind=("linux-user",), min_cores=2)))
+def test_fixed_arm_threads(target, tmp_path):
     Xtr, ytr, X = _split()
     est = _fit("knn", Xtr, ytr)
-    cm = edgekiln.convert(est, "arm", workdir=tmp_path, options={"dtype": "fixed", "cores": 4}, calibration=Xtr)
+    cm = edgekiln.convert(est, target, workdir=tmp_path, options={"dtype": "fixed", "cores": get_target(target).cores},
+                          calibration=Xtr)
     _check(cm, est, X)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import require_target
+from conftest import require_target, target_params, targets_where
 from edgekiln.flash_offload.lm import model as lm
 from edgekiln.flash_offload.dense.c_build import C_DIR, build
 from edgekiln.flash_offload.dense.c_runner import CRuntimeError, run_c
@@ -18,7 +18,10 @@ from edgekiln.flash_offload.dense.engine import OffloadEngine
 from edgekiln.flash_offload.dense.predictor import Predictor
 from flash_offload_synth import TINY_FIXTURE as FIXTURE
 
-TARGETS = ["host", pytest.param("arm", marks=pytest.mark.qemu)]   # arm runs under qemu-aarch64
+# The flash C runtime reads files through POSIX: the host and Linux user-mode targets (arm
+# runs under qemu-aarch64).
+TARGETS = target_params(targets_where(kind=("host", "linux-user")))
+LINUX_USER = target_params(targets_where(kind=("linux-user",)))
 TIE = 1e-4       # logit gap under which float32 sum order may pick either token
 PROMPT = b"The cat sat"
 
@@ -110,11 +113,10 @@ def test_forward_matches_numpy(rand, target):
     np.testing.assert_allclose(got_m, margins[: len(got_m)], atol=5e-5, rtol=0)
 
 
-@pytest.mark.qemu
-def test_arm_bit_identical_to_host(rand):
-    require_target("arm")
+@pytest.mark.parametrize("target", LINUX_USER)
+def test_arm_bit_identical_to_host(rand, target):
     path = rand[0]
-    host, arm = (run_c(path, PROMPT, 8, target=t) for t in ("host", "arm"))
+    host, arm = (run_c(path, PROMPT, 8, target=t) for t in ("host", target))
     assert host.tokens == arm.tokens
     assert [r.margin for r in host.records] == [r.margin for r in arm.records]
 

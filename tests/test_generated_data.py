@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import edgekiln
-from conftest import as_float32, assert_parity, knn_boundary_tie, require_target
+from conftest import as_float32, assert_parity, knn_boundary_tie, target_params, targets_where
 from edgekiln.frontends.sklearn.trees import floor_float32
 
 
@@ -86,10 +86,8 @@ def test_other_families_on_generated_data(seed, n_features, n_classes, family, t
     assert_parity(cm, est, X, exact=False, near_tie=near, min_agreement=0.9 if family == "knn" else 0.999)
 
 
-@pytest.mark.qemu
-@pytest.mark.parametrize("target", ["cortex-m4", "arm"])
+@pytest.mark.parametrize("target", target_params(targets_where(simulator=("qemu",), parallel=("single", "pthread"))))
 def test_threshold_probes_on_qemu(target, tmp_path):
-    require_target(target)
     X, y = make_data(11, 12, 5, integer=True)
     est = RandomForestClassifier(5, random_state=0).fit(X, y)
     cm = edgekiln.convert(est, target, workdir=tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 
 import numpy as np
@@ -20,7 +21,7 @@ from conftest import as_float32, assert_parity, dataset, near_tie_for
 from edgekiln.cli import main as kiln
 from edgekiln.errors import InputError, SimulatorError, ToolchainError
 from edgekiln.targets import get_target, project_target
-from edgekiln.targets.build import load_project
+from edgekiln.targets.build import build_project, load_project
 from edgekiln.targets.simulators import run_firmware
 from edgekiln.targets.simulators.gvsoc import parse_perf
 from zoo import CLASSIFIERS
@@ -175,6 +176,37 @@ def test_variant_is_remembered_and_checked(tmp_path):
     assert get_target("pulp-open").variant is None and get_target("pulp-open", "qemu").variant is None
     r = CliRunner().invoke(kiln, ["run", str(info.path), "-d", str(tmp_path / "none.npy"), "--sim", "qemu"])
     assert r.exit_code == 2 and "export it again" in r.output
+
+
+@pytest.mark.parametrize("cores,batch", [(1, False), (8, False), (8, True)], ids=["1core", "8cores", "batch"])
+def test_gvsoc_sources_cross_compile(cores, batch, tmp_path):
+    """Without GVSoC: the --sim gvsoc port (shared start-up, the cluster team over
+    gvsoc/ek_cluster.h, semihosting console, counter markers) compiles under -Werror and links
+    at GVSoC's addresses with riscv64-unknown-elf-gcc. This does not run it."""
+    if GVSOC.compiler_path() is None:
+        pytest.skip(reason=f"{GVSOC.cc} not installed: apt-get install {' '.join(GVSOC.toolchain_apt)}")
+    X, y = dataset("wine")
+    est = KNeighborsClassifier(3).fit(X, y)  # the distance kernel forks a team
+    info = edgekiln.export(est, "pulp-open", tmp_path / "p", sim="gvsoc", options={"cores": cores, "batch": batch})
+    assert "runtime/parallel/ek_team_cluster.c" in info.sources
+    assert "runtime/port/riscv_startup.c" in info.sources and (info.path / "runtime/port/ek_cluster.h").exists()
+    build = build_project(info.path)
+    symbols = subprocess.run(["riscv64-unknown-elf-nm", str(build.elf)], capture_output=True, text=True,
+                             check=True).stdout
+    table = {line.split()[-1]: line.split()[0] for line in symbols.splitlines() if len(line.split()) == 3}
+    assert int(table["_start"], 16) == 0x1C008000                   # the entry GVSoC's loader uses
+    assert {"ek_team_fork", "ek_team_worker", "ek_mark_begin", "ek_port_bulk_input"} <= set(table)
+
+    def disassemble(symbol: str) -> str:
+        return subprocess.run(["riscv64-unknown-elf-objdump", "-d", f"--disassemble={symbol}", str(build.elf)],
+                              capture_output=True, text=True, check=True).stdout
+
+    # The cluster team's worker, not riscv_boot.c's weak stand-in: it sleeps on the event unit.
+    assert "0x10204" in disassemble("ek_team_worker")
+    # The shared start-up with GVSoC's hooks: the fabric controller starts the cluster
+    # (cluster controller at 0x10200000) and parked cores listen to the event unit.
+    start = disassemble("_start")
+    assert "0x10200" in start and "0x10204" in start and "0xcc0" in start.lower()
 
 
 def test_unknown_variant_is_refused(tmp_path):

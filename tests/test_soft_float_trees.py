@@ -11,11 +11,12 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import edgekiln
-from conftest import assert_parity, dataset, require_target
+from conftest import assert_parity, dataset, require_target, target_params, targets_where
 from edgekiln.api import to_graph
 from edgekiln.codegen.project import lower_graph
 from edgekiln.errors import InputError
 from edgekiln.frontends.sklearn.trees import floor_float32
+from edgekiln.targets import get_target
 from edgekiln.targets.host_lib import load_model_library
 from edgekiln.targets.simulators import run_firmware
 from test_generated_data import make_data
@@ -200,47 +201,51 @@ def test_keys_once_per_inference_only_where_they_pay():
         lower_graph(rf, {"soft_float": True, "tree_keys": "sometimes"})
 
 
-@pytest.mark.qemu
+# Soft-float targets on QEMU (gap8), each checked against a hard-float cluster target built
+# by the same compiler family (pulp-open: float compares in hardware).
+SOFT = target_params(targets_where(fpu=False, simulator=("qemu",)))
+HARD = (targets_where(fpu=True, parallel=("cluster",), simulator=("qemu",)) or ["host"])[0]
+
+
+@pytest.mark.parametrize("target", SOFT)
 @pytest.mark.parametrize("data", DATA)
 @pytest.mark.parametrize("model", list(MODELS))
-def test_gap8_integer_keys_match_sklearn_and_pulp_open(model, data, tmp_path):
+def test_gap8_integer_keys_match_sklearn_and_pulp_open(model, data, target, tmp_path):
     """gap8 (integer keys, both placements) against scikit-learn and against the same model
     built for pulp-open (float compares in hardware): identical labels and output bits."""
-    for t in ("gap8", "pulp-open"):
-        require_target(t)
+    require_target(HARD)
     est, X = fitted(model, data)
-    hard = edgekiln.convert(est, "pulp-open", workdir=tmp_path / "pulp-open")
+    hard = edgekiln.convert(est, HARD, workdir=tmp_path / HARD)
     assert "ek_f32_key(" not in (hard.project / "model.c").read_text()
     for keys in KEYS:
-        soft = edgekiln.convert(est, "gap8", workdir=tmp_path / keys, options={"tree_keys": keys})
+        soft = edgekiln.convert(est, target, workdir=tmp_path / keys, options={"tree_keys": keys})
         assert "ek_f32_key(" in (soft.project / "model.c").read_text()
         check_exact(est, X, soft, hard)
 
 
-@pytest.mark.qemu
+@pytest.mark.parametrize("target", target_params(targets_where(fpu=False, simulator=("qemu",), min_cores=2)))
 @pytest.mark.parametrize("keys", KEYS)
-def test_gap8_cluster_team_with_integer_keys(keys, tmp_path):
+def test_gap8_cluster_team_with_integer_keys(keys, target, tmp_path):
     """cores=8: the trees of a forest run on the cluster harts, reading the keys core 0
     computed (or their own); same bits as one pulp-open core."""
-    for t in ("gap8", "pulp-open"):
-        require_target(t)
+    require_target(HARD)
     est, X = fitted("rf", "nan_ints")
-    hard = edgekiln.convert(est, "pulp-open", workdir=tmp_path / "pulp-open")
-    soft = edgekiln.convert(est, "gap8", workdir=tmp_path / "gap8", options={"tree_keys": keys, "cores": 8})
+    hard = edgekiln.convert(est, HARD, workdir=tmp_path / HARD)
+    soft = edgekiln.convert(est, target, workdir=tmp_path / target,
+                            options={"tree_keys": keys, "cores": get_target(target).cores})
     check_exact(est, X, soft, hard)
 
 
-@pytest.mark.qemu
+@pytest.mark.parametrize("target", SOFT)
 @pytest.mark.parametrize("model,most", [("dt", 0.5), ("rf", 0.7)])
-def test_gap8_integer_keys_save_instructions(model, most, tmp_path):
+def test_gap8_integer_keys_save_instructions(model, most, target, tmp_path):
     """Instructions per inference on digits, integer keys vs libgcc float compares
     (soft_float=False) on the same gap8: measured 0.39 (tree) and 0.58 (forest)."""
-    require_target("gap8")
     est, X = fitted(model, "digits")
     X32 = X[::4].astype(F32)
     median = {}
     for soft in (True, False):
-        cm = edgekiln.convert(est, "gap8", workdir=tmp_path / str(soft), options={"soft_float": soft})
+        cm = edgekiln.convert(est, target, workdir=tmp_path / str(soft), options={"soft_float": soft})
         r = run_firmware(cm.build.elf, cm.target, X32)
         assert np.array_equal(est.classes_[r.labels], est.predict(X32))
         median[soft] = np.median(r.instructions)

@@ -31,13 +31,22 @@ class SectionChecksumError(InputError):
         self.section = section
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it; set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """A file handle on a temp file beside `path`; on success it is fsynced and renamed over
-    `path` (and the rename made durable), on error removed: readers never see half a file."""
+    `path` (and the rename made durable), on error removed: readers never see half a file.
+    The file gets the mode any output gets (0666 less the umask), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

@@ -15,6 +15,9 @@ void ek_port_exit(int code) __attribute__((noreturn));
 void ek_port_putc(char c);
 /* Blocking read of one byte; returns -1 at end of input. */
 int ek_port_getc(void);
+/* Push out bytes the port buffers (stdio on Linux); a no-op where putc writes through.
+ * The board protocol (ek_link.h) calls it after each frame, whose end is no newline. */
+void ek_port_flush(void);
 
 /* timer: a free-running cycle counter where the platform has a usable one, else 0. */
 uint32_t ek_port_cycles(void);

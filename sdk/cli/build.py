@@ -1,9 +1,6 @@
 """`kiln build`: cross-compile an exported project and report its memory use."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
 from ._app import main
@@ -19,7 +16,5 @@ def build(project: str, opt: str) -> None:
 
     from ..report import print_build_summary
 
-    result = build_project(project, opt=opt)
-    summary = result.to_dict()
-    (Path(project) / "build.json").write_text(json.dumps(summary, indent=1))
+    summary = build_project(project, opt=opt).to_dict()  # also written to PROJECT/build.json
     print_build_summary(summary, console)

@@ -30,6 +30,8 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
     from ..api import plan, to_graph
 
     tg = get_target(target, sim)
+    if Path(model).suffix.lower() in (".onnx", ".tflite"):
+        return _check_network(model, name, tg, json_path)
     graph = to_graph(load_model_file(model, trust_pickle), name)
     p = plan(graph, target, name=name, options=codegen_options(tree_layout, cores, batch, dtype),
              calibration=read_data(calib) if calib else None, sim=sim)
@@ -47,3 +49,31 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
     if json_path:
         Path(json_path).write_text(json.dumps(p, indent=1))
     console.print("[green]fits[/] (code size is known after `kiln build`)")
+
+
+def _check_network(model: str, name: str, tg, json_path: str | None) -> None:
+    """Networks (issue 11, foundation): ops, parameters and an activation estimate; building
+    them comes with the network kernels. Unsupported ops fail here, all listed with node names."""
+    from edgekiln.codegen.nn_estimate import network_summary
+
+    if model.lower().endswith(".onnx"):
+        from ..frontends.onnx import from_onnx as read
+    else:
+        from ..frontends.tflite import from_tflite as read
+    graph = read(model, name)
+    s = network_summary(graph)
+    t = Table(title=f"{Path(model).name} on {tg.name}: every op supported by the frontend")
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    t.add_row("inputs", ", ".join(f"{v.name} {v.dtype}{list(v.dims)}" for v in graph.inputs))
+    t.add_row("outputs", ", ".join(f"{v.name} {v.dtype}{list(v.dims)}" for v in graph.outputs))
+    t.add_row("ops", " ".join(f"{op} x{n}" for op, n in sorted(s["ops"].items())))
+    t.add_row("parameters (flash bytes)", f"{s['parameters']} ({s['parameter_bytes']} B)")
+    t.add_row("activation arena estimate", f"{s['arena_estimate_bytes']} B (peak at {s['arena_peak_node']})")
+    for v in s["largest_activations"]:
+        t.add_row("  largest tensor", f"{v['name']} {v['dtype']}{v['shape']} {v['bytes']} B")
+    t.add_row("target flash / RAM", f"{kib(tg.region_bytes('flash'))} / {kib(tg.region_bytes('ram'))}")
+    console.print(t)
+    if json_path:
+        Path(json_path).write_text(json.dumps(s, indent=1))
+    console.print("[yellow]network C kernels arrive next (issue 11): nothing can be exported yet[/]")

@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 from ._app import main
-from ._console import console
+from ._console import console, echo
 from ._inputs import load_model_file, read_data
 from ._options import data_option, json_option, sim_option, timeout_option, trust_pickle_option
 
@@ -38,7 +38,7 @@ def _exported_target(path: Path, meta: dict, sim: str | None):
 def run(project: str, data: str, json_path: str | None, reference: str | None, labels_path: str | None,
         trust_pickle: bool, timeout: float | None, sim: str | None) -> None:
     """Run PROJECT's firmware on its simulator over the rows of --data."""
-    from edgekiln.targets.build import build_project, load_project
+    from edgekiln.targets.build import ensure_built, load_project
     from edgekiln.targets.simulators import run_firmware
 
     from ..api import validate_input
@@ -55,7 +55,9 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
         raise InputError(f"--labels has {len(y_true)} values but --data has {len(X32)} samples")
     ref_model = load_model_file(reference, trust_pickle) if reference else None
     is_exported = check_reference(graph, ref_model) if ref_model is not None else None
-    built = build_project(path).to_dict()
+    build, how = ensure_built(path)
+    echo(how, err=True)
+    built = build.to_dict()
     result = run_firmware(path / "fw.elf", target, X32, timeout=timeout)
     report = run_report(graph, result, built)
     if ref_model is not None:

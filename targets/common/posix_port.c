@@ -22,6 +22,11 @@ void ek_port_putc(char c)
     putchar((unsigned char)c);
 }
 
+void ek_port_flush(void)
+{
+    fflush(stdout);
+}
+
 int ek_port_getc(void)
 {
     int c = getchar();

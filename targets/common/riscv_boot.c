@@ -1,5 +1,5 @@
-/* riscv_boot.c - the C half of reset shared by the RISC-V bare-metal ports (QEMU virt:
- * riscv_virt_startup.c; GVSoC: pulp-open/gvsoc/gvsoc_startup.c): the boot core's .data/.bss
+/* riscv_boot.c - the C half of reset shared by the RISC-V bare-metal ports (QEMU virt and
+ * GVSoC; the assembly half is riscv_startup.c): the boot core's .data/.bss
  * set-up before main(), the trap handler, and the parked cluster core's default loop.
  * The linker scripts define the __ek_* symbols. */
 #include <stdint.h>

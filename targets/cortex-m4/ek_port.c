@@ -49,6 +49,13 @@ void ek_port_putc(char c)
     UART_DATA = (uint8_t)c;
 }
 
+/* Written through the one-byte holding register: only wait for it to drain. */
+void ek_port_flush(void)
+{
+    while (UART_STATE & STATE_TXFULL)
+        wake_emulator();
+}
+
 /* A UART has no end of input: this blocks until a byte arrives and never returns -1.
  * The host side must frame its input (e.g. a line or a length) rather than close it. */
 int ek_port_getc(void)

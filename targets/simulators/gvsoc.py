@@ -4,25 +4,31 @@ print (EKPERF lines, targets/pulp-open/gvsoc/ek_markers.c) turned into instructi
 critical path and cycles per inference."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
+from .process import SimulatorProcess, per_sample_figures
 
-# GVSoC runs ~10-20 million instructions per second here (soft-float kNN on digits: ~2 s a
-# sample on one core), plus ~1 s of start-up. Generous: this only catches hangs.
-BASE_TIMEOUT_S = 60.0
-PER_SAMPLE_TIMEOUT_S = 5.0
 BULK_FILE, CONSOLE_FILE = "ek_inputs.bin", "ek_console.txt"  # = gvsoc/gvsoc_port.c
 NO_BULK = bytes(16)  # a header with magic 0: the harness reads the console file instead
+
+
+class GvsocProcess(SimulatorProcess):
+    """GVSoC runs ~10-20 million instructions per second here (soft-float kNN on digits: ~2 s
+    a sample on one core), plus ~1 s of start-up. Generous: this only catches hangs. Its own
+    session: gvsoc is a script that starts the launcher, and all must stop."""
+
+    BASE_TIMEOUT_S = 60.0
+    PER_SAMPLE_TIMEOUT_S = 5.0
+    HANG_HINT = "hung firmware, or a core that never reached the barrier?"
+    HANG_ADVICE = "Pass a larger timeout for big inputs."
+    OWN_SESSION = True
 
 
 def run_gvsoc(elf: str | Path, target: Target, X: np.ndarray, *, timeout: float | None = None,
@@ -39,33 +45,12 @@ def run_gvsoc(elf: str | Path, target: Target, X: np.ndarray, *, timeout: float 
         (work / CONSOLE_FILE).write_bytes(b"" if fits else encode_inputs(X))
         args = [a.replace("{elf}", str(elf)) for a in target.simulator.get("args", [])]
         cmd = [binary, *args]  # GVSoC works (and resolves semihosting paths) in cwd
-        limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
-        # Its own session: gvsoc is a script that starts the launcher, and all must stop.
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=work, start_new_session=True)
-        try:
-            stdout, stderr = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, _ = proc.communicate()
-            tail = "\n".join(stdout.decode(errors="replace").strip().splitlines()[-10:])
-            raise SimulatorError(
-                f"gvsoc did not finish within {limit:.0f} s on {target.name} (hung firmware, or a core that never "
-                f"reached the barrier?); it was stopped. Pass a larger timeout for big inputs.\n"
-                f"Last output:\n{tail or '(none)'}"
-            ) from None
-    text = stdout.decode(errors="replace")
-    if proc.returncode != 0:
-        tail = "\n".join((text + stderr.decode(errors="replace")).strip().splitlines()[-15:])
-        raise SimulatorError(f"{target.name} firmware on gvsoc exited with code {proc.returncode}. Last output:\n{tail}")
+        text = GvsocProcess(target, cmd, len(X), timeout=timeout, cwd=work, label="gvsoc",
+                            exit_label=f"{target.name} firmware on gvsoc").run()
     labels, outputs, task, stack = parse_harness_output(text, len(X))
     cycles, instructions, per_core = parse_perf(text)
-    chunk = batch_chunk(text)
-    runs = -(-len(X) // chunk)
-    if len(cycles) != runs:
-        raise SimulatorError(f"the performance counters reported {len(cycles)} timed runs, expected {runs}")
-    if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
-        cycles, instructions, per_core = _per_sample(len(X), chunk, cycles, instructions, per_core)
+    cycles, instructions, per_core = per_sample_figures(text, len(X), "the performance counters",
+                                                        cycles, instructions, per_core)
     critical = [max(p.values()) for p in per_core]
     return RunResult(target=target.name, simulator="gvsoc", labels=labels, outputs=outputs, task=task,
                      instructions=instructions, critical_path=critical, per_core=per_core, cycles=cycles,
@@ -93,13 +78,3 @@ def parse_perf(text: str) -> tuple[list[int], list[int], list[dict[int, int]]]:
         per_core.append({0: work[0], **{c: w for c, w in enumerate(work) if c > 0 and w > 0}})
     return cycles, instructions, per_core
 
-
-def _per_sample(n: int, chunk: int, cycles: list[int], instructions: list[int], per_core: list[dict]):
-    """Spread each batch run's figures evenly over the samples it processed."""
-    cyc, ins, cores = [], [], []
-    for j, (y, a, p) in enumerate(zip(cycles, instructions, per_core)):
-        m = min(chunk, n - j * chunk)
-        cyc += [y // m] * m
-        ins += [a // m] * m
-        cores += [{k: v // m for k, v in p.items()}] * m
-    return cyc, ins, cores

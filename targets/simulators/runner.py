@@ -3,22 +3,33 @@ stream the samples over its console and parse the harness protocol into a RunRes
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from edgekiln.errors import SimulatorError
-from edgekiln.results import RunResult, batch_chunk, encode_bulk_inputs, encode_inputs, parse_harness_output
+from edgekiln.results import RunResult, encode_bulk_inputs, encode_inputs, parse_harness_output
 
 from ..registry import Target
 from .plugin import parse_counts, per_inference, plugin_arguments
+from .process import SimulatorProcess, per_sample_figures
 from .qmp import core_states, qmp_args
 
-# Generous: QEMU runs tens of millions of guest instructions per second.
-BASE_TIMEOUT_S = 60.0
-PER_SAMPLE_TIMEOUT_S = 0.05
+
+class QemuProcess(SimulatorProcess):
+    """QEMU (system or user mode) or the host itself. Generous budget: QEMU runs tens of
+    millions of guest instructions per second. A hung QEMU system is asked over QMP where
+    its cores are."""
+
+    BASE_TIMEOUT_S = 60.0
+    PER_SAMPLE_TIMEOUT_S = 0.05
+
+    def __init__(self, *args, qmp: Path | None = None, elf: Path | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.qmp, self.elf = qmp, elf
+
+    def where(self) -> list[str]:
+        return core_states(self.qmp, self.elf) if self.qmp is not None and self.qmp.exists() else []
 
 
 def simulator_command(target: Target, elf: Path, extra_args: list[str]) -> list[str]:
@@ -59,46 +70,15 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
         if Path(str(target.simulator.get("binary", ""))).name.startswith("qemu-system"):
             extra_args += qmp_args(qmp)  # to ask a hung system where its cores are
         cmd = simulator_command(target, elf, extra_args)
-        limit = timeout if timeout is not None else BASE_TIMEOUT_S + PER_SAMPLE_TIMEOUT_S * len(X)
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"})
-        try:
-            stdout, stderr = proc.communicate(stdin_data, timeout=limit)
-        except subprocess.TimeoutExpired:
-            states = core_states(qmp, elf) if qmp.exists() else []
-            proc.kill()
-            stdout, _ = proc.communicate()
-            tail = "\n".join(stdout.decode(errors="replace").strip().splitlines()[-10:])
-            where = ("\nWhere each core was:\n  " + "\n  ".join(states)) if states else ""
-            raise SimulatorError(
-                f"{' '.join(cmd[:1])} did not finish within {limit:.0f} s on {target.name} (hung firmware?); "
-                f"it was stopped.{where}\nLast output:\n{tail or '(none)'}"
-            ) from None
-        text = stdout.decode(errors="replace")
-        if proc.returncode != 0:
-            tail = "\n".join((text + stderr.decode(errors="replace")).strip().splitlines()[-15:])
-            raise SimulatorError(f"{target.name} firmware exited with code {proc.returncode}. Last output:\n{tail}")
+        text = QemuProcess(target, cmd, len(X), timeout=timeout, cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"},
+                           qmp=qmp, elf=elf).run(stdin_data)
         labels, outputs, task, stack = parse_harness_output(text, len(X))
         instructions = critical = per_core = None
         if count:
             instructions, critical, per_core = per_inference(parse_counts(counts_file))
-            chunk = batch_chunk(text)
-            runs = -(-len(X) // chunk)
-            if len(instructions) != runs:
-                raise SimulatorError(f"instruction counter saw {len(instructions)} timed runs, expected {runs}")
-            if chunk > 1:  # batch mode: a timed run covers `chunk` samples; report per sample
-                instructions, critical, per_core = _per_sample(len(X), chunk, instructions, critical, per_core)
+            instructions, critical, per_core = per_sample_figures(text, len(X), "instruction counter",
+                                                                  instructions, critical, per_core)
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"), labels=labels,
                      outputs=outputs, task=task, instructions=instructions, critical_path=critical,
                      per_core=per_core, stack_bytes=stack, log=text)
 
-
-def _per_sample(n: int, chunk: int, instructions: list[int], critical: list[int], per_core: list[dict]):
-    """Spread each batch run's figures evenly over the samples it processed."""
-    ins, crit, cores = [], [], []
-    for j, (a, c, p) in enumerate(zip(instructions, critical, per_core)):
-        m = min(chunk, n - j * chunk)
-        ins += [a // m] * m
-        crit += [c // m] * m
-        cores += [{k: v // m for k, v in p.items()}] * m
-    return ins, crit, cores

@@ -1,6 +1,6 @@
 /* ek_markers.c (pulp-open --sim gvsoc) - replaces runtime_c/protocol/ek_markers.c (same file
  * name, so the project takes this one): the markers read each core's performance counters
- * (enabled in gvsoc_startup.c: counter 0x780 cycles, 0x781 instructions) instead of being
+ * (enabled at reset, gvsoc/ek_cluster.h: counter 0x780 cycles, 0x781 instructions) instead of being
  * seen by a QEMU plugin.
  *
  * Per core, over [ek_mark_begin, ek_mark_end): instructions, of which inside
@@ -12,10 +12,10 @@
  * word: no atomics. The reads cost a few instructions per interval, which are counted. */
 #include <stdint.h>
 
+#include "ek_cluster.h"
 #include "ek_markers.h"
 #include "ek_protocol.h"
 
-#define EK_CLUSTER_CORES 8u
 
 typedef struct {
     uint32_t cycles, instructions, wait_begin, waiting;
@@ -25,13 +25,6 @@ typedef struct {
 
 static volatile core_counts_t counts[EK_CLUSTER_CORES];
 static uint32_t work_at_begin[EK_CLUSTER_CORES];  /* core 0's snapshot of the totals */
-
-static inline uint32_t core_id(void)
-{
-    uint32_t hart;
-    __asm__ volatile("csrr %0, mhartid" : "=r"(hart));
-    return hart & 0x1Fu;
-}
 
 static inline uint32_t cycles(void)
 {
@@ -49,9 +42,9 @@ static inline uint32_t instructions(void)
 
 __attribute__((noinline, noipa)) void ek_mark_begin(void)
 {
-    const uint32_t c = core_id();
+    const uint32_t c = ek_cluster_core();
     if (c == 0u)
-        for (uint32_t w = 1u; w < EK_CLUSTER_CORES; w++)
+        for (uint32_t w = 1u; w < (uint32_t)EK_CLUSTER_CORES; w++)
             work_at_begin[w] = counts[w].work_total;
     counts[c].waiting = 0u;
     counts[c].cycles = cycles();
@@ -61,7 +54,7 @@ __attribute__((noinline, noipa)) void ek_mark_begin(void)
 __attribute__((noinline, noipa)) void ek_mark_end(void)
 {
     const uint32_t ins = instructions(), cyc = cycles();
-    const uint32_t c = core_id();
+    const uint32_t c = ek_cluster_core();
     const uint32_t total = ins - counts[c].instructions;
     const uint32_t work = total - counts[c].waiting;
     if (c != 0u) {
@@ -74,7 +67,7 @@ __attribute__((noinline, noipa)) void ek_mark_end(void)
     ek_write_int((int32_t)total);
     ek_write_str(" ");
     ek_write_int((int32_t)work);
-    for (uint32_t w = 1u; w < EK_CLUSTER_CORES; w++) {
+    for (uint32_t w = 1u; w < (uint32_t)EK_CLUSTER_CORES; w++) {
         ek_write_str(" ");
         ek_write_int((int32_t)(counts[w].work_total - work_at_begin[w]));
     }
@@ -83,11 +76,11 @@ __attribute__((noinline, noipa)) void ek_mark_end(void)
 
 __attribute__((noinline, noipa)) void ek_mark_wait_begin(void)
 {
-    counts[core_id()].wait_begin = instructions();
+    counts[ek_cluster_core()].wait_begin = instructions();
 }
 
 __attribute__((noinline, noipa)) void ek_mark_wait_end(void)
 {
-    const uint32_t ins = instructions(), c = core_id();
+    const uint32_t ins = instructions(), c = ek_cluster_core();
     counts[c].waiting += ins - counts[c].wait_begin;
 }

@@ -8,6 +8,7 @@
  * 16-byte boundary (GVSoC recognizes the ebreak by the instruction before it). */
 #include <stdint.h>
 
+#include "ek_cluster.h"
 #include "ek_port.h"
 
 #define SYS_OPEN 0x01
@@ -44,13 +45,6 @@ __attribute__((noinline)) static int32_t semihost(int32_t op, const void *arg)
         : "r"(a1)
         : "memory");
     return a0;
-}
-
-static uint32_t core_id(void)
-{
-    uint32_t hart;
-    __asm__ volatile("csrr %0, mhartid" : "=r"(hart));
-    return hart & 0x1Fu;
 }
 
 static int32_t host_open(const char *name, uint32_t len)
@@ -96,7 +90,7 @@ void ek_port_setup(void)
 
 void ek_port_putc(char c)
 {
-    if (core_id() != 0u) {              /* a trap report from another core: unbuffered */
+    if (ek_cluster_core() != 0u) {              /* a trap report from another core: unbuffered */
         host_write(&c, 1u);
         return;
     }
@@ -108,6 +102,11 @@ void ek_port_putc(char c)
 static int32_t console_fd = -2;         /* -2: not opened yet */
 static char in_buf[128];
 static uint32_t in_len, in_pos;
+
+void ek_port_flush(void)
+{
+    flush();
+}
 
 int ek_port_getc(void)
 {

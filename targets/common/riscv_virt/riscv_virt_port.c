@@ -37,6 +37,11 @@ void ek_port_putc(char c)
     UART_THR = (uint8_t)c;
 }
 
+/* Bytes are written through: nothing is held back. */
+void ek_port_flush(void)
+{
+}
+
 /* A UART has no end of input: this blocks until a byte arrives and never returns -1. */
 int ek_port_getc(void)
 {

@@ -1,0 +1,148 @@
+"""Int8 golden model of network graphs, bit-exact with TFLite's reference kernels
+(tensorflow/lite/kernels/internal/reference/integer_ops/*, reference/softmax.h) as LiteRT
+runs them with `OpResolverType.BUILTIN_REF`.
+
+Each kernel reads the scales and zero points the IR carries (per-tensor activations,
+per-tensor or per-channel weights) and derives TFLite's fixed-point multipliers from them
+exactly as TFLite's Prepare does (`tflite_math`)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from edgekiln.errors import UnsupportedModelError
+from edgekiln.ir import Graph, Node, QuantParams
+
+from . import geometry
+from .tflite_math import (calculate_activation_range, exp_on_negative_values, get_reciprocal,
+                          multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_smaller_than_one_exp,
+                          quantize_multiplier, rounding_divide_by_pot, softmax_params, srdhm)
+
+Kernel = Callable[[Node, list, list, QuantParams], np.ndarray]
+_KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(*ops: str) -> Callable[[Kernel], Kernel]:
+    def wrap(fn: Kernel) -> Kernel:
+        for op in ops:
+            _KERNELS[op] = fn
+        return fn
+    return wrap
+
+
+def _out(acc: np.ndarray, node: Node, qout: QuantParams) -> np.ndarray:
+    lo, hi = calculate_activation_range(node.attrs.get("activation", "none"), qout.scale[0], qout.zero_point[0])
+    return np.clip(acc, lo, hi).astype(np.int8)
+
+
+def channel_multipliers(q_in: QuantParams, q_w: QuantParams, q_out: QuantParams, channels: int):
+    """PopulateConvolutionQuantizationParams: in_scale * w_scale[c] / out_scale in double."""
+    scales = q_w.scale if len(q_w.scale) > 1 else q_w.scale * channels
+    pairs = [quantize_multiplier(float(np.float32(q_in.scale[0])) * float(np.float32(s)) / float(np.float32(q_out.scale[0])))
+             for s in scales]
+    return np.array([m for m, _ in pairs], np.int64), np.array([s for _, s in pairs], np.int64)
+
+
+def _bias(a: list, channels: int) -> np.ndarray:
+    return a[2].astype(np.int64) if len(a) > 2 and a[2] is not None else np.zeros(channels, np.int64)
+
+
+@kernel("conv")
+def _conv(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    x = a[0].astype(np.int64) - q[0].zero_point[0]
+    w = a[1].astype(np.int64)
+    acc = geometry.conv_accumulate(x, w, node.attrs) + _bias(a, w.shape[0])
+    mult, shift = channel_multipliers(q[0], q[1], qout, w.shape[0])
+    return _out(multiply_by_quantized_multiplier(acc, mult, shift) + qout.zero_point[0], node, qout)
+
+
+@kernel("fully_connected")
+def _fc(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    w = a[1].astype(np.int64) - q[1].zero_point[0]
+    x = a[0].astype(np.int64).reshape(-1, w.shape[1]) - q[0].zero_point[0]
+    acc = x @ w.T + _bias(a, w.shape[0])
+    if q[1].per_channel:
+        mult, shift = channel_multipliers(q[0], q[1], qout, w.shape[0])
+    else:  # GetQuantizedConvolutionMultipler: the product of the scales in float32
+        product = np.float32(q[0].scale[0]) * np.float32(q[1].scale[0])
+        mult, shift = quantize_multiplier(float(product) / float(np.float32(qout.scale[0])))
+    return _out(multiply_by_quantized_multiplier(acc, mult, shift) + qout.zero_point[0], node, qout)
+
+
+@kernel("avg_pool")
+def _avg_pool(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    total, count = geometry.pool(a[0].astype(np.int64), node.attrs, "avg")
+    half = count // 2
+    num = np.where(total > 0, total + half, total - half)
+    avg = np.where(num >= 0, num // count, -((-num) // count))  # C division truncates
+    return _out(avg, node, qout)
+
+
+@kernel("max_pool")
+def _max_pool(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    return _out(geometry.pool(a[0], node.attrs, "max").astype(np.int64), node, qout)
+
+
+@kernel("reshape")
+def _reshape(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    return a[0].reshape(node.attrs["shape"])
+
+
+@kernel("add")
+def _add(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    """PrepareInt8AddSub + reference_integer_ops::Add (left shift 20)."""
+    left_shift = 20
+    s1, s2, so = (np.float32(q[0].scale[0]), np.float32(q[1].scale[0]), np.float32(qout.scale[0]))
+    twice_max = float(np.float32(2) * max(s1, s2))
+    m1, e1 = quantize_multiplier(float(s1) / twice_max)
+    m2, e2 = quantize_multiplier(float(s2) / twice_max)
+    mo, eo = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * so))
+    x1 = (a[0].astype(np.int64) - q[0].zero_point[0]) << left_shift
+    x2 = (a[1].astype(np.int64) - q[1].zero_point[0]) << left_shift
+    total = (multiply_by_quantized_multiplier_smaller_than_one_exp(x1, m1, e1)
+             + multiply_by_quantized_multiplier_smaller_than_one_exp(x2, m2, e2))
+    return _out(multiply_by_quantized_multiplier_smaller_than_one_exp(total, mo, eo) + qout.zero_point[0], node, qout)
+
+
+@kernel("softmax")
+def _softmax(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    """reference_ops::Softmax (gemmlowp exp in Q5.26, sums in Q12.19) over the last axis."""
+    if node.attrs["axis"] not in (-1, a[0].ndim - 1):
+        raise UnsupportedModelError(f"node {node.name}: int8 softmax runs over the last axis only")
+    mult, left_shift, diff_min = softmax_params(float(node.attrs.get("beta", 1.0)), float(np.float32(q[0].scale[0])))
+    x = a[0].astype(np.int64)
+    diff = x - x.max(axis=-1, keepdims=True)
+    keep = diff >= diff_min
+    scaled = srdhm(diff * (1 << left_shift), mult)
+    exps = exp_on_negative_values(np.where(keep, scaled, 0))
+    sum_of_exps = np.where(keep, rounding_divide_by_pot(exps, 12), 0).sum(axis=-1, keepdims=True)
+    scale, bits_over_unit = get_reciprocal(sum_of_exps, 12)
+    out = rounding_divide_by_pot(srdhm(scale, exps), bits_over_unit + 31 - 8) - 128
+    return np.where(keep, np.clip(out, -128, 127), -128).astype(np.int8)
+
+
+def supported_ops() -> list[str]:
+    return sorted(_KERNELS)
+
+
+def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Int8 outputs of `graph` for one sample of int8 inputs; with `keep_all`, every tensor."""
+    values: dict[str, np.ndarray] = {}
+    quant: dict[str, QuantParams | None] = {v.name: v.quant for v in graph.all_values()}
+    for v in graph.inputs:
+        values[v.name] = np.asarray(inputs[v.name]).astype(np.int8).reshape(v.dims)
+    for name, c in graph.constants.items():
+        values[name], quant[name] = c.data, c.quant
+    for node in graph.nodes:
+        fn = _KERNELS.get(node.op)
+        if fn is None:
+            raise UnsupportedModelError(f"node {node.name}: op {node.op!r} has no int8 reference kernel")
+        qout = quant.get(node.outputs[0])
+        if qout is None:
+            raise UnsupportedModelError(f"node {node.name}: output {node.outputs[0]} has no quantization")
+        args = [values[i] if i else None for i in node.inputs]
+        values[node.outputs[0]] = fn(node, args, [quant.get(i) if i else None for i in node.inputs], qout)
+    if keep_all:
+        return {k: v for k, v in values.items() if k not in graph.constants}
+    return {v.name: values[v.name] for v in graph.outputs}

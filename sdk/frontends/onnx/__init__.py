@@ -1,0 +1,137 @@
+"""ONNX frontend: a float32 .onnx graph (opset 11-21) -> IR (version 2), channel-last.
+
+Each op family lives in its own module and registers with `@onnx_op("OpType")`; modules
+here are found by file. Before anything is converted, every unsupported op is listed with
+its node name in one error. A dynamic batch dimension is fixed to 1; any other dynamic
+dimension is an error naming the input."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ...errors import InputError, UnsupportedModelError
+from ...fingerprint import graph_fingerprint
+from ...ir import Graph, Node, ValueInfo
+from ._builder import OnnxBuilder, identity
+from ._load import load_model, tensor_to_array
+
+Converter = Callable[[Any, OnnxBuilder], None]
+_CONVERTERS: dict[str, Converter] = {}
+_loaded = False
+OPSETS = range(11, 22)
+
+
+def onnx_op(*op_types: str) -> Callable[[Converter], Converter]:
+    def wrap(fn: Converter) -> Converter:
+        for t in op_types:
+            _CONVERTERS[t] = fn
+        return fn
+    return wrap
+
+
+def _load_modules() -> None:
+    global _loaded
+    if not _loaded:
+        for mod in pkgutil.iter_modules(__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{mod.name}")
+        _loaded = True
+
+
+def supported_ops() -> list[str]:
+    _load_modules()
+    return sorted(_CONVERTERS)
+
+
+def attrs_of(node) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def unsupported(model) -> list[str]:
+    """'OpType (node name)' for every node edgekiln cannot convert."""
+    _load_modules()
+    return [f"{n.op_type} ({n.name or '#%d' % i})" for i, n in enumerate(model.graph.node)
+            if n.domain not in ("", "ai.onnx") or n.op_type not in _CONVERTERS]
+
+
+def _opset(model) -> int:
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions or versions[0] not in OPSETS:
+        raise UnsupportedModelError(f"ONNX opset {versions[0] if versions else 'none'} is not supported "
+                                    f"(opset {OPSETS.start}-{OPSETS.stop - 1}; re-export or run onnx.version_converter)")
+    return versions[0]
+
+
+def _input_shape(v) -> tuple[int, ...]:
+    from onnx import TensorProto
+
+    t = v.type.tensor_type
+    if t.elem_type != TensorProto.FLOAT:
+        raise UnsupportedModelError(f"input {v.name!r}: element type {t.elem_type}; float32 ONNX inputs only")
+    dims = []
+    for i, d in enumerate(t.shape.dim):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(int(d.dim_value))
+        elif i == 0:
+            dims.append(1)  # a dynamic batch is fixed to 1
+        else:
+            raise InputError(f"input {v.name!r}: dimension {i} is dynamic ({d.dim_param or '?'}); fix it in the model "
+                             "(onnx.tools.update_model_dims.update_inputs_outputs_dims) and retry")
+    return tuple(dims)
+
+
+def from_onnx(model_or_path, name: str = "model") -> Graph:
+    """Convert an ONNX model (path or ModelProto) into an IR graph."""
+    folder = None
+    if isinstance(model_or_path, (str, Path)):
+        folder = Path(model_or_path).resolve().parent
+        model = load_model(model_or_path)
+    else:
+        model = model_or_path
+    missing = unsupported(model)
+    if missing:
+        raise UnsupportedModelError(f"unsupported ONNX ops: {', '.join(missing)}. Supported: {', '.join(supported_ops())}")
+    opset = _opset(model)
+    g = model.graph
+    consumers: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
+    for o in g.output:
+        consumers[o.name] = consumers.get(o.name, 0) + 1
+    b = OnnxBuilder(opset, consumers)
+    for t in g.initializer:
+        b.consts[t.name] = tensor_to_array(t, folder, "initializer")
+    inits = set(b.consts)
+    inputs = []
+    for v in g.input:
+        if v.name in inits:
+            continue
+        shape = _input_shape(v)
+        a = b.declare(v.name, shape, identity(len(shape)), b.fresh(v.name))
+        inputs.append(b.values[a.ir])
+    for node in g.node:
+        b.node_name = node.name or node.op_type
+        _CONVERTERS[node.op_type](node, b)
+    outputs = []
+    for o in g.output:
+        ir = b.plain(o.name)
+        if ir in {v.name for v in inputs}:  # an output that is an input: copy it
+            want, shape = b.fresh(o.name), b.act(o.name).shape
+            b.values[want] = ValueInfo.tensor(want, shape)
+            b.nodes.append(Node("reshape", b.fresh(f"{want}_out"), [ir], [want], {"shape": list(shape)}))
+            ir = want
+        outputs.append(b.values[ir])
+    io = {v.name for v in inputs + outputs}
+    graph = Graph(name=name, task="network", inputs=inputs, outputs=outputs, nodes=b.nodes,
+                  intermediates=[v for k, v in b.values.items() if k not in io], constants=b.constants)
+    graph.meta.update(source="onnx", opset=opset,
+                      metadata={p.key: p.value for p in model.metadata_props})
+    graph.meta["fingerprint"] = graph_fingerprint(graph)
+    return graph
