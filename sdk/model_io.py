@@ -73,10 +73,13 @@ def _load_skops(p: Path) -> Any:
     return model
 
 
-def _validate_trees(obj: Any, p: Path, depth: int = 0) -> None:
-    """A crafted Tree with child or feature indices out of range would make scikit-learn's Cython
-    predict read out of bounds (`kiln run --reference`): check every tree's arrays once."""
+def _validate_trees(obj: Any, p: Path, depth: int = 0, n_features: int | None = None) -> None:
+    """A crafted Tree (or HistGradientBoosting TreePredictor) with child, feature or bitset
+    indices out of range would make scikit-learn's Cython predict read out of bounds
+    (`kiln run --reference`): check every tree's arrays once."""
     from sklearn.base import BaseEstimator
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.tree._tree import Tree
 
     if depth > 6:
@@ -90,12 +93,27 @@ def _validate_trees(obj: Any, p: Path, depth: int = 0) -> None:
         if not ok:
             raise ModelLoadError(f"{p} refused: a decision tree in it has child or feature indices out of range")
         return
+    if isinstance(obj, TreePredictor):
+        nodes = getattr(obj, "nodes", None)
+        ok = isinstance(nodes, np.ndarray) and nodes.dtype == PREDICTOR_RECORD_DTYPE and nodes.ndim == 1
+        if ok:
+            split = nodes[~nodes["is_leaf"].astype(bool)]
+            n, n_bitsets = len(nodes), len(getattr(obj, "raw_left_cat_bitsets", ()))
+            kids = np.concatenate([split["left"], split["right"]]).astype(np.int64)
+            cat = split["is_categorical"].astype(bool)
+            ok = (len(nodes) > 0 and ((kids > 0) & (kids < n)).all()
+                  and (n_features is not None and ((split["feature_idx"] >= 0) & (split["feature_idx"] < n_features)).all())
+                  and (split["bitset_idx"][cat] < n_bitsets).all())
+        if not ok:
+            raise ModelLoadError(f"{p} refused: a boosted tree in it has malformed nodes or indices out of range")
+        return
     if isinstance(obj, (list, tuple)):
         for item in obj:
-            _validate_trees(item, p, depth + 1)
+            _validate_trees(item, p, depth + 1, n_features)
     elif isinstance(obj, np.ndarray) and obj.dtype == object:
         for item in obj.ravel():
-            _validate_trees(item, p, depth + 1)
+            _validate_trees(item, p, depth + 1, n_features)
     elif isinstance(obj, BaseEstimator):
+        n_features = getattr(obj, "n_features_in_", n_features)
         for value in vars(obj).values():
-            _validate_trees(value, p, depth + 1)
+            _validate_trees(value, p, depth + 1, n_features)

@@ -24,6 +24,8 @@ MODEL_PACKAGES = ("sklearn", "xgboost", "lightgbm", "numpy", "scipy")
 KNOWN_STATE_TYPES = frozenset({
     "sklearn.tree._tree.Tree",  # every tree; its arrays are validated after loading (model_io)
     "collections.OrderedDict",
+    # HistGradientBoosting's trees: a structured node array, validated after loading (model_io)
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 })
 
 

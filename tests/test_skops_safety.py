@@ -162,3 +162,32 @@ def test_tree_with_out_of_range_child_is_refused(tmp_path):
             zout.writestr(info, data)
     with pytest.raises(ModelLoadError, match="out of range"):
         load_model(dst)
+
+
+@pytest.mark.parametrize("field,value", [("left", 10_000), ("feature_idx", 99), ("feature_idx", -1)])
+def test_hist_gradient_boosting_with_malformed_nodes_is_refused(tmp_path, field, value):
+    """HistGradientBoosting's TreePredictor is trusted as model state only because its node
+    array is checked after loading: indices out of range are refused, not predicted with."""
+    import io
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 3))
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, X[:, 0] > 0)
+    src, dst = tmp_path / "ok.skops", tmp_path / "bad.skops"
+    sio.dump(model, src)
+    np.testing.assert_array_equal(load_model(src).predict(X), model.predict(X))
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".npy"):
+                arr = np.load(io.BytesIO(data))
+                if arr.dtype.names and "feature_idx" in arr.dtype.names:
+                    arr[field][0] = value  # node 0 is the root split
+                    buf = io.BytesIO()
+                    np.save(buf, arr)
+                    data = buf.getvalue()
+            zout.writestr(info, data)
+    with pytest.raises(ModelLoadError, match="malformed nodes or indices out of range"):
+        load_model(dst)
