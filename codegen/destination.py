@@ -43,8 +43,10 @@ def _owned(out: Path) -> tuple[set[Path], set[Path]]:
         listed = doc.get("files") if isinstance(doc, dict) else None
         if listed is None and isinstance(doc, dict) and "target" in doc:  # an older edgekiln
             listed = {s: None for s in doc.get("sources", [])}
-            listed.update({str(p.relative_to(out)): None for name in _LEGACY_FILES for p in out.glob(name)
-                           for p in ([p] if p.is_file() else p.rglob("*"))})
+            for name in _LEGACY_FILES:
+                for top in out.glob(name):
+                    for p in [top] if top.is_file() else top.rglob("*"):
+                        listed[p.relative_to(out).as_posix()] = None
     except (OSError, ValueError):
         listed = None
     mine: set[Path] = set()

@@ -123,3 +123,18 @@ def test_destination_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="not a folder"):
         edgekiln.export(TREE, "host", tmp_path / "f")
     assert (tmp_path / "f").read_text() == "x"
+
+
+def test_project_of_an_older_edgekiln_without_a_file_list(tmp_path):
+    """project.json before "files": its sources and the files edgekiln always writes are its own."""
+    out = tmp_path / "p"
+    edgekiln.export(TREE, "host", out)
+    doc = json.loads((out / "project.json").read_text())
+    del doc["files"]
+    (out / "project.json").write_text(json.dumps(doc))
+    edgekiln.export(TREE, "host", out)  # replaced without --force
+    assert "files" in json.loads((out / "project.json").read_text())
+    (out / "project.json").write_text(json.dumps(doc))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="notes.txt"):
+        edgekiln.export(TREE, "host", out)

@@ -2,7 +2,7 @@
 inside functions count, relative ones resolved). docs/architecture.md ("Layers") states
 the same table; a stage may import core, itself and the stages ALLOWED names, nothing else.
 
-- core: the IR, results, errors, version, the IR's fingerprint. Imports only core.
+- core: the IR, results, errors, version, the IR's fingerprint, the file-found registry. Imports only core.
 - stages: frontends (model loading, scikit-learn -> IR, feature-name rules), quantize, codegen, runtime_c
   (the C runtime's package: data files), targets, boards, flash_offload.
 - shell: the facade (edgekiln/__init__, kept lazy), api, cli, report, profile, demo. May
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 # fingerprint: a hash of the IR (frontends stamp it, `kiln run --reference` compares it)
-CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version", "edgekiln.fingerprint"}
+CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version", "edgekiln.fingerprint",
+        "edgekiln.registry"}
 SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekiln.profile", "edgekiln.demo"}
 # stage -> module prefixes that belong to it
 STAGES = {

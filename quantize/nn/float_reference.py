@@ -10,20 +10,15 @@ from typing import Callable
 import numpy as np
 
 from edgekiln.errors import UnsupportedModelError
+from edgekiln.registry import Registry
 from edgekiln.ir import Graph, Node
 
 from . import geometry
 
 Kernel = Callable[[Node, list], np.ndarray]
-_KERNELS: dict[str, Kernel] = {}
+_KERNELS: Registry[Kernel] = Registry()
+kernel = _KERNELS.register  # @kernel("op", ...)
 
-
-def kernel(*ops: str) -> Callable[[Kernel], Kernel]:
-    def wrap(fn: Kernel) -> Kernel:
-        for op in ops:
-            _KERNELS[op] = fn
-        return fn
-    return wrap
 
 
 def activation(y: np.ndarray, name: str | None) -> np.ndarray:
@@ -130,7 +125,7 @@ def _softmax(node: Node, a: list) -> np.ndarray:
 
 
 def supported_ops() -> list[str]:
-    return sorted(_KERNELS)
+    return _KERNELS.names()
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from edgekiln.errors import UnsupportedModelError
+from edgekiln.registry import Registry
 from edgekiln.ir import Graph, Node, QuantParams
 
 from . import geometry
@@ -20,15 +21,9 @@ from .tflite_math import (calculate_activation_range, exp_on_negative_values, ge
                           quantize_multiplier, rounding_divide_by_pot, softmax_params, srdhm)
 
 Kernel = Callable[[Node, list, list, QuantParams], np.ndarray]
-_KERNELS: dict[str, Kernel] = {}
+_KERNELS: Registry[Kernel] = Registry()
+kernel = _KERNELS.register  # @kernel("op", ...)
 
-
-def kernel(*ops: str) -> Callable[[Kernel], Kernel]:
-    def wrap(fn: Kernel) -> Kernel:
-        for op in ops:
-            _KERNELS[op] = fn
-        return fn
-    return wrap
 
 
 def _out(acc: np.ndarray, node: Node, qout: QuantParams) -> np.ndarray:
@@ -123,7 +118,7 @@ def _softmax(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
 
 
 def supported_ops() -> list[str]:
-    return sorted(_KERNELS)
+    return _KERNELS.names()
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:

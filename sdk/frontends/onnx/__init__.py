@@ -6,8 +6,6 @@ its node name in one error. A dynamic batch dimension is fixed to 1; any other d
 dimension is an error naming the input."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,36 +13,21 @@ import numpy as np
 
 from ...errors import InputError, UnsupportedModelError
 from ...fingerprint import graph_fingerprint
+from ...registry import Registry
 from ...ir import Graph, Node, ValueInfo
 from ._builder import OnnxBuilder, identity
 from ._load import load_model, tensor_to_array
 
 Converter = Callable[[Any, OnnxBuilder], None]
-_CONVERTERS: dict[str, Converter] = {}
-_loaded = False
+_CONVERTERS: Registry[Converter] = Registry(__name__, __path__)
+onnx_op = _CONVERTERS.register  # @onnx_op("Op", ...) in a module of this folder
 OPSETS = range(11, 22)
 
 
-def onnx_op(*op_types: str) -> Callable[[Converter], Converter]:
-    def wrap(fn: Converter) -> Converter:
-        for t in op_types:
-            _CONVERTERS[t] = fn
-        return fn
-    return wrap
-
-
-def _load_modules() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
 
 
 def supported_ops() -> list[str]:
-    _load_modules()
-    return sorted(_CONVERTERS)
+    return _CONVERTERS.names()
 
 
 def attrs_of(node) -> dict[str, Any]:
@@ -55,7 +38,6 @@ def attrs_of(node) -> dict[str, Any]:
 
 def unsupported(model) -> list[str]:
     """'OpType (node name)' for every node edgekiln cannot convert."""
-    _load_modules()
     return [f"{n.op_type} ({n.name or '#%d' % i})" for i, n in enumerate(model.graph.node)
             if n.domain not in ("", "ai.onnx") or n.op_type not in _CONVERTERS]
 
@@ -118,7 +100,7 @@ def from_onnx(model_or_path, name: str = "model") -> Graph:
         inputs.append(b.values[a.ir])
     for node in g.node:
         b.node_name = node.name or node.op_type
-        _CONVERTERS[node.op_type](node, b)
+        _CONVERTERS.get(node.op_type)(node, b)
     outputs = []
     for o in g.output:
         ir = b.plain(o.name)

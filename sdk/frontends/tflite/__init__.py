@@ -6,8 +6,6 @@ before anything is converted. The IR keeps TFLite's layout (NHWC activations, OH
 weights); depthwise weights [1, KH, KW, C*M] become [C*M, KH, KW, 1] with group = C."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import Callable
 
@@ -15,42 +13,26 @@ import numpy as np
 
 from ...errors import UnsupportedModelError
 from ...fingerprint import graph_fingerprint
+from ...registry import Registry
 from ...ir import Constant, Graph, Node, QuantParams, ValueInfo
 from ._reader import Operator, Tensor, TfliteModel, read
 
 Converter = Callable[[Operator, "TfliteBuilder"], None]
-_CONVERTERS: dict[str, Converter] = {}
-_loaded = False
+_CONVERTERS: Registry[Converter] = Registry(__name__, __path__)
+tflite_op = _CONVERTERS.register  # @tflite_op("Op", ...) in a module of this folder
 ACTIVATIONS = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6"}
 DTYPE_NAMES = {np.dtype(np.int8): "int8", np.dtype(np.int32): "int32", np.dtype(np.float32): "float32",
                np.dtype(np.int16): "int16", np.dtype(np.uint8): "uint8", np.dtype(np.int64): "int64"}
 
 
-def tflite_op(*names: str) -> Callable[[Converter], Converter]:
-    def wrap(fn: Converter) -> Converter:
-        for n in names:
-            _CONVERTERS[n] = fn
-        return fn
-    return wrap
-
-
-def _load_modules() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
 
 
 def supported_ops() -> list[str]:
-    _load_modules()
-    return sorted(_CONVERTERS)
+    return _CONVERTERS.names()
 
 
 def unsupported(model: TfliteModel) -> list[str]:
     """'OP (operator i)' for every operator edgekiln cannot convert."""
-    _load_modules()
     return [f"{o.op} (operator {o.index})" for o in model.operators if o.op not in _CONVERTERS]
 
 
@@ -131,7 +113,7 @@ def from_tflite(path: str | Path, name: str = "model") -> Graph:
     for i in model.inputs:
         b.value(i)
     for op in model.operators:
-        _CONVERTERS[op.op](op, b)
+        _CONVERTERS.get(op.op)(op, b)
     g = b.graph()
     g.meta["fingerprint"] = graph_fingerprint(g)
     return g
