@@ -93,10 +93,9 @@ def test_export_main_board_and_dry_run_flash(tmp_path):
     import skops.io as sio
     from sklearn.tree import DecisionTreeClassifier
 
-    from edgekiln.targets import get_target
+    from conftest import require_target
 
-    if get_target("cortex-m4").compiler_path() is None:
-        pytest.skip("arm-none-eabi-gcc not installed")
+    require_target("cortex-m4")
     X = np.arange(40, dtype=float).reshape(20, 2)
     sio.dump(DecisionTreeClassifier(random_state=0).fit(X, np.arange(20) % 2), tmp_path / "m.skops")
     run = CliRunner().invoke

@@ -138,6 +138,25 @@ def test_every_zoo_model_loads_through_the_allowlist(tmp_path):
             np.testing.assert_array_equal(loaded.predict(X), model.predict(X), err_msg=name)
 
 
+def edit_node_array(src, dst, field: str, value: int, marker: str | None = None) -> None:
+    """Copy the .skops archive src to dst with node 0's `field` set to `value` in every
+    structured .npy array holding the field `marker` (default: `field`)."""
+    import io
+
+    marker = marker or field
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(".npy"):
+                arr = np.load(io.BytesIO(data))
+                if arr.dtype.names and marker in arr.dtype.names:
+                    arr[field][0] = value
+                    buf = io.BytesIO()
+                    np.save(buf, arr)
+                    data = buf.getvalue()
+            zout.writestr(info, data)
+
+
 def test_tree_with_out_of_range_child_is_refused(tmp_path):
     from sklearn.tree import DecisionTreeClassifier
 
@@ -147,19 +166,7 @@ def test_tree_with_out_of_range_child_is_refused(tmp_path):
     sio.dump(model, tmp_path / "ok.skops")
     # rewrite the children_left array inside the archive to point past the last node
     src, dst = tmp_path / "ok.skops", tmp_path / "bad.skops"
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename.endswith(".npy"):
-                import io
-
-                arr = np.load(io.BytesIO(data))
-                if arr.dtype.names and "left_child" in arr.dtype.names:
-                    arr["left_child"][0] = 10_000
-                    buf = io.BytesIO()
-                    np.save(buf, arr)
-                    data = buf.getvalue()
-            zout.writestr(info, data)
+    edit_node_array(src, dst, "left_child", 10_000)
     with pytest.raises(ModelLoadError, match="out of range"):
         load_model(dst)
 
@@ -168,8 +175,6 @@ def test_tree_with_out_of_range_child_is_refused(tmp_path):
 def test_hist_gradient_boosting_with_malformed_nodes_is_refused(tmp_path, field, value):
     """HistGradientBoosting's TreePredictor is trusted as model state only because its node
     array is checked after loading: indices out of range are refused, not predicted with."""
-    import io
-
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(3)
@@ -178,16 +183,6 @@ def test_hist_gradient_boosting_with_malformed_nodes_is_refused(tmp_path, field,
     src, dst = tmp_path / "ok.skops", tmp_path / "bad.skops"
     sio.dump(model, src)
     np.testing.assert_array_equal(load_model(src).predict(X), model.predict(X))
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename.endswith(".npy"):
-                arr = np.load(io.BytesIO(data))
-                if arr.dtype.names and "feature_idx" in arr.dtype.names:
-                    arr[field][0] = value  # node 0 is the root split
-                    buf = io.BytesIO()
-                    np.save(buf, arr)
-                    data = buf.getvalue()
-            zout.writestr(info, data)
+    edit_node_array(src, dst, field, value, marker="feature_idx")  # node 0 is the root split
     with pytest.raises(ModelLoadError, match="malformed nodes or indices out of range"):
         load_model(dst)
