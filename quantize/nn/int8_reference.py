@@ -86,12 +86,18 @@ def _reshape(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
 
 @kernel("add")
 def _add(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
-    """PrepareInt8AddSub + reference_integer_ops::Add (left shift 20)."""
+    return add_sub(node, a, q, qout)
+
+
+def add_sub(node: Node, a: list, q: list, qout: QuantParams, sign: int = 1) -> np.ndarray:
+    """PrepareInt8AddSub + reference_integer_ops::Add (left shift 20); SUB is the same
+    kernel with input 2's multiplier negated (sub.cc), `sign` -1."""
     left_shift = 20
     s1, s2, so = (np.float32(q[0].scale[0]), np.float32(q[1].scale[0]), np.float32(qout.scale[0]))
     twice_max = float(np.float32(2) * max(s1, s2))
     m1, e1 = quantize_multiplier(float(s1) / twice_max)
     m2, e2 = quantize_multiplier(float(s2) / twice_max)
+    m2 *= sign
     mo, eo = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * so))
     x1 = (a[0].astype(np.int64) - q[0].zero_point[0]) << left_shift
     x2 = (a[1].astype(np.int64) - q[1].zero_point[0]) << left_shift
@@ -118,7 +124,12 @@ def _softmax(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
 
 
 def supported_ops() -> list[str]:
+    _more()
     return _KERNELS.names()
+
+
+def _more() -> None:
+    from . import int8_ops  # noqa: F401  (registers the kernels of the other ONNX ops)
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -129,6 +140,7 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> 
         values[v.name] = np.asarray(inputs[v.name]).astype(np.int8).reshape(v.dims)
     for name, c in graph.constants.items():
         values[name], quant[name] = c.data, c.quant
+    _more()
     for node in graph.nodes:
         fn = _KERNELS.get(node.op)
         if fn is None:
