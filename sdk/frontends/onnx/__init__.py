@@ -68,14 +68,18 @@ def _input_shape(v) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def from_onnx(model_or_path, name: str = "model") -> Graph:
-    """Convert an ONNX model (path or ModelProto) into an IR graph."""
-    folder = None
+def from_onnx(model_or_path, name: str = "model", folder: Path | None = None) -> Graph:
+    """Convert an ONNX model (path or ModelProto) into an IR graph; a QDQ graph
+    (QuantizeLinear/DequantizeLinear pairs) becomes the int8 IR (qdq.py)."""
     if isinstance(model_or_path, (str, Path)):
         folder = Path(model_or_path).resolve().parent
         model = load_model(model_or_path)
     else:
         model = model_or_path
+    from . import qdq
+
+    if qdq.is_qdq(model):
+        return qdq.from_qdq(model, name, folder)
     missing = unsupported(model)
     if missing:
         raise UnsupportedModelError(f"unsupported ONNX ops: {', '.join(missing)}. Supported: {', '.join(supported_ops())}")
@@ -114,6 +118,7 @@ def from_onnx(model_or_path, name: str = "model") -> Graph:
     graph = Graph(name=name, task="network", inputs=inputs, outputs=outputs, nodes=b.nodes,
                   intermediates=[v for k, v in b.values.items() if k not in io], constants=b.constants)
     graph.meta.update(source="onnx", opset=opset,
-                      metadata={p.key: p.value for p in model.metadata_props})
+                      metadata={p.key: p.value for p in model.metadata_props},
+                      onnx_tensors={k: a.ir for k, a in b.acts.items()}, onnx_constants=dict(b.sources))
     graph.meta["fingerprint"] = graph_fingerprint(graph)
     return graph

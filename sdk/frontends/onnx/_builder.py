@@ -52,6 +52,7 @@ class OnnxBuilder:
         self.constants: dict[str, Constant] = {}
         self.values: dict[str, ValueInfo] = {}
         self._used: set[str] = set()
+        self.sources: dict[str, str] = {}  # IR constant -> the ONNX initializer it was made from
         self.node_name = ""
 
     # --- names, constants ------------------------------------------------------------
@@ -73,8 +74,10 @@ class OnnxBuilder:
             raise UnsupportedModelError(f"node {self.node_name}: {what} {name!r} must be a constant (initializer)")
         return self.consts[name]
 
-    def ir_const(self, array: np.ndarray, hint: str) -> str:
+    def ir_const(self, array: np.ndarray, hint: str, source: str | None = None) -> str:
         name = self.fresh(hint)
+        if source:
+            self.sources[name] = source
         self.constants[name] = Constant(name, np.ascontiguousarray(array))
         return name
 

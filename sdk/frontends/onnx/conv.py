@@ -57,9 +57,9 @@ def conv(node, b: OnnxBuilder) -> None:
     kernel = list(wt.shape[2:])
     w = window(b, at, x.shape[2:], kernel)
     attrs = dict(w, group=group)
-    inputs = [b.channel_last(node.input[0]), b.ir_const(np.transpose(wt, (0, *range(2, rank + 2), 1)), f"{b.node_name}_w")]
+    inputs = [b.channel_last(node.input[0]), b.ir_const(np.transpose(wt, (0, *range(2, rank + 2), 1)), f"{b.node_name}_w", node.input[1])]
     if len(node.input) > 2 and node.input[2]:
-        inputs.append(b.ir_const(b.const(node.input[2], "bias").astype(np.float32), f"{b.node_name}_b"))
+        inputs.append(b.ir_const(b.const(node.input[2], "bias").astype(np.float32), f"{b.node_name}_b", node.input[2]))
     shape = (x.shape[0], wt.shape[0], *out_spatial(x.shape[2:], kernel, w))
     b.emit("conv", inputs, attrs, node.output[0], shape, channel_last(len(shape)))
 

@@ -32,10 +32,10 @@ def binary(node, b: OnnxBuilder) -> None:
         prev = b.last_node_writing(a.ir)
         if (op == "add" and prev is not None and prev.op == "fully_connected" and len(prev.inputs) == 2
                 and c.size == a.shape[-1] and b.consumers.get(act_name, 0) == 1):
-            prev.inputs.append(b.ir_const(c.reshape(-1).astype(np.float32), f"{prev.name}_b"))
+            prev.inputs.append(b.ir_const(c.reshape(-1).astype(np.float32), f"{prev.name}_b", x if b.is_const(x) else y))
             b.acts[node.output[0]] = a
             return
-        k = b.ir_const(_const_in_layout(c, len(a.shape), a.perm), f"{b.node_name}_c")
+        k = b.ir_const(_const_in_layout(c, len(a.shape), a.perm), f"{b.node_name}_c", x if b.is_const(x) else y)
         inputs = [k, a.ir] if b.is_const(x) else [a.ir, k]
         b.emit(op, inputs, {}, node.output[0], a.shape, a.perm)
         return
