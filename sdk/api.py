@@ -24,7 +24,7 @@ from .ir import Graph
 from .model_io import load_model  # noqa: F401  (public)
 from .results import RunResult
 
-__all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph"]
+__all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph", "quantize_network"]
 
 
 def to_graph(model: Any, name: str = "model") -> Graph:
@@ -211,3 +211,58 @@ class CompiledModel:
             raise UnsupportedModelError(f"{self.graph.meta.get('estimator')} has no decision_function on device")
         out = self.run(X).outputs.astype(np.float64)
         return out[:, 0] if out.shape[1] == 1 else out
+
+
+def quantize_network(model: Any, calibration: Any, *, wbits: int = 8, abits: int = 8, method: str = "rtn",
+                     granularity: str = "per-channel", observer: str = "minmax", percentile: float = 99.99,
+                     output: str | Path | None = None, int4: str = "onnx", evaluate: Any = None) -> dict:
+    """Post-training quantization of a float ONNX network (path or ModelProto).
+
+    calibration: float inputs (n, *input shape) (a leading sample axis). Returns a dict with
+    `graph` (the int8 IR), `qdq` (the QDQ ModelProto), `report` (per-layer scales, bits and
+    SQNR vs float on `evaluate`, default the calibration set) and `notes`. With `output`, the
+    QDQ model is written there (atomically). 4-bit weights are INT4 initializers (opset 21)
+    when onnxruntime runs them, else int8 initializers holding the int4 values (a note says so)."""
+    import onnx
+
+    from edgekiln.quantize.nn.qdq_export import to_qdq
+    from edgekiln.quantize.nn.qreport import evaluate as evaluate_network
+    from edgekiln.quantize.nn.quantizer import QuantConfig, calibration_samples, check_config, quantize_graph
+
+    from .frontends.onnx import from_onnx
+    from .frontends.onnx._load import load_model as load_onnx
+
+    config = QuantConfig(wbits, abits, method, granularity, observer, percentile)
+    check_config(config)
+    proto = load_onnx(model) if isinstance(model, (str, Path)) else model
+    graph = from_onnx(model, Path(str(model)).stem if isinstance(model, (str, Path)) else "model")
+    if graph.meta.get("source") == "onnx-qdq":
+        raise InputError("this model is already quantized (QDQ); give the float ONNX model")
+    qn = quantize_graph(graph, calibration, config)
+    notes = []
+    qdq = to_qdq(proto, qn.graph, qn.aliases, int4=int4)
+    if wbits == 4 and int4 == "onnx" and not _onnxruntime_runs(qdq):
+        qdq = to_qdq(proto, qn.graph, qn.aliases, int4="int8")
+        notes.append("onnxruntime does not run INT4 DequantizeLinear here: int4 weights are stored as int8 initializers "
+                     "holding values in [-7, 7]")
+    if wbits == 4 and int4 == "int8":
+        notes.append("int4 weights stored as int8 initializers holding values in [-7, 7]")
+    samples = calibration_samples(graph, calibration if evaluate is None else evaluate)
+    report = evaluate_network(qn, samples)
+    report["notes"] = notes
+    if output is not None:
+        out = Path(output)
+        tmp = out.with_name(out.name + ".tmp")
+        onnx.save(qdq, str(tmp))
+        tmp.replace(out)
+    return {"graph": qn.graph, "qdq": qdq, "report": report, "notes": notes, "network": qn}
+
+
+def _onnxruntime_runs(model) -> bool:
+    try:
+        import onnxruntime as ort
+
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return True
+    except Exception:  # noqa: BLE001  (any failure to load means: not runnable here)
+        return False
