@@ -54,3 +54,17 @@ def evaluate(qn: QuantizedNetwork, samples: np.ndarray) -> dict:
     return {"config": qn.config.label(), "method": qn.config.method, "granularity": qn.config.granularity,
             "observer": qn.config.observer, "samples": int(len(samples)), "agreement": agree / max(len(samples), 1),
             "logit_sqnr_db": sqnr_db(*sums[logits]), "logits": logits, "layers": layers}
+
+
+def int8_outputs(qn: QuantizedNetwork, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dequantized outputs [n, ...], dequantized logits [n, ...]) of the int8 golden model
+    on float `samples` (n, *input dims): what a benchmark row needs beside the float model's."""
+    q = qn.graph
+    name, logits = q.inputs[0].name, logits_name(q)
+    outs, lgs = [], []
+    for x in samples:
+        r = int8_reference.run(q, {name: quantize_input(np.asarray(x).reshape(q.inputs[0].dims), q.inputs[0].quant)},
+                               keep_all=True)
+        outs.append(dequantize(r[q.outputs[0].name], q.outputs[0].quant))
+        lgs.append(dequantize(r[logits], q.value(logits).quant))
+    return np.stack(outs), np.stack(lgs)

@@ -1,0 +1,92 @@
+"""W8A8 / W4A8 post-training quantization of a float ONNX network (default: the shared
+KWS DS-CNN): top-1 agreement of the int8 golden model with the float golden model and
+logit SQNR, on a held-out set.
+
+    python benchmarks/nn_quant.py --calib calib.npy --eval eval.npy --json r.json
+    python benchmarks/nn_quant.py --espeak --json r.json   # edgekiln.audio's espeak sets
+
+--espeak calibrates on 256 clips of the `train` split (seeded choice) and evaluates on the
+held-out `eval` split (288 clips, other voices and speeds), both through the numpy MFCC.
+
+--calib / --eval are .npy float inputs (n, *input shape). Without them the 20 samples of
+../shared/models/kws_dscnn/kws_samples.npz serve as both (an in-sample figure, so say so).
+Rows: model, config (W8A8, W4A8), method, granularity, observer, agreement, logit_sqnr_db,
+clips, calibration_samples, seconds."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "models" / "kws_dscnn"
+if not SHARED.is_dir():
+    SHARED = Path("/work/shared/models/kws_dscnn")
+CONFIGS = [(8, "rtn", "per-channel", "minmax"), (8, "rtn", "per-channel", "percentile"), (8, "rtn", "per-tensor", "minmax"),
+           (4, "rtn", "per-channel", "minmax"), (4, "rtn-mse", "per-channel", "minmax")]
+
+
+def measure(model: Path, calib: np.ndarray, evals: np.ndarray, configs=CONFIGS) -> list[dict]:
+    import edgekiln
+
+    rows = []
+    for wbits, method, granularity, observer in configs:
+        t = time.perf_counter()
+        rep = edgekiln.quantize_network(str(model), calib, wbits=wbits, method=method, granularity=granularity,
+                                        observer=observer, evaluate=evals)["report"]
+        rows.append({"model": model.stem, "config": rep["config"], "method": method, "granularity": granularity,
+                     "observer": observer, "agreement": round(rep["agreement"], 4),
+                     "logit_sqnr_db": round(rep["logit_sqnr_db"], 2), "clips": int(len(evals)),
+                     "calibration_samples": int(len(calib)), "seconds": round(time.perf_counter() - t, 1)})
+    return rows
+
+
+def espeak_sets(n_calib: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    from edgekiln.audio import build_set
+    from edgekiln.audio.features import KWS_MFCC
+    from edgekiln.quantize.nn.mfcc import mfcc
+
+    train, held_out = build_set("train"), build_set("eval")
+    pick = np.random.default_rng(0).choice(len(train), min(n_calib, len(train)), replace=False)
+    train = train.select(np.isin(np.arange(len(train)), pick))
+    return tuple(mfcc(s.float_audio(), KWS_MFCC)[..., None].astype(np.float32) for s in (train, held_out))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=SHARED / "kws_dscnn_f32.onnx")
+    ap.add_argument("--calib", type=Path)
+    ap.add_argument("--eval", type=Path)
+    ap.add_argument("--espeak", action="store_true", help="calibrate and evaluate on edgekiln.audio's espeak sets")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    if not a.model.is_file():
+        print(f"error: {a.model} is absent (the shared KWS folder holds it)", file=sys.stderr)
+        return 2
+    if a.espeak:
+        try:
+            calib, evals = espeak_sets()
+        except ImportError as e:
+            print(f"error: --espeak needs edgekiln.audio (the audio branch): {e}", file=sys.stderr)
+            return 2
+    elif a.calib is None or a.eval is None:
+        x = np.load(SHARED / "kws_samples.npz")["x"]
+        calib, evals = x, x
+        print("note: no --calib/--eval: the 20 kws_samples serve as both (in-sample)", file=sys.stderr)
+    else:
+        calib, evals = np.load(a.calib), np.load(a.eval)
+    rows = measure(a.model, calib, evals)
+    for r in rows:
+        print(f"{r['config']} {r['method']:8} {r['granularity']:12} {r['observer']:10} agreement {r['agreement']:.4f}  "
+              f"logit SQNR {r['logit_sqnr_db']:.2f} dB  ({r['clips']} clips, {r['calibration_samples']} calibration)")
+    if a.json:
+        a.json.write_text(json.dumps({"rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
