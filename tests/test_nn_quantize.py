@@ -131,13 +131,15 @@ def test_int4_packing_matches_ek_nn_h():
 
 
 # --- kiln quantize on a small float graph ----------------------------------------------------
-@pytest.mark.parametrize("wbits,granularity", [(8, "per-channel"), (8, "per-tensor"), (4, "per-channel")])
-def test_quantized_small_cnn_runs_in_onnxruntime_close_to_float_and_reimports(wbits, granularity, tmp_path):
+@pytest.mark.parametrize("wbits,granularity,int4", [(8, "per-channel", "onnx"), (8, "per-tensor", "onnx"),
+                                                   (4, "per-channel", "onnx"), (4, "per-channel", "int8")])
+def test_quantized_small_cnn_runs_in_onnxruntime_close_to_float_and_reimports(wbits, granularity, int4, tmp_path):
     m = _small_cnn()
     path = tmp_path / "cnn.onnx"
     onnx.save(m, path)
     calib = _calib()
-    r = edgekiln.quantize_network(str(path), calib, wbits=wbits, granularity=granularity, output=tmp_path / "cnn.q.onnx")
+    r = edgekiln.quantize_network(str(path), calib, wbits=wbits, granularity=granularity, output=tmp_path / "cnn.q.onnx",
+                                  int4=int4)
     q = r["graph"]
     assert {v.dtype for v in q.all_values()} == {"int8"} and all(v.quant is not None for v in q.all_values())
     assert [n.attrs.get("activation") for n in q.nodes if n.op == "conv"] == ["relu", "relu6"]
@@ -146,7 +148,10 @@ def test_quantized_small_cnn_runs_in_onnxruntime_close_to_float_and_reimports(wb
     qdq = onnx.load(tmp_path / "cnn.q.onnx")
     onnx.checker.check_model(qdq)
     types = {t.name: t.data_type for t in qdq.graph.initializer}
-    assert types["w1_quantized"] == (TensorProto.INT4 if wbits == 4 else TensorProto.INT8)
+    assert types["w1_quantized"] == (TensorProto.INT4 if wbits == 4 and int4 == "onnx" else TensorProto.INT8)
+    if wbits == 4:
+        w1 = numpy_helper.to_array(next(t for t in qdq.graph.initializer if t.name == "w1_quantized"))
+        assert np.abs(w1.astype(np.int32)).max() == 7 and r["notes"] == ([] if int4 == "onnx" else [r["notes"][0]])
     assert types["b1_quantized"] == TensorProto.INT32
     fl, qs = _ort(m), _ort(qdq)
     test = _calib(8)
@@ -158,8 +163,10 @@ def test_quantized_small_cnn_runs_in_onnxruntime_close_to_float_and_reimports(wb
                                       q.outputs[0].quant) for x in test])
     assert np.abs(ours - o).max() <= 6 * q.outputs[0].quant.scale[0]  # golden vs onnxruntime's QDQ: a few LSB
     back = from_onnx(tmp_path / "cnn.q.onnx", "cnn")
-    if wbits == 8:
-        _same_ir(q, back)
+    if int4 == "int8" and wbits == 4:  # the file no longer says the weights are 4-bit
+        for n in q.nodes:
+            n.attrs.pop("weight_bits", None)
+    _same_ir(q, back)
     rows = {row["name"]: row for row in r["report"]["layers"]}
     assert rows["conv1"]["wbits"] == wbits and rows["conv1"]["sqnr_db"] > 20
 
@@ -268,3 +275,30 @@ def test_bad_calibration_sets_are_one_clear_error(tmp_path):
         edgekiln.quantize_network(str(tmp_path / "cnn.onnx"), _calib(2), abits=4)
     with pytest.raises(UnsupportedConfigError, match="cannot do W3"):
         edgekiln.quantize_network(str(tmp_path / "cnn.onnx"), _calib(2), wbits=3)
+
+
+def test_malformed_qdq_graphs_are_one_clear_error(tmp_path):
+    from edgekiln.errors import ModelLoadError, UnsupportedModelError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    scale = numpy_helper.from_array(np.float32(0.1), "s")
+    zp = numpy_helper.from_array(np.int8(0), "z")
+
+    def model(nodes, inits):
+        m = helper.make_model(helper.make_graph(nodes, "t", [x], [y], initializer=inits),
+                              opset_imports=[helper.make_opsetid("", 21)])
+        m.ir_version = 10
+        return m
+
+    lonely = model([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("DequantizeLinear", ["r", "s", "z"], ["y"])],
+                   [scale, zp])
+    with pytest.raises(UnsupportedModelError, match="no QuantizeLinear writes"):
+        from_onnx(lonely)
+    bad4 = helper.make_tensor("w4", TensorProto.INT4, [4, 4], vals=[1] * 16)
+    bad4.raw_data = bad4.raw_data[:3]  # 16 int4 values need 8 bytes
+    truncated = model([helper.make_node("DequantizeLinear", ["w4", "s", "z4"], ["w"]),
+                       helper.make_node("MatMul", ["x", "w"], ["y"])],
+                      [bad4, scale, helper.make_tensor("z4", TensorProto.INT4, [], vals=[0])])
+    with pytest.raises(ModelLoadError, match="int4 values need 8 bytes"):
+        from_onnx(truncated)
