@@ -302,3 +302,19 @@ def test_malformed_qdq_graphs_are_one_clear_error(tmp_path):
                       [bad4, scale, helper.make_tensor("z4", TensorProto.INT4, [], vals=[0])])
     with pytest.raises(ModelLoadError, match="int4 values need 8 bytes"):
         from_onnx(truncated)
+
+
+def test_qdq_weight_quantized_along_its_input_axis_is_refused():
+    from edgekiln.errors import UnsupportedModelError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    inits = [numpy_helper.from_array(np.ones((4, 3), np.int8), "wq"), numpy_helper.from_array(np.full(4, 0.1, np.float32), "ws"),
+             numpy_helper.from_array(np.zeros(4, np.int8), "wz"), numpy_helper.from_array(np.float32(0.05), "s"),
+             numpy_helper.from_array(np.int8(0), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]), helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0),
+             helper.make_node("MatMul", ["xd", "w"], ["y"], name="mm")]
+    m = helper.make_model(helper.make_graph(nodes, "t", [x], [y], initializer=inits), opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(UnsupportedModelError, match="along axis 0, not its output channel \\(axis 1\\)"):
+        from_onnx(m)

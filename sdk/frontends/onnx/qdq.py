@@ -64,9 +64,14 @@ class _Params:
             raise UnsupportedModelError(f"node {node.name or node.op_type}: its scale must be a constant")
         self.scale = np.asarray(values[node.input[1]], f32).reshape(-1)
         zp = values.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        self.elem = TensorProto.UINT8 if zp is None else int(values[f"{node.input[2]}#type"])
-        self.zero_point = np.zeros(self.scale.size, np.int64) if zp is None else np.asarray(zp, np.int64).reshape(-1)
         at = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "DequantizeLinear" and f"{node.input[0]}#type" in values:
+            self.elem = int(values[f"{node.input[0]}#type"])      # the integers' own type
+        elif zp is not None:
+            self.elem = int(values[f"{node.input[2]}#type"])
+        else:
+            self.elem = int(at.get("output_dtype", 0)) or TensorProto.UINT8  # ONNX's default
+        self.zero_point = np.zeros(self.scale.size, np.int64) if zp is None else np.asarray(zp, np.int64).reshape(-1)
         self.axis = int(at.get("axis", 1)) if self.scale.size > 1 else None
         if self.axis is not None and rank is not None:
             self.axis %= rank
@@ -157,6 +162,7 @@ def strip(model, folder: Path | None):
         m.attribute.extend(n.attribute)
         nodes.append(m)
     act = {find(k): v for k, v in act.items()}
+    _check_weight_axes(nodes, consts)
     used = {i for n in nodes for i in n.input}
     initializers = [t for t in g.initializer if t.name in used] + [t for t in new_inits if t.name in used]
     graph = helper.make_graph(nodes, g.name, [v for v in g.input if v.name not in inits],
@@ -165,6 +171,24 @@ def strip(model, folder: Path | None):
     float_model.ir_version = model.ir_version
     float_model.metadata_props.extend(model.metadata_props)
     return float_model, act, consts
+
+
+def _check_weight_axes(nodes, consts: dict) -> None:
+    """A per-channel weight's axis must be its output channel in the reading op's layout."""
+    from onnx import helper
+
+    for n in nodes:
+        if n.op_type not in ("Conv", "MatMul", "Gemm") or len(n.input) < 2 or n.input[1] not in consts:
+            continue
+        ints, p = consts[n.input[1]]
+        if p.axis is None:
+            continue
+        at = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        want = 0 if n.op_type == "Conv" else ints.ndim - 1 if n.op_type == "MatMul" else (0 if at.get("transB", 0) else 1)
+        if p.axis != want:
+            raise UnsupportedModelError(f"node {n.name or n.op_type}: weight {n.input[1]!r} is quantized per channel along "
+                                        f"axis {p.axis}, not its output channel (axis {want}); edgekiln's int8 kernels "
+                                        "take one scale per output channel")
 
 
 def from_qdq(model, name: str, folder: Path | None) -> Graph:
