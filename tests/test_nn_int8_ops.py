@@ -126,3 +126,32 @@ def test_global_average_pool_bit_exact(seed):
     attrs = {"kernel": list(shape[1:3]), "strides": list(shape[1:3]), "pads": [0, 0, 0, 0], "count_include_pad": False}
     _compare("AVERAGE_POOL_2D", "avg_pool", [("x", x, q)], ((1, 1, 1, shape[3]), *q), attrs,
              padding=1, strideH=shape[1], strideW=shape[2], filterHeight=shape[1], filterWidth=shape[2])
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fully_connected_requantizes_as_litert_reference(per_channel):
+    """LiteRT's reference FULLY_CONNECTED rounds acc * (in * w / out) in double; the fixed-point
+    multiplier of the other kernels differs in about 1 output of 640 here."""
+    rng = np.random.default_rng(700 + per_channel)
+    for trial in range(20):
+        k, n = 64, 32
+        x = rng.integers(-128, 128, (1, k)).astype(np.int8)
+        w = rng.integers(-127, 128, (n, k)).astype(np.int8)
+        qin, qout = _draw(rng, -2, 0), _draw(rng, -1, 1)
+        sw = (10 ** rng.uniform(-3, -1, n if per_channel else 1)).astype(np.float32)
+        b = rng.integers(-5000, 5000, n).astype(np.int32)
+        wr = TfliteWriter()
+        xi = wr.tensor("x", (1, k), "int8", *qin)
+        wi = wr.tensor("w", (n, k), "int8", sw, 0, data=w)
+        bi = wr.tensor("b", (n,), "int32", (np.float32(qin[0]) * sw).astype(np.float32), 0, data=b)
+        yi = wr.tensor("y", (1, n), "int8", *qout)
+        wr.op("FULLY_CONNECTED", [xi, wi, bi], [yi])
+        want = run_reference(wr.finish([xi], [yi]), {xi: x})[yi]
+        g = Graph("t", "network", [ValueInfo.tensor("x", (1, k), "int8", QuantParams([qin[0]], [qin[1]]))],
+                  [ValueInfo.tensor("y", (1, n), "int8", QuantParams([qout[0]], [qout[1]]))],
+                  [Node("fully_connected", "fc", ["x", "w", "b"], ["y"], {})])
+        from edgekiln.ir import Constant
+
+        g.constants = {"w": Constant("w", w, QuantParams(list(sw), [0] * sw.size, 0 if per_channel else None)),
+                       "b": Constant("b", b, None)}
+        assert np.array_equal(int8_reference.run(g, {"x": x})["y"], want), trial

@@ -318,3 +318,62 @@ def test_qdq_weight_quantized_along_its_input_axis_is_refused():
     m = helper.make_model(helper.make_graph(nodes, "t", [x], [y], initializer=inits), opset_imports=[helper.make_opsetid("", 13)])
     with pytest.raises(UnsupportedModelError, match="along axis 0, not its output channel \\(axis 1\\)"):
         from_onnx(m)
+
+
+def _tflite_exact(q, xs) -> tuple[int, int]:
+    """(tensors equal, tensors compared) between LiteRT BUILTIN_REF running the int8 IR `q`
+    written as a .tflite and the int8 golden model, over the float samples xs."""
+    from tflite_builder import ir_to_tflite, run_reference_all
+
+    data, index = ir_to_tflite(q)
+    name = q.inputs[0].name
+    same = total = 0
+    for x in xs:
+        qx = quantize_input(x.reshape(q.inputs[0].dims), q.inputs[0].quant)
+        want = run_reference_all(data, {index[name]: qx})
+        ours = int8_reference.run(q, {name: qx}, keep_all=True)
+        for k, v in ours.items():
+            if k in index and k not in q.constants:
+                total += 1
+                same += int(np.array_equal(want[index[k]], v))
+    return same, total
+
+
+@pytest.mark.parametrize("wbits", [8, 4])
+def test_quantized_kws_ir_is_what_litert_runs_bit_exact(wbits):
+    """The quantizer's int8 IR is TFLite's int8 form: written as a .tflite (tests/tflite_builder.py),
+    LiteRT's reference kernels give the golden model's integers on every tensor."""
+    x = kws_samples()["x"]
+    g = from_onnx(kws_dir() / "kws_dscnn_f32.onnx")
+    q = edgekiln.quantize_network(str(kws_dir() / "kws_dscnn_f32.onnx"), x, wbits=wbits)["graph"]
+    same, total = _tflite_exact(q, x[:6])
+    assert total == 6 * (len(q.nodes) + 1) and same == total
+    assert g.inputs[0].name == q.inputs[0].name
+
+
+def test_quantized_small_graph_of_other_ops_is_what_litert_runs_bit_exact(tmp_path):
+    """sigmoid, mul, pad, concat, a standalone clip, leaky_relu, tanh, hard_swish, sub in one graph."""
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c1"], ["s"], name="sig"),
+             helper.make_node("Mul", ["c1", "s"], ["m"], name="swish"),
+             helper.make_node("Pad", ["m", "pads"], ["p"], name="pad"),
+             helper.make_node("Clip", ["p", "lo", "hi"], ["r6"], name="relu6"),
+             helper.make_node("LeakyRelu", ["p"], ["lr"], name="leaky", alpha=0.1),
+             helper.make_node("Concat", ["r6", "lr"], ["cat"], name="cat", axis=1),
+             helper.make_node("Tanh", ["cat"], ["th"], name="tanh"),
+             helper.make_node("HardSwish", ["cat"], ["hs"], name="hswish"),
+             helper.make_node("Sub", ["hs", "th"], ["y"], name="sub")]
+    inits = [_w("w1", (4, 3, 3, 3)), _w("b1", (4,), 0.1), numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "pads"),
+             numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "ops.onnx")
+    r = edgekiln.quantize_network(str(tmp_path / "ops.onnx"), _calib(16, (1, 3, 6, 6)), output=tmp_path / "ops.q.onnx")
+    q = r["graph"]
+    assert {"sigmoid", "mul", "pad", "clip", "leaky_relu", "concat", "tanh", "hard_swish", "sub"} <= set(q.ops())
+    same, total = _tflite_exact(q, _calib(4, (1, 3, 6, 6)))
+    assert same == total and total > 0
+    _same_ir(q, from_onnx(tmp_path / "ops.q.onnx", "ops"))
+    assert 10 * np.log10(1 / max(1e-12, 10 ** (-min(row["sqnr_db"] for row in r["report"]["layers"]) / 10))) > 10
