@@ -377,3 +377,30 @@ def test_quantized_small_graph_of_other_ops_is_what_litert_runs_bit_exact(tmp_pa
     assert same == total and total > 0
     _same_ir(q, from_onnx(tmp_path / "ops.q.onnx", "ops"))
     assert 10 * np.log10(1 / max(1e-12, 10 ** (-min(row["sqnr_db"] for row in r["report"]["layers"]) / 10))) > 10
+
+
+@pytest.mark.parametrize("conv_bias", [False, True])
+def test_batch_norm_folded_by_the_frontend_leaves_the_qdq_file(conv_bias, tmp_path):
+    ins = ["x", "w1", "b1"] if conv_bias else ["x", "w1"]
+    nodes = [helper.make_node("Conv", ins, ["c"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "g", "be", "mu", "var"], ["bn"], name="bn", epsilon=1e-3),
+             helper.make_node("Relu", ["bn"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1)]
+    inits = [_w("w1", (6, 3, 3, 3)), _w("b1", (6,), 0.1), numpy_helper.from_array((1 + 0.2 * RNG.standard_normal(6)).astype(np.float32), "g"),
+             _w("be", (6,), 0.2), _w("mu", (6,), 0.2), numpy_helper.from_array((1 + RNG.random(6)).astype(np.float32), "var"),
+             _w("wf", (5, 6)), _w("bf", (5,), 0.1)]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "bn.onnx")
+    r = edgekiln.quantize_network(str(tmp_path / "bn.onnx"), _calib(32), output=tmp_path / "bn.q.onnx")
+    qdq = onnx.load(tmp_path / "bn.q.onnx")
+    assert "BatchNormalization" not in {n.op_type for n in qdq.graph.node}
+    test = _calib(8)
+    f = np.concatenate([_ort(m).run(None, {"x": x})[0] for x in test])
+    o = np.concatenate([_ort(qdq).run(None, {"x": x})[0] for x in test])
+    assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 25
+    _same_ir(r["graph"], from_onnx(tmp_path / "bn.q.onnx", "bn"))

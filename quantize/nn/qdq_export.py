@@ -11,7 +11,8 @@ quantization tools write and run): the float model with
 - biases as int32 initializers with scale in_scale * w_scale[c]; other constant operands
   int8 with their own parameters.
 The integers are the IR's own (weights transposed back to ONNX's layout), so reading the
-file back with the ONNX frontend gives the same int8 IR."""
+file back with the ONNX frontend gives the same int8 IR. A BatchNormalization the frontend
+folded into its conv leaves the file (the conv carries the folded integers)."""
 from __future__ import annotations
 
 import copy
@@ -61,9 +62,6 @@ def to_qdq(model, qgraph: Graph, aliases: dict[str, str], int4: str = "onnx"):
     sources = qgraph.meta.get("onnx_constants")
     if tensors is None or sources is None:
         raise UnsupportedModelError("the quantized graph does not come from an ONNX model (no tensor map)")
-    if any(n.op_type == "BatchNormalization" for n in model.graph.node):
-        raise UnsupportedModelError("QDQ export needs BatchNormalization folded into the conv before it in the ONNX file "
-                                    "(onnxruntime's quantization pre-processing, or onnxoptimizer, folds it)")
     int4_weights = any(n.attrs.get("weight_bits") == 4 for n in qgraph.nodes)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     want = 21 if int4_weights and int4 == "onnx" else max(opset, 13)
@@ -71,6 +69,8 @@ def to_qdq(model, qgraph: Graph, aliases: dict[str, str], int4: str = "onnx"):
     if opset < want:
         m = version_converter.convert_version(m, want)
     g = m.graph
+    sources = dict(sources)
+    _drop_folded_batch_norms(m, qgraph, tensors, sources, aliases)
     inits = {t.name: t for t in g.initializer}
     cons = _consumers(m)
     values = {v.name: v for v in qgraph.all_values()}
@@ -127,9 +127,10 @@ def to_qdq(model, qgraph: Graph, aliases: dict[str, str], int4: str = "onnx"):
     rename_out: dict[str, str] = {}
     read_as: dict[str, str] = {}
     qdq_nodes = []
+    present = {v.name for v in g.input} | {o for n in g.node for o in n.output}
     for t in list(tensors):
         qp = act_quant(t)
-        if qp is None:
+        if qp is None or t not in present:
             continue
         src = f"{t}_f" if t in outputs else t
         dst = t if t in outputs else f"{t}_dq"
@@ -152,7 +153,8 @@ def to_qdq(model, qgraph: Graph, aliases: dict[str, str], int4: str = "onnx"):
             if x in rename_out:
                 n.output[i] = rename_out[x]
         body.append(n)
-    kept = [t for t in g.initializer if t.name not in drop]
+    used = {i for n in g.node for i in n.input} | {i for n in new_nodes + qdq_nodes + body for i in n.input}
+    kept = [t for t in g.initializer if t.name not in drop and t.name in used]
     del g.node[:]
     g.node.extend(new_nodes + qdq_nodes + body)
     del g.initializer[:]
@@ -161,6 +163,43 @@ def to_qdq(model, qgraph: Graph, aliases: dict[str, str], int4: str = "onnx"):
     qn = qgraph.meta.get("quantization", {})
     m.metadata_props.append(onnx.StringStringEntryProto(key="edgekiln_quantization", value=str(qn)))
     return _sorted(m)
+
+
+def _drop_folded_batch_norms(m, qgraph: Graph, tensors: dict, sources: dict, aliases: dict) -> None:
+    """A BatchNormalization the frontend folded into the conv before it (its input and output
+    are one IR tensor) leaves the file: the conv's initializers then carry the IR's folded
+    integers (a conv without a bias gets one)."""
+    from onnx import numpy_helper
+
+    g = m.graph
+    outputs = {o.name for o in g.output}
+    writers = {o: n for n in g.node for o in n.output}
+    for bn in [n for n in g.node if n.op_type == "BatchNormalization"]:
+        x, y = bn.input[0], bn.output[0]
+        if tensors.get(x) is None or tensors.get(x) != tensors.get(y) or writers.get(x) is None:
+            continue
+        conv = writers[x]
+        ir_out = aliases.get(tensors[x], tensors[x])
+        node = next((n for n in qgraph.nodes if n.op == "conv" and n.outputs[0] == ir_out), None)
+        if conv.op_type != "Conv" or node is None:
+            continue
+        if len(node.inputs) > 2 and sources.get(node.inputs[2]) is None:
+            name = f"{conv.name or x}_folded_bias"
+            g.initializer.append(numpy_helper.from_array(np.zeros(qgraph.constants[node.inputs[2]].data.shape, f32), name))
+            while len(conv.input) < 3:
+                conv.input.append("")
+            conv.input[2] = name
+            sources[node.inputs[2]] = name
+        old, new = (x, y) if y in outputs else (y, x)
+        g.node.remove(bn)
+        for n in g.node:
+            for i, v in enumerate(n.input):
+                if v == old:
+                    n.input[i] = new
+            for i, v in enumerate(n.output):
+                if v == old:
+                    n.output[i] = new
+        writers = {o: n for n in g.node for o in n.output}
 
 
 def _sorted(m):
