@@ -404,3 +404,38 @@ def test_batch_norm_folded_by_the_frontend_leaves_the_qdq_file(conv_bias, tmp_pa
     o = np.concatenate([_ort(qdq).run(None, {"x": x})[0] for x in test])
     assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 25
     _same_ir(r["graph"], from_onnx(tmp_path / "bn.q.onnx", "bn"))
+
+
+def _residual() -> onnx.ModelProto:
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["a"], name="skip"),
+             helper.make_node("Relu", ["a"], ["r2"], name="relu2"),
+             helper.make_node("MaxPool", ["r2"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "wf"], ["y"], name="fc")]
+    inits = [_w("w1", (4, 2, 3, 3)), _w("b1", (4,), 0.1), _w("w2", (4, 4, 3, 3), 0.3), _w("b2", (4,), 0.1), _w("wf", (16, 3))]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def test_residual_block_quantizes_and_runs_bit_exact_in_litert(tmp_path):
+    """Conv -> Relu -> Conv, Add(skip) + Relu (fused into the add), MaxPool, MatMul."""
+    m = _residual()
+    onnx.save(m, tmp_path / "res.onnx")
+    calib = _calib(32, (1, 2, 4, 4))
+    r = edgekiln.quantize_network(str(tmp_path / "res.onnx"), calib, output=tmp_path / "res.q.onnx")
+    q = r["graph"]
+    assert [(n.op, n.attrs.get("activation")) for n in q.nodes if n.op in ("conv", "add")] == \
+           [("conv", "relu"), ("conv", None), ("add", "relu")]
+    same, total = _tflite_exact(q, _calib(4, (1, 2, 4, 4)))
+    assert same == total > 0
+    _same_ir(q, from_onnx(tmp_path / "res.q.onnx", "res"))
+    test = calib[:8]  # inside the calibrated ranges (fresh draws can leave them and saturate)
+    f = np.concatenate([_ort(m).run(None, {"x": x})[0] for x in test])
+    o = np.concatenate([_ort(onnx.load(tmp_path / "res.q.onnx")).run(None, {"x": x})[0] for x in test])
+    assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 25
