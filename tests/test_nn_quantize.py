@@ -162,6 +162,14 @@ def test_quantized_small_cnn_runs_in_onnxruntime_close_to_float_and_reimports(wb
     ours = np.concatenate([dequantize(int8_reference.run(q, {"x": quantize_input(x, q.inputs[0].quant)})["y"],
                                       q.outputs[0].quant) for x in test])
     assert np.abs(ours - o).max() <= 6 * q.outputs[0].quant.scale[0]  # golden vs onnxruntime's QDQ: a few LSB
+    from edgekiln.ir import Graph
+    from edgekiln.quantize.nn.qreport import int8_outputs
+
+    again = Graph.from_json(q.to_json())  # the int8 IR round-trips through JSON
+    probs, logits = int8_outputs(r["network"], test[:2])
+    assert np.array_equal(probs[0], dequantize(int8_reference.run(again, {"x": quantize_input(test[0], q.inputs[0].quant)})["y"],
+                                               q.outputs[0].quant))
+    assert logits.shape == probs.shape == (2, 1, 5)
     back = from_onnx(tmp_path / "cnn.q.onnx", "cnn")
     if int4 == "int8" and wbits == 4:  # the file no longer says the weights are 4-bit
         for n in q.nodes:
