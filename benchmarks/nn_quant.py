@@ -10,8 +10,9 @@ held-out `eval` split (288 clips, other voices and speeds), both through the num
 
 --calib / --eval are .npy float inputs (n, *input shape). Without them the 20 samples of
 ../shared/models/kws_dscnn/kws_samples.npz serve as both (an in-sample figure, so say so).
-Rows: model, config (W8A8, W4A8), method, granularity, observer, agreement, logit_sqnr_db,
-clips, calibration_samples, seconds."""
+Rows: model, config (W8A8, W4A8; `official-int8` for the shared int8 TFLite beside the KWS
+model, run by its golden model, which is bit-exact with LiteRT), method, granularity,
+observer, agreement, logit_sqnr_db, clips, calibration_samples, seconds."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,29 @@ def measure(model: Path, calib: np.ndarray, evals: np.ndarray, configs=CONFIGS) 
                      "logit_sqnr_db": round(rep["logit_sqnr_db"], 2), "clips": int(len(evals)),
                      "calibration_samples": int(len(calib)), "seconds": round(time.perf_counter() - t, 1)})
     return rows
+
+
+def official_int8(model: Path, tflite: Path, evals: np.ndarray) -> dict:
+    """The official int8 TFLite (its golden model, bit-exact with LiteRT) on the same inputs."""
+    from edgekiln.frontends.onnx import from_onnx
+    from edgekiln.frontends.tflite import from_tflite
+    from edgekiln.quantize.nn import float_reference, int8_reference
+    from edgekiln.quantize.nn.quantizer import dequantize, quantize_input
+    from edgekiln.quantize.nn.qreport import logits_name, sqnr_db
+
+    fg, tg = from_onnx(model), from_tflite(tflite)
+    f_logits, t_logits = logits_name(fg), logits_name(tg)
+    agree, signal, noise = 0, 0.0, 0.0
+    for x in evals:
+        f = float_reference.run(fg, {fg.inputs[0].name: x.reshape(fg.inputs[0].dims)}, keep_all=True)[f_logits].astype(np.float64)
+        r = int8_reference.run(tg, {tg.inputs[0].name: quantize_input(x.reshape(tg.inputs[0].dims), tg.inputs[0].quant)},
+                               keep_all=True)
+        t = dequantize(r[t_logits], tg.value(t_logits).quant).astype(np.float64)
+        agree += int(f.argmax() == t.argmax())
+        signal, noise = signal + float((f ** 2).sum()), noise + float(((f - t) ** 2).sum())
+    return {"model": model.stem, "config": "official-int8", "method": "-", "granularity": "per-channel",
+            "observer": "-", "agreement": round(agree / len(evals), 4), "logit_sqnr_db": round(sqnr_db(signal, noise), 2),
+            "clips": int(len(evals)), "calibration_samples": None, "seconds": None}
 
 
 def espeak_sets(n_calib: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +104,11 @@ def main(argv=None) -> int:
     else:
         calib, evals = np.load(a.calib), np.load(a.eval)
     rows = measure(a.model, calib, evals)
+    tflite = a.model.parent / "kws_ref_int8.tflite"
+    if a.model.name == "kws_dscnn_f32.onnx" and tflite.is_file():
+        rows.append(official_int8(a.model, tflite, evals))
     for r in rows:
-        print(f"{r['config']} {r['method']:8} {r['granularity']:12} {r['observer']:10} agreement {r['agreement']:.4f}  "
+        print(f"{r['config']:13} {r['method']:8} {r['granularity']:12} {r['observer']:10} agreement {r['agreement']:.4f}  "
               f"logit SQNR {r['logit_sqnr_db']:.2f} dB  ({r['clips']} clips, {r['calibration_samples']} calibration)")
     if a.json:
         a.json.write_text(json.dumps({"rows": rows}, indent=1))
