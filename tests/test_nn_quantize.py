@@ -456,3 +456,15 @@ def test_residual_block_quantizes_and_runs_bit_exact_in_litert(tmp_path):
     f = np.concatenate([_ort(m).run(None, {"x": x})[0] for x in test])
     o = np.concatenate([_ort(onnx.load(tmp_path / "res.q.onnx")).run(None, {"x": x})[0] for x in test])
     assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 25
+
+
+def test_cli_eval_set_and_bad_eval_file(tmp_path):
+    onnx.save(_small_cnn(), tmp_path / "cnn.onnx")
+    np.save(tmp_path / "c.npy", _calib(16))
+    np.save(tmp_path / "e.npy", _calib(5))
+    base = ["quantize", str(tmp_path / "cnn.onnx"), "--calib", str(tmp_path / "c.npy"), "-o", str(tmp_path / "o.onnx")]
+    res = CliRunner().invoke(main, base + ["--eval", str(tmp_path / "e.npy"), "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["samples"] == 5 and "--eval set (5 samples)" in res.output
+    res = CliRunner().invoke(main, base + ["--eval", str(tmp_path / "missing.npy")])
+    assert res.exit_code == 2 and "--eval" in (res.stderr if hasattr(res, "stderr") else res.output)

@@ -29,29 +29,24 @@ from ._options import json_option
               help="with --observer percentile")
 @click.option("--int4", "int4", type=click.Choice(["onnx", "int8"]), default="onnx", show_default=True,
               help="4-bit weights as INT4 initializers (opset 21) or as int8 initializers holding int4 values")
+@click.option("--eval", "eval_path", type=click.Path(dir_okay=False),
+              help=".npy of held-out float inputs the report measures on (default: the calibration set)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="the QDQ .onnx to write")
 @json_option("the report as JSON (default: OUTPUT with .report.json)")
 def quantize(model: str, calib: str, wbits: str, abits: str, method: str, granularity: str, observer: str,
-             percentile: float, int4: str, output: str, json_path: str | None) -> None:
+             percentile: float, int4: str, eval_path: str | None, output: str, json_path: str | None) -> None:
     """Quantize the float ONNX MODEL with the calibration inputs CALIB into a QDQ ONNX."""
-    import numpy as np
-
     from ..api import quantize_network
 
     if not model.lower().endswith(".onnx"):
         raise InputError(f"{model}: kiln quantize takes a float .onnx model")
-    p = Path(calib)
-    if p.suffix != ".npy" or not p.is_file():
-        raise InputError(f"--calib {calib}: give an existing .npy file (numpy.save) of float inputs")
-    try:
-        x = np.load(p, allow_pickle=False)
-    except ValueError as e:
-        raise InputError(f"--calib {calib}: not a readable .npy array ({e})") from None
+    x = _npy("--calib", calib)
+    held_out = _npy("--eval", eval_path) if eval_path else None
     r = quantize_network(model, x, wbits=int(wbits), abits=int(abits), method=method, granularity=granularity,
-                         observer=observer, percentile=percentile, output=output, int4=int4)
+                         observer=observer, percentile=percentile, output=output, int4=int4, evaluate=held_out)
     rep = r["report"]
     t = Table(title=f"{Path(model).name} -> {output}: {rep['config']} {rep['method']} {rep['granularity']}, "
-                    f"{rep['observer']} observer, {rep['samples']} calibration samples")
+                    f"{rep['observer']} observer, {len(x)} calibration samples")
     for c in ("layer", "op", "wbits", "w scale", "out scale / zp", "SQNR dB"):
         t.add_column(c, justify="left" if c in ("layer", "op") else "right")
     for row in rep["layers"]:
@@ -59,10 +54,23 @@ def quantize(model: str, calib: str, wbits: str, abits: str, method: str, granul
         t.add_row(row["name"], row["op"], str(row.get("wbits", "-")), ws,
                   f"{row['out_scale']:.4g} / {row['out_zero_point']}", f"{row['sqnr_db']:.1f}")
     console.print(t)
-    echo(f"top-1 agreement with float on the calibration set: {rep['agreement']:.3f}; "
+    where = "the --eval set" if eval_path else "the calibration set"
+    echo(f"top-1 agreement with float on {where} ({rep['samples']} samples): {rep['agreement']:.3f}; "
          f"logit SQNR {rep['logit_sqnr_db']:.1f} dB ({rep['logits']})")
     for n in r["notes"]:
         echo(f"note: {n}", err=True)
     report_path = Path(json_path) if json_path else Path(output).with_suffix(".report.json")
     report_path.write_text(json.dumps(rep, indent=1))
     echo(f"wrote {output} and {report_path}")
+
+
+def _npy(option: str, path: str):
+    import numpy as np
+
+    p = Path(path)
+    if p.suffix != ".npy" or not p.is_file():
+        raise InputError(f"{option} {path}: give an existing .npy file (numpy.save) of float inputs")
+    try:
+        return np.load(p, allow_pickle=False)
+    except ValueError as e:
+        raise InputError(f"{option} {path}: not a readable .npy array ({e})") from None
