@@ -468,3 +468,14 @@ def test_cli_eval_set_and_bad_eval_file(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["samples"] == 5 and "--eval set (5 samples)" in res.output
     res = CliRunner().invoke(main, base + ["--eval", str(tmp_path / "missing.npy")])
     assert res.exit_code == 2 and "--eval" in (res.stderr if hasattr(res, "stderr") else res.output)
+
+
+@pytest.mark.parametrize("opset", [11, 18])
+def test_older_and_newer_opsets_export_per_channel_qdq(opset, tmp_path):
+    """Per-channel DequantizeLinear needs opset 13: an opset-11 model is converted, an opset-18 one kept."""
+    onnx.save(_small_cnn(opset), tmp_path / "m.onnx")
+    r = edgekiln.quantize_network(str(tmp_path / "m.onnx"), _calib(16), output=tmp_path / "m.q.onnx")
+    q = onnx.load(tmp_path / "m.q.onnx")
+    assert [o.version for o in q.opset_import if o.domain in ("", "ai.onnx")] == [max(opset, 13)]
+    _ort(q)
+    _same_ir(r["graph"], from_onnx(tmp_path / "m.q.onnx", "m"))
