@@ -155,3 +155,13 @@ def test_fully_connected_requantizes_as_litert_reference(per_channel):
         g.constants = {"w": Constant("w", w, QuantParams(list(sw), [0] * sw.size, 0 if per_channel else None)),
                        "b": Constant("b", b, None)}
         assert np.array_equal(int8_reference.run(g, {"x": x})["y"], want), trial
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_matmul_of_two_activations_bit_exact(seed):
+    rng = np.random.default_rng(800 + seed)
+    sa, sb = [((1, 4, 6, 8), (1, 4, 8, 5)), ((2, 6, 16), (2, 16, 3)), ((3, 5, 7), (3, 7, 4)), ((1, 1, 9, 32), (1, 1, 32, 9))][seed]
+    x, y = rng.integers(-128, 128, sa).astype(np.int8), rng.integers(-128, 128, sb).astype(np.int8)
+    out_shape = sa[:-1] + sb[-1:]
+    _compare("BATCH_MATMUL", "matmul", [("a", x, _draw(rng, -2, 0)), ("b", y, _draw(rng, -2, 0))],
+             (out_shape, *_draw(rng, 0, 2)))

@@ -479,3 +479,27 @@ def test_older_and_newer_opsets_export_per_channel_qdq(opset, tmp_path):
     assert [o.version for o in q.opset_import if o.domain in ("", "ai.onnx")] == [max(opset, 13)]
     _ort(q)
     _same_ir(r["graph"], from_onnx(tmp_path / "m.q.onnx", "m"))
+
+
+def test_attention_like_matmuls_of_two_activations(tmp_path):
+    """softmax(x W (x W)^T) x: MatMul of two activations (BATCH_MATMUL), Transpose, 3-D softmax."""
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["h"], name="proj"),
+             helper.make_node("Transpose", ["h"], ["ht"], name="t", perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["h", "ht"], ["s"], name="scores"),
+             helper.make_node("Softmax", ["s"], ["p"], name="softmax", axis=-1),
+             helper.make_node("MatMul", ["p", "x"], ["y"], name="mix")]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 8])], initializer=[_w("wq", (8, 8), 0.3)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "att.onnx")
+    calib = _calib(32, (1, 5, 8))
+    r = edgekiln.quantize_network(str(tmp_path / "att.onnx"), calib, output=tmp_path / "att.q.onnx")
+    q = r["graph"]
+    assert [n.op for n in q.nodes].count("matmul") == 2
+    same, total = _tflite_exact(q, calib[:4])
+    assert same == total > 0
+    _same_ir(q, from_onnx(tmp_path / "att.q.onnx", "att"))
+    f = np.concatenate([_ort(m).run(None, {"x": x})[0] for x in calib[:8]])
+    o = np.concatenate([_ort(onnx.load(tmp_path / "att.q.onnx")).run(None, {"x": x})[0] for x in calib[:8]])
+    assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 20

@@ -16,6 +16,7 @@ import numpy as np
 TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
 # builtin op -> (options table name in BuiltinOptions, options class name) when it takes options
 OPTIONS = {
+    "BATCH_MATMUL": "BatchMatMulOptions",
     "ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions",
     "LEAKY_RELU": "LeakyReluOptions", "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
     "PAD": "PadOptions", "PADV2": "PadV2Options", "HARD_SWISH": "HardSwishOptions", "SOFTMAX": "SoftmaxOptions",
@@ -186,6 +187,8 @@ def ir_to_tflite(graph) -> tuple[bytes, dict[str, int]]:
             w.op("SOFTMAX", [t(n.inputs[0])], out, beta=float(a.get("beta", 1.0)))
         elif n.op in ("add", "sub", "mul"):
             w.op(n.op.upper(), [t(i) for i in n.inputs], out, fusedActivationFunction=act)
+        elif n.op == "matmul":
+            w.op("BATCH_MATMUL", [t(i) for i in n.inputs], out)
         elif n.op in UNARY:
             w.op(UNARY[n.op], [t(n.inputs[0])], out)
         elif n.op == "leaky_relu":

@@ -13,6 +13,7 @@
 | `pad` | pad.cc | pads with the quantized pad value (the zero point for 0.0) |
 | `concat` | concatenation.cc | no rescaling: every input shares the output's scale and zero point |
 | `transpose` | transpose.cc | moves bytes only |
+| `matmul` | batch_matmul.cc | (x + o1)(y + o2) summed, * M(s1 s2 / so) + zo |
 
 Tables are computed as TFLite's PopulateLookupTable does (float32 arithmetic, std::round),
 with exp/tanh evaluated in float64 and rounded to float32 (glibc's expf is correctly rounded)."""
@@ -192,3 +193,14 @@ def _concat(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
 @kernel("transpose")
 def _transpose(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(a[0], node.attrs["perm"]))
+
+
+@kernel("matmul")
+def _matmul(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    """BATCH_MATMUL (batch_matmul.cc, reference_ops::BatchMatMul): both operands activations,
+    sum (x + o1)(y + o2) * M(s1 s2 / so) + zo, numpy broadcasting over the batch dims."""
+    real = float(f32(f32(q[0].scale[0]) * f32(q[1].scale[0])) / f32(qout.scale[0]))
+    m, s = quantize_multiplier(real)
+    x = a[0].astype(np.int64) - q[0].zero_point[0]
+    y = a[1].astype(np.int64) - q[1].zero_point[0]
+    return _out(multiply_by_quantized_multiplier(np.matmul(x, y), m, s) + qout.zero_point[0], node, qout)

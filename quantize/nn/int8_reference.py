@@ -57,6 +57,8 @@ def _fc(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     w = a[1].astype(np.int64) - q[1].zero_point[0]
     x = a[0].astype(np.int64).reshape(-1, w.shape[1]) - q[0].zero_point[0]
     acc = x @ w.T + _bias(a, w.shape[0])
+    if node.attrs.get("keep_num_dims"):
+        acc = acc.reshape(a[0].shape[:-1] + (w.shape[0],))
     return _out(fc_requantize(acc, q[0], q[1], qout) + qout.zero_point[0], node, qout)
 
 

@@ -189,8 +189,6 @@ def materialize(graph: Graph, acts: dict[str, QuantParams], weights: dict[str, Q
         v.dtype, v.quant = "int8", acts[v.name]
     done: set[str] = set()
     for n in g.nodes:
-        if n.op == "matmul":
-            raise UnsupportedModelError(f"node {n.name}: int8 matmul of two activations is not supported yet")
         if n.op in WEIGHTED:
             wname = n.inputs[1]
             if wname not in weights:
