@@ -503,3 +503,31 @@ def test_attention_like_matmuls_of_two_activations(tmp_path):
     f = np.concatenate([_ort(m).run(None, {"x": x})[0] for x in calib[:8]])
     o = np.concatenate([_ort(onnx.load(tmp_path / "att.q.onnx")).run(None, {"x": x})[0] for x in calib[:8]])
     assert 10 * np.log10((f ** 2).sum() / ((f - o) ** 2).sum()) > 20
+
+
+def test_a_data_aware_method_plugs_into_the_interface():
+    """What the PTQ suite does: register a WeightMethod; it gets each layer's calibration inputs."""
+    from edgekiln.quantize.nn.methods import WeightMethod, weight_method
+    from edgekiln.quantize.nn.quantizer import QuantConfig, quantize_graph
+
+    seen = {}
+
+    @weight_method("test-data-aware")
+    class DataAware(WeightMethod):
+        name = "test-data-aware"
+        needs_calibration_inputs = True
+
+        def supports(self, config):
+            return None if config.bits == 8 else "8-bit weights only (a test method)"
+
+        def quantize(self, layer, config):
+            seen[layer.name] = (len(layer.inputs), layer.inputs[0].shape)
+            return get_method("rtn").quantize(layer, config)
+
+    m = _small_cnn()
+    g = from_onnx(m, "cnn")
+    qn = quantize_graph(g, _calib(5), QuantConfig(method="test-data-aware"))
+    assert seen == {"conv1": (5, (1, 8, 8, 3)), "dw": (5, (1, 8, 8, 6)), "fc": (5, (1, 12))}
+    assert qn.graph.constants["conv1_w"].data.dtype == np.int8
+    with pytest.raises(UnsupportedConfigError, match="'test-data-aware' cannot do W4 per-channel: 8-bit weights only"):
+        quantize_graph(g, _calib(5), QuantConfig(wbits=4, method="test-data-aware"))

@@ -77,6 +77,10 @@ class QuantizedWeight:
 
 
 class WeightMethod:
+    """Subclass, set `name`, implement `supports` and `quantize`; set
+    `needs_calibration_inputs = True` to get each layer's float inputs (one channel-last
+    array per calibration sample, from the float golden model) in `Layer.inputs`."""
+
     name = "base"
     needs_calibration_inputs = False
 

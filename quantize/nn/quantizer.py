@@ -84,16 +84,22 @@ def calibration_samples(graph: Graph, calib) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def calibrate(graph: Graph, samples: np.ndarray, config: QuantConfig) -> dict[str, tuple[float, float]]:
-    """The range of every activation tensor of the (fused) float graph over the samples."""
+def calibrate(graph: Graph, samples: np.ndarray, config: QuantConfig,
+              layer_inputs: dict[str, list] | None = None) -> dict[str, tuple[float, float]]:
+    """The range of every activation tensor of the (fused) float graph over the samples;
+    with `layer_inputs` ({weighted node name: []}), each of those nodes' float input per
+    sample is appended to its list (for data-aware weight methods)."""
     observers: dict[str, object] = {}
     name = graph.inputs[0].name
+    wanted = {n.name: n.inputs[0] for n in graph.nodes if layer_inputs is not None and n.name in layer_inputs}
     for x in samples:
         values = float_reference.run(graph, {name: x}, keep_all=True)
         for k, v in values.items():
             if k not in observers:
                 observers[k] = make_observer(config.observer, percentile=config.percentile, seed=len(observers))
             observers[k].observe(v)
+        for node_name, tensor in wanted.items():
+            layer_inputs[node_name].append(values[tensor])
     return {k: o.range() for k, o in observers.items()}
 
 
@@ -165,15 +171,19 @@ def weight_quant(qw: QuantizedWeight) -> QuantParams:
     return QuantParams(list(qw.scales), [0] * qw.scales.size, 0 if qw.per_channel else None)
 
 
-def quantize_weights(graph: Graph, config: QuantConfig) -> dict[str, QuantizedWeight]:
-    """The weight method's integers for every conv / fully_connected weight."""
+def quantize_weights(graph: Graph, config: QuantConfig,
+                     layer_inputs: dict[str, list] | None = None) -> dict[str, QuantizedWeight]:
+    """The weight method's integers for every conv / fully_connected weight (a data-aware
+    method gets each layer's float calibration inputs in `Layer.inputs`)."""
     method = get_method(config.method)
     wc = config.weight_config()
     method.check(wc)
     out = {}
     for n in graph.nodes:
         if n.op in WEIGHTED and n.inputs[1] in graph.constants and n.inputs[1] not in out:
-            out[n.inputs[1]] = method.quantize(Layer(n.name, n.op, graph.constants[n.inputs[1]].data, dict(n.attrs)), wc)
+            inputs = (layer_inputs or {}).get(n.name)
+            out[n.inputs[1]] = method.quantize(Layer(n.name, n.op, graph.constants[n.inputs[1]].data, dict(n.attrs),
+                                                     inputs), wc)
     return out
 
 
@@ -232,9 +242,11 @@ def quantize_graph(graph: Graph, calib, config: QuantConfig = QuantConfig()) -> 
     check_config(config)
     samples = calibration_samples(graph, calib)
     fused, aliases = fuse_activations(graph)
-    ranges = calibrate(fused, samples, config)
+    layer_inputs = ({n.name: [] for n in fused.nodes if n.op in WEIGHTED}
+                    if get_method(config.method).needs_calibration_inputs else None)
+    ranges = calibrate(fused, samples, config, layer_inputs)
     acts = activation_params(fused, ranges)
-    q = materialize(fused, acts, quantize_weights(fused, config))
+    q = materialize(fused, acts, quantize_weights(fused, config, layer_inputs))
     q.meta["quantization"] = {**asdict(config), "calibration_samples": int(samples.shape[0])}
     return QuantizedNetwork(q, fused, aliases, config, ranges)
 
