@@ -47,11 +47,11 @@ def quantize(model: str, calib: str, wbits: str, abits: str, method: str, granul
     rep = r["report"]
     t = Table(title=f"{Path(model).name} -> {output}: {rep['config']} {rep['method']} {rep['granularity']}, "
                     f"{rep['observer']} observer, {len(x)} calibration samples")
-    for c in ("layer", "op", "wbits", "w scale", "out scale / zp", "SQNR dB"):
+    for c in ("layer", "op", "wbits", "abits", "w scale", "out scale / zp", "SQNR dB"):
         t.add_column(c, justify="left" if c in ("layer", "op") else "right")
     for row in rep["layers"]:
         ws = f"{row['w_scale_min']:.3g}..{row['w_scale_max']:.3g}" if "wbits" in row else "-"
-        t.add_row(row["name"], row["op"], str(row.get("wbits", "-")), ws,
+        t.add_row(row["name"], row["op"], str(row.get("wbits", "-")), str(row["abits"]), ws,
                   f"{row['out_scale']:.4g} / {row['out_zero_point']}", f"{row['sqnr_db']:.1f}")
     console.print(t)
     where = "the --eval set" if eval_path else "the calibration set"
