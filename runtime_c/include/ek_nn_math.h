@@ -64,6 +64,19 @@ static inline int8_t ek_requant_s8(int32_t acc, int32_t multiplier, int32_t shif
     return (int8_t)ek_clamp_s32(ek_mbqm(acc, multiplier, shift) + out_offset, act_min, act_max);
 }
 
+/* Packed int4 weight i (ek_nn.h: the even-indexed element in the low nibble), sign-extended. */
+static inline int32_t ek_s4_at(const uint8_t *packed, int32_t i)
+{
+    const uint32_t byte = packed[i >> 1];
+    const uint32_t nib = (i & 1) ? (byte >> 4) : (byte & 15u);
+    return (int32_t)nib - (int32_t)((nib & 8u) << 1);
+}
+
+static inline float ek_clamp_f32(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
 /* ---- gemmlowp fixed point for the int8 softmax ---- */
 /* exp(a) for a in [-1/4, 0), Q0.31 in and out. */
 static inline int32_t ek_exp_on_interval_neg_quarter_0(int32_t a)
