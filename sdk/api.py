@@ -28,7 +28,15 @@ __all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph
 
 
 def to_graph(model: Any, name: str = "model") -> Graph:
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in (".onnx", ".tflite"):
+        from .model_io import load_model as _load
+
+        model = _load(model)
     if isinstance(model, Graph):
+        if model.is_network() and model.name != name:  # the C prefix of a network read from a file
+            import dataclasses
+
+            return dataclasses.replace(model, name=name)
         return model
     from .frontends.boosted import from_booster
 
@@ -43,6 +51,10 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
     check_option_keys(options)
     graph = to_graph(model, name)
     options = dict(options or {})
+    if graph.is_network():  # quantize decides the int8 integers (TFLite's Prepare), codegen reads them
+        from edgekiln.quantize.nn.requant import prepare_int8
+
+        return prepare_int8(graph), options
     if options.get("dtype", "float32") == "fixed" and "fixed" not in options:
         if calibration is None:
             raise InputError("--dtype fixed chooses its Q formats from the training data ranges: pass the training "

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekiln.errors import UnsupportedModelError
-
 from ..lowering import lowers
 from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc
 
@@ -13,8 +11,6 @@ from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc
 def pool_geometry(node, refs) -> dict:
     x, y = refs[node.inputs[0]], refs[node.outputs[0]]
     rank = len(x.dims) - 2
-    if node.op == "avg_pool" and node.attrs.get("count_include_pad") and any(node.attrs.get("pads", [])):
-        raise UnsupportedModelError(f"node {node.name}: average pooling that counts padded taps has no kernel")
     k = list(node.attrs["kernel"])
     s = list(node.attrs.get("strides", k))
     pads = list(node.attrs.get("pads", [0] * 2 * rank))
@@ -24,7 +20,8 @@ def pool_geometry(node, refs) -> dict:
         top, left = pads[0], pads[1]
     return {"window": {"stride_h": s[0], "stride_w": s[1], "pad_top": top, "pad_left": left, "filter_h": k[0],
                        "filter_w": k[1]}, "in_dims": nhwc(x.dims), "out_dims": nhwc(y.dims), "x": x, "y": y,
-            "kind": "avgpool" if node.op == "avg_pool" else "maxpool"}
+            "kind": "avgpool" if node.op == "avg_pool" else "maxpool",
+            "count_include_pad": int(bool(node.attrs.get("count_include_pad")) and node.op == "avg_pool")}
 
 
 @lowers("avg_pool", dtype="s8")

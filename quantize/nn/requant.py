@@ -95,3 +95,17 @@ def prepare_int8(graph: Graph) -> Graph:
         if params is not None:
             node.attrs["int8"] = params
     return graph
+
+
+def quantize_input(x: np.ndarray, quant: QuantParams, dtype: str = "int8") -> np.ndarray:
+    """Float inputs -> stored integers as TFLite's reference Quantize does:
+    round(x / scale) (float32 division, half away from zero) + zero point, saturated."""
+    info = np.iinfo(np.dtype(dtype))
+    v = np.asarray(x, dtype=np.float32) / np.float32(quant.scale[0])
+    r = np.where(v >= 0, np.floor(v.astype(np.float64) + 0.5), -np.floor(-v.astype(np.float64) + 0.5))
+    return np.clip(r + quant.zero_point[0], info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, quant: QuantParams) -> np.ndarray:
+    """Stored integers -> real values: scale * (q - zero point), in float32."""
+    return (np.float32(quant.scale[0]) * (np.asarray(q, np.int32) - quant.zero_point[0]).astype(np.float32)).astype(np.float32)

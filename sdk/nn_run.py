@@ -1,0 +1,134 @@
+"""Running networks on a device (shell): float inputs in the model's input shape with a
+leading sample axis, quantized on the way in by the input scale (int8 models) and sent as
+raw tensor bytes (harness protocol 2); outputs back as stored integers (`outputs_raw`) and
+dequantized floats (`outputs`); comparisons with the golden models and with the oracles
+(LiteRT's reference kernels for .tflite, onnxruntime for .onnx)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .ir import Graph, ValueInfo
+
+NP_DTYPES = {"int8": np.int8, "float32": np.float32, "int32": np.int32}
+
+
+def sample_shape(v: ValueInfo) -> tuple[int, ...]:
+    """One sample's shape: the tensor's dims without the batch of 1."""
+    dims = tuple(v.dims)
+    return dims[1:] if len(dims) > 1 and dims[0] == 1 else dims
+
+
+def check_inputs(graph: Graph, X: Any) -> np.ndarray:
+    """X as float32 (n, *input shape): the sample axis first, then the model's input shape
+    (with or without its batch of 1). One clear error otherwise."""
+    v = graph.inputs[0]
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"inputs must be numeric: {e}") from None
+    want = sample_shape(v)
+    if X.shape[1:] == tuple(v.dims) and len(v.dims) > len(want):
+        X = X.reshape((X.shape[0],) + want)
+    if X.ndim != len(want) + 1 or X.shape[1:] != want:
+        raise InputError(f"inputs must have shape (n_samples, {', '.join(map(str, want))}) for input {v.name!r} "
+                         f"{list(v.dims)}; got {X.shape}")
+    if X.shape[0] == 0:
+        raise InputError("the inputs hold no samples")
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise InputError(f"inputs contain NaN or infinity (sample {int(bad[0])}); networks take finite floats")
+    return X.astype(np.float32)
+
+
+def to_device(graph: Graph, X: np.ndarray) -> np.ndarray:
+    """(n, input bytes) uint8: each sample's input tensor as the device stores it."""
+    from edgekiln.quantize.nn.requant import quantize_input
+
+    v = graph.inputs[0]
+    if v.dtype == "float32":
+        stored = X.astype("<f4")
+    elif v.quant is not None:
+        stored = quantize_input(X, v.quant, v.dtype)
+    else:
+        raise InputError(f"input {v.name!r} is {v.dtype} without quantization; cannot quantize float inputs for it")
+    return np.ascontiguousarray(stored).reshape(len(X), -1).view(np.uint8)
+
+
+def from_device(graph: Graph, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs_raw as stored, outputs as float32), each (n, *output shape)."""
+    from edgekiln.quantize.nn.requant import dequantize
+
+    v = graph.outputs[0]
+    n = len(tensors)
+    raw = np.ascontiguousarray(tensors).view(NP_DTYPES[v.dtype]).reshape((n,) + sample_shape(v))
+    if v.dtype == "float32":
+        return raw.copy(), raw.astype(np.float32)
+    if v.quant is None:
+        return raw.copy(), raw.astype(np.float32)
+    return raw.copy(), dequantize(raw, v.quant)
+
+
+def golden(graph: Graph, stored: np.ndarray, keep_all: bool = False) -> list[dict[str, np.ndarray]]:
+    """The golden model (int8 TFLite arithmetic or float32) per sample, on the stored inputs."""
+    from edgekiln.quantize.nn import float_reference, int8_reference
+
+    v = graph.inputs[0]
+    x = np.ascontiguousarray(stored).view(NP_DTYPES[v.dtype]).reshape((len(stored),) + tuple(v.dims))
+    int8 = v.dtype == "int8"
+    run = int8_reference.run if int8 else float_reference.run
+    return [run(graph, {v.name: x[i]}, keep_all=keep_all) for i in range(len(x))]
+
+
+def reference_outputs(path: str | Path, graph: Graph, stored: np.ndarray, X: np.ndarray) -> tuple[str, np.ndarray]:
+    """The oracle's outputs: ("tflite", stored integers from LiteRT BUILTIN_REF) or
+    ("onnx", float32 from onnxruntime, optimisations off)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"reference model {p} does not exist")
+    v = graph.inputs[0]
+    if p.suffix.lower() == ".tflite":
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError:
+            raise InputError("--reference .tflite needs LiteRT: pip install 'edgekiln[nn]'") from None
+        it = Interpreter(str(p), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        it.allocate_tensors()
+        inp, out = it.get_input_details()[0], it.get_output_details()[0]
+        x = np.ascontiguousarray(stored).view(inp["dtype"]).reshape((len(stored),) + tuple(inp["shape"]))
+        res = []
+        for i in range(len(x)):
+            it.set_tensor(inp["index"], x[i])
+            it.invoke()
+            res.append(it.get_tensor(out["index"]).copy())
+        return "tflite", np.stack(res).reshape((len(x),) + sample_shape(graph.outputs[0]))
+    if p.suffix.lower() == ".onnx":
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise InputError("--reference .onnx needs onnxruntime: pip install 'edgekiln[nn]'") from None
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
+        i0 = sess.get_inputs()[0]
+        shape = [d if isinstance(d, int) else 1 for d in i0.shape]
+        res = [sess.run(None, {i0.name: X[i].reshape(shape).astype(np.float32)})[0] for i in range(len(X))]
+        return "onnx", np.stack(res).reshape((len(X),) + sample_shape(graph.outputs[0])).astype(np.float32)
+    raise InputError(f"--reference for a network takes a .tflite or .onnx file, not {p.suffix!r}")
+
+
+def compare(kind: str, ref: np.ndarray, raw: np.ndarray, outputs: np.ndarray) -> dict:
+    """reference_bit_exact (int8 oracle) or a float comparison (onnx)."""
+    n = len(raw)
+    if kind == "tflite":
+        same = [bool(np.array_equal(ref[i], raw[i])) for i in range(n)]
+        return {"reference_bit_exact": int(sum(same)), "n_samples": n,
+                "differing_samples": [i for i, s in enumerate(same) if not s],
+                "max_abs_lsb": int(np.abs(ref.astype(np.int64) - raw.astype(np.int64)).max())}
+    diff = np.abs(ref.astype(np.float64) - outputs.astype(np.float64))
+    top = [bool(np.argmax(ref[i]) == np.argmax(outputs[i])) for i in range(n)]
+    return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "top1_agreement": sum(top) / n,
+            "n_samples": n}
