@@ -132,3 +132,70 @@ def compare(kind: str, ref: np.ndarray, raw: np.ndarray, outputs: np.ndarray) ->
     top = [bool(np.argmax(ref[i]) == np.argmax(outputs[i])) for i in range(n)]
     return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "top1_agreement": sum(top) / n,
             "n_samples": n}
+
+
+def run_project(path: Path, graph: Graph, X: np.ndarray, *, trace: bool = False, timeout: float | None = None,
+                echo=None) -> tuple[dict, Any, np.ndarray]:
+    """Build if needed and run a network project over X: (report, RunResult, stored inputs)."""
+    from edgekiln.targets.build import ensure_built, load_project
+    from edgekiln.targets import project_target
+    from edgekiln.targets.simulators.runner import run_network
+
+    meta = load_project(path)
+    target = project_target(meta)
+    build, how = ensure_built(path)
+    if echo is not None:
+        echo(how)
+    stored = to_device(graph, X)
+    result = run_network(path / "fw.elf", target, stored, trace=trace, timeout=timeout)
+    return network_report(graph, meta["plan"], result, build.to_dict()), result, stored
+
+
+def network_report(graph: Graph, plan: dict, result, build: dict) -> dict:
+    """The `kiln run --json` document of a network (docs/cli.md)."""
+    raw, outputs = from_device(graph, result.tensors)
+    n = len(raw)
+    flat = outputs.reshape(n, -1)
+    layers = []
+    per_layer = np.asarray(result.layer_instructions) if result.layer_instructions else None
+    for j, layer in enumerate(plan["layers"]):
+        insn = int(np.median(per_layer[:, j])) if per_layer is not None else None
+        layers.append({**{k: layer[k] for k in ("index", "name", "op", "dtype", "kernel", "variant", "macs")},
+                       "instructions": insn,
+                       "macs_per_instruction": (layer["macs"] / insn) if insn and layer["macs"] else None})
+    insn = int(np.median(result.instructions)) if result.instructions else None
+    stack = result.stack_bytes
+    return {
+        "target": result.target, "simulator": result.simulator, "model": graph.name, "task": "network",
+        "n_samples": n, "predictions": [int(np.argmax(r)) for r in flat],
+        "outputs": outputs.tolist(), "outputs_raw": raw.tolist(), "output_dtype": graph.outputs[0].dtype,
+        "instructions": result.instruction_summary(),
+        "macs": plan["macs"], "macs_per_instruction": (plan["macs"] / insn) if insn else None,
+        "layers": layers,
+        "memory": {"arena_bytes": plan["arena_bytes"], "arena_region": plan["arena_region"], "stack_bytes": stack,
+                   "peak_ram_bytes": plan["arena_bytes"] + (stack or 0), "flash_bytes": build["model_flash_bytes"],
+                   "constants_flash_bytes": plan["constants_flash_bytes"],
+                   "static_ram_bytes": build["model_ram_bytes"], "regions": build["regions"]},
+    }
+
+
+def print_network_summary(report: dict, console) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{report['model']} on {report['target']} ({report['simulator']}), {report['n_samples']} samples")
+    for col in ("layer", "op", "kernel file", "MACs", "instructions", "MACs/insn"):
+        t.add_column(col, justify="right" if col in ("MACs", "instructions", "MACs/insn") else "left")
+    for layer in report["layers"]:
+        t.add_row(f"{layer['index']} {layer['name']}", layer["op"], layer["variant"] or "(alias)", f"{layer['macs']:,}",
+                  "-" if layer["instructions"] is None else f"{layer['instructions']:,}",
+                  "-" if layer["macs_per_instruction"] is None else f"{layer['macs_per_instruction']:.3f}")
+    console.print(t)
+    mem = report["memory"]
+    line = f"arena {mem['arena_bytes']:,} B in {mem['arena_region']}, stack {mem['stack_bytes'] if mem['stack_bytes'] is not None else '?'} B, flash {mem['flash_bytes']:,} B"
+    if report["instructions"]:
+        line += (f"; {report['instructions']['per_inference_median']:,} instructions per inference (median), "
+                 f"{report['macs_per_instruction']:.3f} MACs per instruction")
+    console.print(line, highlight=False)
+    if "reference" in report:
+        console.print("reference: " + ", ".join(f"{k}={v}" for k, v in report["reference"].items()
+                                                 if k != "differing_samples"), highlight=False)
