@@ -199,3 +199,36 @@ def print_network_summary(report: dict, console) -> None:
     if "reference" in report:
         console.print("reference: " + ", ".join(f"{k}={v}" for k, v in report["reference"].items()
                                                  if k != "differing_samples"), highlight=False)
+
+
+def debug_layers(graph: Graph, plan: dict, traces: dict[int, bytes], stored: np.ndarray, atol: float = 1e-5) -> list[dict]:
+    """Every layer's output on the device (traced) vs the golden model, for one sample:
+    per layer the count of differing elements and the first one (index, device, golden)."""
+    gold = golden(graph, stored, keep_all=True)[0]
+    values = {v.name: v for v in graph.all_values()}
+    rows = []
+    for layer in plan["layers"]:
+        v = values[layer["output"]]
+        want = np.asarray(gold[v.name]).reshape(v.dims)
+        got_bytes = traces.get(layer["index"])
+        if got_bytes is None:
+            rows.append({**_layer_id(layer), "status": "missing"})
+            continue
+        got = np.frombuffer(got_bytes[:v.nbytes], dtype=NP_DTYPES[v.dtype]).reshape(v.dims)
+        if v.dtype == "float32":
+            bad = ~np.isclose(got, want, rtol=1e-5, atol=atol)
+            diff = float(np.abs(got.astype(np.float64) - want).max())
+        else:
+            bad = got != want
+            diff = int(np.abs(got.astype(np.int64) - want.astype(np.int64)).max())
+        row = {**_layer_id(layer), "shape": list(v.dims), "dtype": v.dtype, "differing": int(bad.sum()),
+               "elements": int(bad.size), "max_abs_diff": diff, "status": "same" if not bad.any() else "DIFFERS"}
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            row["first_difference"] = {"index": list(idx), "device": got[idx].item(), "golden": want[idx].item()}
+        rows.append(row)
+    return rows
+
+
+def _layer_id(layer: dict) -> dict:
+    return {k: layer[k] for k in ("index", "name", "op", "variant", "output")}
