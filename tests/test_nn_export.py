@@ -63,7 +63,8 @@ def _check_int8(r: dict, n: int, target: str) -> None:
     if get_target(target).simulator.get("name") == "qemu":
         layers = r["layers"]
         assert len(layers) == 13 and all(layer["instructions"] and layer["instructions"] > 0 for layer in layers)
-        assert sum(layer["instructions"] for layer in layers) == r["instructions"]["per_inference_median"]
+        total = r["instructions"]["per_inference_median"]  # medians per layer and of the totals
+        assert abs(sum(layer["instructions"] for layer in layers) - total) < 1e-3 * total
         assert layers[0]["variant"].endswith("/ek_conv_s8.c") and layers[1]["variant"].endswith("/ek_dwconv_s8.c")
         assert r["macs"] == 2656768 and 0 < r["macs_per_instruction"] < 2
 
