@@ -133,3 +133,33 @@ class NnLowering:
 def act_range_f32(activation: str | None) -> tuple[float, float]:
     return {"none": (-np.inf, np.inf), None: (-np.inf, np.inf), "relu": (0.0, np.inf), "relu6": (0.0, 6.0),
             "relu_n1_to_1": (-1.0, 1.0)}[activation]
+
+
+def strip_boundary_transposes(graph: Graph) -> tuple[Graph, list[int] | None, list[int] | None]:
+    """ONNX graphs arrive channel-first: the frontend puts a `transpose` right after the input
+    and right before the output. The device needs neither: its input tensor is the
+    transposed one (the host permutes each sample before sending it) and its output the one
+    before the last transpose (the host permutes it back). Returns (graph, perm applied to the
+    user's input, perm applied to the device's output to give the user's), None where no
+    transpose was dropped. A layout change inside the graph still needs a transpose kernel."""
+    nodes, inputs, outputs = list(graph.nodes), list(graph.inputs), list(graph.outputs)
+    readers: dict[str, int] = {}
+    for n in nodes:
+        for i in n.inputs:
+            readers[i] = readers.get(i, 0) + 1
+    in_perm = out_perm = None
+    if nodes and nodes[0].op == "transpose" and nodes[0].inputs[0] == inputs[0].name and readers[inputs[0].name] == 1:
+        in_perm = list(nodes[0].attrs["perm"])
+        inputs[0] = graph.value(nodes[0].outputs[0])
+        nodes = nodes[1:]
+    if nodes and nodes[-1].op == "transpose" and nodes[-1].outputs[0] == outputs[0].name \
+            and readers.get(nodes[-1].inputs[0], 0) == 1:
+        out_perm = list(nodes[-1].attrs["perm"])
+        outputs[0] = graph.value(nodes[-1].inputs[0])
+        nodes = nodes[:-1]
+    if in_perm is None and out_perm is None:
+        return graph, None, None
+    io = {inputs[0].name, outputs[0].name}
+    keep = [v for v in graph.all_values() if v.name not in io and v not in graph.inputs and v not in graph.outputs
+            and any(v.name in n.inputs or v.name in n.outputs for n in nodes)]
+    return replace(graph, nodes=nodes, inputs=inputs, outputs=outputs, intermediates=keep), in_perm, out_perm

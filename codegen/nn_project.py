@@ -21,7 +21,7 @@ from edgekiln.ir import Graph
 from . import lowering as _lowering
 from .arena import ArenaPlan, plan_arena
 from .lowering import CArray
-from .nn_lower import CTYPE, CRef, NnLowering, fuse_activations, network_dtype
+from .nn_lower import CTYPE, CRef, NnLowering, fuse_activations, network_dtype, strip_boundary_transposes
 from .scratch_probe import probe_scratch
 
 PROTOCOL_VERSION = 2
@@ -106,7 +106,8 @@ def lower_network(graph: Graph, target: Any, options: dict) -> tuple[list[dict],
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError(f"networks with one input and one output are supported (this one has "
                                     f"{len(graph.inputs)} and {len(graph.outputs)})")
-    g = fuse_activations(graph)
+    g, in_perm, out_perm = strip_boundary_transposes(graph)
+    g = fuse_activations(g)
     chosen = _check_supported(g, options)
     name = g.name
     # Pass 1 (offsets unknown): kernels and scratch requests.
@@ -150,7 +151,10 @@ def lower_network(graph: Graph, target: Any, options: dict) -> tuple[list[dict],
         "scratch_in_arena_bytes": int(sum(scratch.values())),
         "stack_budget_bytes": stack, "peak_ram_bytes": int(arena.size) + stack,
         "macs": int(sum(c["macs"] for c in nodes)),
-        "input": _io_doc(vin), "output": _io_doc(vout),
+        # the device's tensors; `permutation`: the host's transpose of the user's input to it,
+        # and of it to the user's output (ONNX's channel-first boundary, see nn_lower)
+        "input": {**_io_doc(vin), "permutation": in_perm, "user": _io_doc(graph.inputs[0])},
+        "output": {**_io_doc(vout), "permutation": out_perm, "user": _io_doc(graph.outputs[0])},
         "layers": [{"index": c["index"], "name": c["name"], "op": c["op"], "dtype": c["dtype"], "kernel": c["fn"],
                     "variant": c["variant"], "macs": int(c["macs"]), "output": c["y"].name,
                     "output_bytes": c["y"].nbytes, "offset": arena.offset_of(c["y"].name),

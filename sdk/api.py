@@ -207,8 +207,9 @@ class CompiledModel:
         key = hashlib.sha1(X32.tobytes()).digest()
         if self._cache and self._cache[0] == key:
             return self._cache[1]
-        result = run_network(self.build.elf, self.target, nn_run.to_device(self.graph, X32))
-        raw, outputs = nn_run.from_device(self.graph, result.tensors)
+        plan = nn_run.project_plan(self.project)
+        result = run_network(self.build.elf, self.target, nn_run.to_device(self.graph, X32, plan))
+        raw, outputs = nn_run.from_device(self.graph, result.tensors, plan)
         result.outputs, result.extra["outputs_raw"] = outputs, raw
         result.labels = outputs.reshape(len(outputs), -1).argmax(axis=1).astype(np.int32)
         self._cache = (key, result)

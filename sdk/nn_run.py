@@ -44,46 +44,58 @@ def check_inputs(graph: Graph, X: Any) -> np.ndarray:
     return X.astype(np.float32)
 
 
-def to_device(graph: Graph, X: np.ndarray) -> np.ndarray:
-    """(n, input bytes) uint8: each sample's input tensor as the device stores it."""
+def stored(graph: Graph, X: np.ndarray) -> np.ndarray:
+    """Each sample's input as stored, in the model's own layout: (n, *input dims)."""
     from edgekiln.quantize.nn.requant import quantize_input
 
     v = graph.inputs[0]
     if v.dtype == "float32":
-        stored = X.astype("<f4")
+        q = X.astype(np.float32)
     elif v.quant is not None:
-        stored = quantize_input(X, v.quant, v.dtype)
+        q = quantize_input(X, v.quant, v.dtype)
     else:
         raise InputError(f"input {v.name!r} is {v.dtype} without quantization; cannot quantize float inputs for it")
-    return np.ascontiguousarray(stored).reshape(len(X), -1).view(np.uint8)
+    return np.ascontiguousarray(q).reshape((len(X),) + tuple(v.dims))
 
 
-def from_device(graph: Graph, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs_raw as stored, outputs as float32), each (n, *output shape)."""
+def to_device(graph: Graph, X: np.ndarray, plan: dict | None = None) -> np.ndarray:
+    """(n, input bytes) uint8: each sample's input tensor as the device stores it (permuted
+    to the device's layout where the plan says so)."""
+    q = stored(graph, X)
+    perm = (plan or {}).get("input", {}).get("permutation")
+    if perm:
+        q = np.stack([np.transpose(s, perm) for s in q])
+    return np.ascontiguousarray(q.astype(q.dtype.newbyteorder("<"))).reshape(len(X), -1).view(np.uint8)
+
+
+def from_device(graph: Graph, tensors: np.ndarray, plan: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs_raw as stored, outputs as float32), each (n, *output shape) in the model's layout."""
     from edgekiln.quantize.nn.requant import dequantize
 
     v = graph.outputs[0]
     n = len(tensors)
-    raw = np.ascontiguousarray(tensors).view(NP_DTYPES[v.dtype]).reshape((n,) + sample_shape(v))
-    if v.dtype == "float32":
-        return raw.copy(), raw.astype(np.float32)
-    if v.quant is None:
+    out = (plan or {}).get("output", {})
+    dims = tuple(out.get("shape") or v.dims)
+    raw = np.ascontiguousarray(tensors).view(np.dtype(NP_DTYPES[v.dtype]).newbyteorder("<")).reshape((n,) + dims)
+    if out.get("permutation"):
+        raw = np.stack([np.transpose(r, out["permutation"]) for r in raw])
+    raw = np.ascontiguousarray(raw).astype(NP_DTYPES[v.dtype]).reshape((n,) + sample_shape(v))
+    if v.dtype == "float32" or v.quant is None:
         return raw.copy(), raw.astype(np.float32)
     return raw.copy(), dequantize(raw, v.quant)
 
 
-def golden(graph: Graph, stored: np.ndarray, keep_all: bool = False) -> list[dict[str, np.ndarray]]:
-    """The golden model (int8 TFLite arithmetic or float32) per sample, on the stored inputs."""
+def golden(graph: Graph, q: np.ndarray, keep_all: bool = False) -> list[dict[str, np.ndarray]]:
+    """The golden model (int8 TFLite arithmetic or float32) per sample, on the stored inputs
+    (`stored(graph, X)`)."""
     from edgekiln.quantize.nn import float_reference, int8_reference
 
     v = graph.inputs[0]
-    x = np.ascontiguousarray(stored).view(NP_DTYPES[v.dtype]).reshape((len(stored),) + tuple(v.dims))
-    int8 = v.dtype == "int8"
-    run = int8_reference.run if int8 else float_reference.run
-    return [run(graph, {v.name: x[i]}, keep_all=keep_all) for i in range(len(x))]
+    run = int8_reference.run if v.dtype == "int8" else float_reference.run
+    return [run(graph, {v.name: q[i]}, keep_all=keep_all) for i in range(len(q))]
 
 
-def reference_outputs(path: str | Path, graph: Graph, stored: np.ndarray, X: np.ndarray) -> tuple[str, np.ndarray]:
+def reference_outputs(path: str | Path, graph: Graph, q: np.ndarray, X: np.ndarray) -> tuple[str, np.ndarray]:
     """The oracle's outputs: ("tflite", stored integers from LiteRT BUILTIN_REF) or
     ("onnx", float32 from onnxruntime, optimisations off)."""
     p = Path(path)
@@ -98,7 +110,7 @@ def reference_outputs(path: str | Path, graph: Graph, stored: np.ndarray, X: np.
         it = Interpreter(str(p), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         it.allocate_tensors()
         inp, out = it.get_input_details()[0], it.get_output_details()[0]
-        x = np.ascontiguousarray(stored).view(inp["dtype"]).reshape((len(stored),) + tuple(inp["shape"]))
+        x = np.ascontiguousarray(q).astype(inp["dtype"]).reshape((len(q),) + tuple(inp["shape"]))
         res = []
         for i in range(len(x)):
             it.set_tensor(inp["index"], x[i])
@@ -146,14 +158,13 @@ def run_project(path: Path, graph: Graph, X: np.ndarray, *, trace: bool = False,
     build, how = ensure_built(path)
     if echo is not None:
         echo(how)
-    stored = to_device(graph, X)
-    result = run_network(path / "fw.elf", target, stored, trace=trace, timeout=timeout)
-    return network_report(graph, meta["plan"], result, build.to_dict()), result, stored
+    result = run_network(path / "fw.elf", target, to_device(graph, X, meta["plan"]), trace=trace, timeout=timeout)
+    return network_report(graph, meta["plan"], result, build.to_dict()), result, stored(graph, X)
 
 
 def network_report(graph: Graph, plan: dict, result, build: dict) -> dict:
     """The `kiln run --json` document of a network (docs/cli.md)."""
-    raw, outputs = from_device(graph, result.tensors)
+    raw, outputs = from_device(graph, result.tensors, plan)
     n = len(raw)
     flat = outputs.reshape(n, -1)
     layers = []
@@ -201,10 +212,10 @@ def print_network_summary(report: dict, console) -> None:
                                                  if k != "differing_samples"), highlight=False)
 
 
-def debug_layers(graph: Graph, plan: dict, traces: dict[int, bytes], stored: np.ndarray, atol: float = 1e-5) -> list[dict]:
+def debug_layers(graph: Graph, plan: dict, traces: dict[int, bytes], q: np.ndarray, atol: float = 1e-5) -> list[dict]:
     """Every layer's output on the device (traced) vs the golden model, for one sample:
     per layer the count of differing elements and the first one (index, device, golden)."""
-    gold = golden(graph, stored, keep_all=True)[0]
+    gold = golden(graph, q, keep_all=True)[0]
     values = {v.name: v for v in graph.all_values()}
     rows = []
     for layer in plan["layers"]:
@@ -232,3 +243,9 @@ def debug_layers(graph: Graph, plan: dict, traces: dict[int, bytes], stored: np.
 
 def _layer_id(layer: dict) -> dict:
     return {k: layer[k] for k in ("index", "name", "op", "variant", "output")}
+
+
+def project_plan(path: Path) -> dict:
+    from edgekiln.targets.build import load_project
+
+    return load_project(Path(path))["plan"]

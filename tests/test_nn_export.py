@@ -55,7 +55,7 @@ def _check_int8(r: dict, n: int, target: str) -> None:
     assert r["reference"]["reference_bit_exact"] == n, r["reference"]  # every element, LiteRT BUILTIN_REF
     graph, _ = prepare_graph(kws_dir() / "kws_ref_int8.tflite", "kws", None)
     X = nn_run.check_inputs(graph, kws_samples()["x"][:n])
-    gold = nn_run.golden(graph, nn_run.to_device(graph, X))
+    gold = nn_run.golden(graph, nn_run.stored(graph, X))
     raw = np.asarray(r["outputs_raw"], np.int8)
     assert all(np.array_equal(g["Identity"].reshape(-1), raw[i]) for i, g in enumerate(gold))
     np.testing.assert_allclose(np.asarray(r["outputs"]), (raw.astype(np.float32) + 128) / 256, atol=0)
@@ -180,7 +180,7 @@ def test_two_networks_in_one_firmware(tmp_path, target):
     kwa = result.tensors[:, :12].view(np.int8)
     kwf = result.tensors[:, 12:].copy().view("<f4")
     graph, _ = prepare_graph(kws_dir() / "kws_ref_int8.tflite", "kwa", None)
-    stored = nn_run.to_device(graph, nn_run.check_inputs(graph, x))
+    stored = nn_run.stored(graph, nn_run.check_inputs(graph, x))
     _, ref = nn_run.reference_outputs(kws_dir() / "kws_ref_int8.tflite", graph, stored, x)
     np.testing.assert_array_equal(kwa, ref)
     np.testing.assert_allclose(kwf, kws_samples()["probs"][:3], atol=1e-4)

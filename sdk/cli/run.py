@@ -85,7 +85,7 @@ def _run_network(path: Path, graph, data: str, json_path: str | None, reference:
     report, result, stored = nn_run.run_project(path, graph, X, timeout=timeout, echo=lambda m: echo(m, err=True))
     if reference:
         kind, ref = nn_run.reference_outputs(reference, graph, stored, X)
-        raw, outputs = nn_run.from_device(graph, result.tensors)
+        raw, outputs = nn_run.from_device(graph, result.tensors, nn_run.project_plan(path))
         report["reference"] = {"file": str(reference), "kind": kind, **nn_run.compare(kind, ref, raw, outputs)}
     nn_run.print_network_summary(report, console)
     if json_path:
