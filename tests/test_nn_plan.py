@@ -121,3 +121,30 @@ def test_check_json_is_the_export_plan(tmp_path):
     checked = json.loads(plan_json.read_text())
     checked.pop("summary")
     assert checked == json.loads((tmp_path / "out" / "project.json").read_text())["plan"]
+
+
+def test_int4_weights_run_bit_exact_with_the_golden_model(tmp_path):
+    """The KWS graph with its weights clipped to [-8, 7] and weight_bits = 4 (the int4 golden
+    model's convention): export packs them two per byte for the *_s4 kernels; the device
+    matches the int8 golden model on every element, and the constants shrink."""
+    require_target("host")
+    from edgekiln import nn_run
+    from edgekiln.api import prepare_graph
+    from nn_fixtures import kws_dir, kws_samples
+
+    g, _ = prepare_graph(kws_dir() / "kws_ref_int8.tflite", "kw4", None)
+    for node in g.nodes:
+        if node.op in ("conv", "fully_connected"):
+            node.attrs["weight_bits"] = 4
+            c = g.constants[node.inputs[1]]
+            c.data = np.clip(c.data, -8, 7).astype(np.int8)
+    int8_plan = edgekiln.plan(str(kws_dir() / "kws_ref_int8.tflite"), "host", name="kw4")
+    x = kws_samples()["x"][:4]
+    with edgekiln.convert(g, target="host", name="kw4") as m:
+        raw = m.predict_raw(x)
+        plan = nn_run.project_plan(m.project)
+    assert {layer["kernel"] for layer in plan["layers"] if layer["op"] == "conv"} == {"ek_conv_s4", "ek_dwconv_s4"}
+    gold = nn_run.golden(g, nn_run.stored(g, nn_run.check_inputs(g, x)))
+    for i in range(4):
+        np.testing.assert_array_equal(raw[i], gold[i][g.outputs[0].name].reshape(-1))
+    assert plan["constants_flash_bytes"] < int8_plan["constants_flash_bytes"] - 9000  # ~22.6k weights halved

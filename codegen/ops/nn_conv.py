@@ -8,7 +8,7 @@ import numpy as np
 from edgekiln.errors import UnsupportedModelError
 
 from ..lowering import CArray, lowers
-from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc, window_2d
+from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc, pack_int4, window_2d
 
 
 def conv_geometry(node, graph, refs) -> dict:
@@ -73,3 +73,17 @@ class ConvF32(NnLowering):
         return {"arrays": list(arrays.values()), "a": arrays, "fn": fn, "kernel": f"{fn}.c", "dtype": "f32",
                 "params": params, "in_dims": g["in_dims"], "filter_dims": g["filter_dims"], "out_dims": g["out_dims"],
                 "x": refs[node.inputs[0]], "y": refs[node.outputs[0]], "macs": g["macs"], "scratch": None}
+
+
+@lowers("conv", dtype="s4")
+class ConvS4(ConvS8):
+    """Packed int4 weights, int8 activations: the int8 arithmetic, weights two per byte."""
+
+    def context(self, node, graph, cid, refs) -> dict:
+        c = super().context(node, graph, cid, refs)
+        packed = CArray(f"{cid}_filter", pack_int4(node, c["a"]["filter"].values))
+        c["a"]["filter"] = packed
+        c["arrays"] = list(c["a"].values())
+        fn = c["fn"].replace("_s8", "_s4")
+        c.update(fn=fn, kernel=f"{fn}.c", dtype="s4", scratch={**c["scratch"], "fn": f"{fn}_scratch_bytes"})
+        return c
