@@ -148,3 +148,27 @@ def test_int4_weights_run_bit_exact_with_the_golden_model(tmp_path):
     for i in range(4):
         np.testing.assert_array_equal(raw[i], gold[i][g.outputs[0].name].reshape(-1))
     assert plan["constants_flash_bytes"] < int8_plan["constants_flash_bytes"] - 9000  # ~22.6k weights halved
+
+
+def test_int8_max_pool_model_on_host_is_bit_exact_with_litert(tmp_path):
+    """The KWS model with its average pool swapped for a max pool (tests/test_nn_tflite.py's
+    file): exported, run, and compared with LiteRT BUILTIN_REF through `kiln run --reference`."""
+    require_target("host")
+    from ai_edge_litert import schema_py_generated as schema
+
+    from nn_fixtures import kws_samples
+    from test_nn_tflite import _packed
+
+    def swap(m):
+        for code in m.operatorCodes:
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.AVERAGE_POOL_2D:
+                code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.MAX_POOL_2D
+
+    p = tmp_path / "maxpool.tflite"
+    p.write_bytes(_packed(swap))
+    np.save(tmp_path / "x.npy", kws_samples()["x"][:8])
+    kiln("export", str(p), "-t", "host", "-o", str(tmp_path / "out"))
+    kiln("run", str(tmp_path / "out"), "--data", str(tmp_path / "x.npy"), "--reference", str(p), "--json",
+         str(tmp_path / "r.json"))
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["reference"]["reference_bit_exact"] == 8 and r["layers"][9]["kernel"] == "ek_maxpool_s8"
