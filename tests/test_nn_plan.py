@@ -94,6 +94,8 @@ GRAPHS = {  # name: (nodes, x shape (batch 1), y shape, initializers)
                     {"w": np.linspace(-1, 1, 5 * 3 * 4).reshape(5, 3, 4), "b": np.arange(5) * 0.1}),
     "depthwise_mult2": ([helper.make_node("Conv", ["x", "w"], ["y"], group=3, pads=[1, 1, 1, 1])],
                         (1, 3, 7, 7), (1, 6, 7, 7), {"w": np.linspace(-1, 1, 6 * 9).reshape(6, 1, 3, 3)}),
+    "grouped_conv": ([helper.make_node("Conv", ["x", "w"], ["y"], group=2, strides=[2, 1], pads=[0, 1, 0, 1])],
+                     (1, 4, 6, 5), (1, 6, 3, 5), {"w": np.linspace(-1, 1, 6 * 2 * 1 * 3).reshape(6, 2, 1, 3)}),
     "gemm_softmax": ([helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1),
                       helper.make_node("Softmax", ["g"], ["y"], axis=1)], (1, 10), (1, 4),
                      {"w": np.linspace(-2, 2, 40).reshape(4, 10), "b": np.array([0.1, -0.2, 0.3, 0.0])}),

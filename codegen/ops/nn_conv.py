@@ -1,11 +1,8 @@
-"""Lowering of network `conv` (standard and depthwise; 1-D and 2-D): int8 (`s8`, TFLite's
-per-channel requantization) and float32 (`f32`). Grouped convs other than depthwise have no
-kernel yet."""
+"""Lowering of network `conv` (standard, grouped and depthwise; 1-D and 2-D): int8 (`s8`,
+TFLite's per-channel requantization), packed int4 weights (`s4`) and float32 (`f32`)."""
 from __future__ import annotations
 
 import numpy as np
-
-from edgekiln.errors import UnsupportedModelError
 
 from ..lowering import CArray, lowers
 from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc, pack_int4, window_2d
@@ -20,15 +17,12 @@ def conv_geometry(node, graph, refs) -> dict:
     in_c, out_c = x.dims[-1], w.shape[0]
     if rank == 1:
         w = w[:, None]  # [O, K, I] -> [O, 1, K, I]
-    if group == 1:
-        kind, filt, fdims = "conv", w, list(w.shape)
-    elif group == in_c and w.shape[-1] == 1:
+    if group == in_c and w.shape[-1] == 1 and group > 1:
         kind = "dwconv"  # IR [C*M, KH, KW, 1] -> the kernels' [1, KH, KW, C*M]
         filt = np.ascontiguousarray(np.transpose(w, (3, 1, 2, 0)))
         fdims = list(filt.shape)
-    else:
-        raise UnsupportedModelError(f"node {node.name}: grouped conv ({group} groups of {in_c // group} channels) "
-                                    "has no kernel yet (standard and depthwise convs do)")
+    else:  # standard and grouped: the conv kernels take groups = in_c / filter depth
+        kind, filt, fdims = "conv", w, list(w.shape)
     out = nhwc(y.dims)
     macs = int(np.prod(out)) * w.shape[1] * w.shape[2] * (in_c // group)
     return {"kind": kind, "filter": filt, "in_dims": nhwc(x.dims), "filter_dims": fdims, "out_dims": out,
