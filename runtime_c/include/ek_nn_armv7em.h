@@ -1,0 +1,77 @@
+/* ek_nn_armv7em.h - ARMv7E-M DSP helpers for the network kernels in
+ * runtime_c/kernels/armv7em/ (Cortex-M4/M7/M33 with the DSP extension): dual 16-bit MACs
+ * (SMLAD), sign-extending byte unpacks (SXTB16/SXTAB16) and a one-instruction TFLite
+ * requantization, all bit-exact with ek_nn_math.h.
+ *
+ * Requantization fast path (ek_rq_t), exact with ek_mbqm for multiplier >= 2^30 (every
+ * multiplier TFLite's QuantizeMultiplier makes) and a right shift e in 1..23:
+ * - SaturatingRoundingDoublingHighMul(x, m) = floor((x*m + 2^30) / 2^31) (equal to TFLite's
+ *   nudge-and-truncate form for every x when m > 0) = floor((2xm + 2^31) / 2^32)
+ *   = SMMLAR(x, m2, x) with m2 = 2m - 2^32 (m2 as int32: m << 1).
+ * - RoundingDivideByPOT(s, e) = (s + 2^(e-1) - [s < 0]) >> e. The add saturates (QADD): it
+ *   can only saturate when s > 2^31 - 2^(e-1), where the exact result, at least 2^(31-e)
+ *   >= 256, and the saturated one both clamp to the same int8 (hence e <= 23).
+ * Other channels take ek_requant_s8. */
+#ifndef EK_NN_ARMV7EM_H
+#define EK_NN_ARMV7EM_H
+#include <arm_acle.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ek_nn_math.h"
+
+static inline uint32_t ek_ldr_u32(const void *p) /* unaligned-safe; one LDR on ARMv7E-M */
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint32_t ek_ror8(uint32_t v)
+{
+    return (v >> 8) | (v << 24);
+}
+
+static inline int32_t ek_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+typedef struct {
+    int32_t fast;               /* 1: the SMMLAR/QADD path applies */
+    int32_t m2, rc, e;          /* fast path: 2m - 2^32, 2^(e-1), right shift */
+    int32_t mult, shift;        /* generic path */
+    int32_t zp, lo, hi;
+} ek_rq_t;
+
+static inline void ek_rq_prep(ek_rq_t *r, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+    r->fast = mult >= (1 << 30) && shift <= -1 && shift >= -23;
+    r->m2 = (int32_t)((uint32_t)mult << 1);
+    r->e = r->fast ? -shift : 0;
+    r->rc = r->fast ? (1 << (r->e - 1)) : 0;
+    r->mult = mult;
+    r->shift = shift;
+    r->zp = zp;
+    r->lo = lo;
+    r->hi = hi;
+}
+
+static inline int32_t ek_rq_fast(const ek_rq_t *r, int32_t acc)
+{
+    int32_t s = ek_smmlar(acc, r->m2, acc);
+    s = __qadd(s, r->rc + (s >> 31));
+    s = (s >> r->e) + r->zp;
+    s = s < r->lo ? r->lo : s;
+    return s > r->hi ? r->hi : s;
+}
+
+static inline int8_t ek_rq(const ek_rq_t *r, int32_t acc)
+{
+    if (r->fast) return (int8_t)ek_rq_fast(r, acc);
+    return ek_requant_s8(acc, r->mult, r->shift, r->zp, r->lo, r->hi);
+}
+
+#endif
