@@ -46,9 +46,14 @@ typedef struct {
     int32_t zp, lo, hi;
 } ek_rq_t;
 
+static inline int32_t ek_rq_fast_ok(int32_t mult, int32_t shift)
+{
+    return mult >= (1 << 30) && shift <= -1 && shift >= -23;
+}
+
 static inline void ek_rq_prep(ek_rq_t *r, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
-    r->fast = mult >= (1 << 30) && shift <= -1 && shift >= -23;
+    r->fast = ek_rq_fast_ok(mult, shift);
     r->m2 = (int32_t)((uint32_t)mult << 1);
     r->e = r->fast ? -shift : 0;
     r->rc = r->fast ? (1 << (r->e - 1)) : 0;
@@ -72,6 +77,41 @@ static inline int8_t ek_rq(const ek_rq_t *r, int32_t acc)
 {
     if (r->fast) return (int8_t)ek_rq_fast(r, acc);
     return ek_requant_s8(acc, r->mult, r->shift, r->zp, r->lo, r->hi);
+}
+
+/* Four accumulators of one channel through the fast path, each + clamp[0] (the output
+ * zero point) and clamped to [clamp[1], clamp[2]], stored at o, o + stride, o + 2*stride,
+ * o + 3*stride (four pixels of one channel). */
+static inline void ek_rq4_store(int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t m2, int32_t rc, int32_t e,
+                                const int32_t *clamp, int8_t *o, int32_t stride)
+{
+    int32_t zp, lo, hi, t;
+#define EK_RQ1(A)                                  \
+    "smmlar " A ", " A ", %[m2], " A "\n\t"        \
+    "add %[t], %[rc], " A ", asr #31\n\t"          \
+    "qadd " A ", " A ", %[t]\n\t"                  \
+    "asr " A ", " A ", %[e]\n\t"                   \
+    "add " A ", " A ", %[zp]\n\t"                  \
+    "cmp " A ", %[lo]\n\t"                         \
+    "it lt\n\t"                                    \
+    "movlt " A ", %[lo]\n\t"                       \
+    "cmp " A ", %[hi]\n\t"                         \
+    "it gt\n\t"                                    \
+    "movgt " A ", %[hi]\n\t"
+    __asm__ volatile("ldr %[zp], [%[cl]]\n\t"
+                     "ldr %[lo], [%[cl], #4]\n\t"
+                     "ldr %[hi], [%[cl], #8]\n\t"
+                     EK_RQ1("%[a0]") EK_RQ1("%[a1]") EK_RQ1("%[a2]") EK_RQ1("%[a3]")
+                     "strb %[a0], [%[o]]\n\t"
+                     "strb %[a1], [%[o], %[s]]\n\t"
+                     "add %[t], %[o], %[s], lsl #1\n\t"
+                     "strb %[a2], [%[t]]\n\t"
+                     "strb %[a3], [%[t], %[s]]\n\t"
+                     : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [zp] "=&r"(zp),
+                       [lo] "=&r"(lo), [hi] "=&r"(hi)
+                     : [m2] "r"(m2), [rc] "r"(rc), [e] "r"(e), [cl] "r"(clamp), [o] "r"(o), [s] "r"(stride)
+                     : "cc", "memory");
+#undef EK_RQ1
 }
 
 #endif

@@ -62,7 +62,7 @@ static int32_t put_run(uint32_t *col, int32_t j, int32_t k, const int8_t *src, i
     return k;
 }
 
-static void im2col(uint32_t *col, int32_t j, const ek_conv_params_t *p, const ek_dims_t *in_dims, const int8_t *in,
+__attribute__((noinline)) static void im2col(uint32_t *col, int32_t j, const ek_conv_params_t *p, const ek_dims_t *in_dims, const int8_t *in,
                    const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox, uint32_t off2)
 {
     const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c, in_c = in_dims->c;
@@ -139,15 +139,14 @@ static inline void mac4_pairs(const int8_t **pw, const uint32_t **pc, int32_t n,
     *pc = c;
 }
 
-/* All output channels of a full block of four pixels. */
-static void block4(const uint32_t *col, int32_t K, const int8_t *filter, const int32_t *bias, const ek_requant_t *q,
-                   const ek_conv_params_t *p, int32_t out_c, int8_t *out0)
+/* All output channels of a full block of four pixels; every channel's multiplier takes the
+ * fast requantization (q_step 0: one per tensor). Filter rows are consecutive, so w runs on. */
+__attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                   const int32_t *shift, int32_t q_step, const ek_conv_params_t *p, int32_t out_c, int8_t *o)
 {
     const int32_t groups = K >> 2;
-    ek_rq_t rq;
-    ek_rq_prep(&rq, q->multiplier[0], q->shift[0], p->output_offset, p->act_min, p->act_max);
+    const int32_t clamp[3] = {p->output_offset, p->act_min, p->act_max};
     for (int32_t oc = 0; oc < out_c; oc++) {
-        const int8_t *w = filter + oc * K;
         const int32_t b0 = bias ? bias[oc] : 0;
         int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0;
         const uint32_t *c = col;
@@ -168,25 +167,16 @@ static void block4(const uint32_t *col, int32_t K, const int8_t *filter, const i
             a2 += wk * get16(col, 2, k);
             a3 += wk * get16(col, 3, k);
         }
-        if (q->n_channels != 1)
-            ek_rq_prep(&rq, q->multiplier[oc], q->shift[oc], p->output_offset, p->act_min, p->act_max);
-        int8_t *o = out0 + oc;
-        if (rq.fast) {
-            o[0] = (int8_t)ek_rq_fast(&rq, a0);
-            o[out_c] = (int8_t)ek_rq_fast(&rq, a1);
-            o[2 * out_c] = (int8_t)ek_rq_fast(&rq, a2);
-            o[3 * out_c] = (int8_t)ek_rq_fast(&rq, a3);
-        } else {
-            o[0] = ek_rq(&rq, a0);
-            o[out_c] = ek_rq(&rq, a1);
-            o[2 * out_c] = ek_rq(&rq, a2);
-            o[3 * out_c] = ek_rq(&rq, a3);
-        }
+        const int32_t m2 = (int32_t)((uint32_t)*mult << 1), e = -*shift, rc = 1 << (e - 1);
+        mult += q_step;
+        shift += q_step;
+        ek_rq4_store(a0, a1, a2, a3, m2, rc, e, clamp, o, out_c);
+        o++;
     }
 }
 
 /* All output channels of slot j alone (the last, partial block). */
-static void block1(const uint32_t *col, int32_t j, int32_t K, const int8_t *filter, const int32_t *bias,
+__attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int32_t K, const int8_t *filter, const int32_t *bias,
                    const ek_requant_t *q, const ek_conv_params_t *p, int32_t out_c, int8_t *out)
 {
     const int32_t groups = K >> 2;
@@ -220,14 +210,17 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
     uint32_t *col = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
     const int32_t K = patch_len(filter_dims), n_pix = out_dims->h * out_dims->w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    int32_t fast = 1;
+    for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
     for (int32_t b = 0; b < in_dims->n; b++) {
         int8_t *ob = out + b * n_pix * out_c;
         for (int32_t p0 = 0; p0 < n_pix; p0 += PX) {
             const int32_t np = n_pix - p0 < PX ? n_pix - p0 : PX;
             for (int32_t j = 0; j < np; j++)
                 im2col(col, j, p, in_dims, in, filter_dims, b, (p0 + j) / out_dims->w, (p0 + j) % out_dims->w, off2);
-            if (np == PX) {
-                block4(col, K, filter, bias, q, p, out_c, ob + p0 * out_c);
+            if (np == PX && fast) {
+                block4(col, K, filter, bias, q->multiplier, q->shift, q->n_channels == 1 ? 0 : 1, p, out_c,
+                       ob + p0 * out_c);
             } else {
                 for (int32_t j = 0; j < np; j++) block1(col, j, K, filter, bias, q, p, out_c, ob + (p0 + j) * out_c);
             }
