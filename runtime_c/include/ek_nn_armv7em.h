@@ -79,39 +79,82 @@ static inline int8_t ek_rq(const ek_rq_t *r, int32_t acc)
     return ek_requant_s8(acc, r->mult, r->shift, r->zp, r->lo, r->hi);
 }
 
-/* Four accumulators of one channel through the fast path, each + clamp[0] (the output
- * zero point) and clamped to [clamp[1], clamp[2]], stored at o, o + stride, o + 2*stride,
- * o + 3*stride (four pixels of one channel). */
-static inline void ek_rq4_store(int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t m2, int32_t rc, int32_t e,
-                                const int32_t *clamp, int8_t *o, int32_t stride)
+/* Clamp constants of the fast requantization: the output zero point and the activation
+ * range as four int8 lanes (ek_clamp4_make). */
+typedef struct {
+    int32_t zp;
+    uint32_t lo4, hi4;
+} ek_clamp4_t;
+
+static inline void ek_clamp4_make(ek_clamp4_t *c, int32_t zp, int32_t lo, int32_t hi)
 {
-    int32_t zp, lo, hi, t;
-#define EK_RQ1(A)                                  \
-    "smmlar " A ", " A ", %[m2], " A "\n\t"        \
-    "add %[t], %[rc], " A ", asr #31\n\t"          \
-    "qadd " A ", " A ", %[t]\n\t"                  \
-    "asr " A ", " A ", %[e]\n\t"                   \
-    "add " A ", " A ", %[zp]\n\t"                  \
-    "cmp " A ", %[lo]\n\t"                         \
-    "it lt\n\t"                                    \
-    "movlt " A ", %[lo]\n\t"                       \
-    "cmp " A ", %[hi]\n\t"                         \
-    "it gt\n\t"                                    \
-    "movgt " A ", %[hi]\n\t"
+    c->zp = zp;
+    c->lo4 = ((uint32_t)lo & 0xFFu) * 0x01010101u;
+    c->hi4 = ((uint32_t)hi & 0xFFu) * 0x01010101u;
+}
+
+/* One accumulator A through the fast path to int8 (before the activation clamp, which is
+ * done on four packed lanes: SSUB8 sets a lane's GE flag, SEL keeps it or takes the bound). */
+#define EK_RQ_ONE(A, M2, RC, E)                      \
+    "smmlar " A ", " A ", " M2 ", " A "\n\t"         \
+    "add %[t], " RC ", " A ", asr #31\n\t"           \
+    "qadd " A ", " A ", %[t]\n\t"                    \
+    "asr " A ", " A ", " E "\n\t"                    \
+    "add " A ", " A ", %[zp]\n\t"                    \
+    "ssat " A ", #8, " A "\n\t"
+#define EK_RQ_PACK_CLAMP                             \
+    "bfi %[a0], %[a1], #8, #8\n\t"                   \
+    "bfi %[a0], %[a2], #16, #8\n\t"                  \
+    "bfi %[a0], %[a3], #24, #8\n\t"                  \
+    "ldr %[t], [%[cl], #4]\n\t"                      \
+    "ssub8 %[a1], %[a0], %[t]\n\t"                   \
+    "sel %[a0], %[a0], %[t]\n\t"                     \
+    "ldr %[t], [%[cl], #8]\n\t"                      \
+    "ssub8 %[a1], %[t], %[a0]\n\t"                   \
+    "sel %[a0], %[a0], %[t]\n\t"
+
+/* Four accumulators of one channel (four pixels) through the fast path, stored at o,
+ * o + stride, o + 2*stride, o + 3*stride. */
+static inline void ek_rq4_store(int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t m2, int32_t rc, int32_t e,
+                                const ek_clamp4_t *clamp, int8_t *o, int32_t stride)
+{
+    int32_t zp, t;
     __asm__ volatile("ldr %[zp], [%[cl]]\n\t"
-                     "ldr %[lo], [%[cl], #4]\n\t"
-                     "ldr %[hi], [%[cl], #8]\n\t"
-                     EK_RQ1("%[a0]") EK_RQ1("%[a1]") EK_RQ1("%[a2]") EK_RQ1("%[a3]")
+                     EK_RQ_ONE("%[a0]", "%[m2]", "%[rc]", "%[e]") EK_RQ_ONE("%[a1]", "%[m2]", "%[rc]", "%[e]")
+                     EK_RQ_ONE("%[a2]", "%[m2]", "%[rc]", "%[e]") EK_RQ_ONE("%[a3]", "%[m2]", "%[rc]", "%[e]")
+                     EK_RQ_PACK_CLAMP
                      "strb %[a0], [%[o]]\n\t"
-                     "strb %[a1], [%[o], %[s]]\n\t"
+                     "lsr %[a0], %[a0], #8\n\t"
+                     "strb %[a0], [%[o], %[s]]\n\t"
                      "add %[t], %[o], %[s], lsl #1\n\t"
-                     "strb %[a2], [%[t]]\n\t"
-                     "strb %[a3], [%[t], %[s]]\n\t"
-                     : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [zp] "=&r"(zp),
-                       [lo] "=&r"(lo), [hi] "=&r"(hi)
+                     "lsr %[a0], %[a0], #8\n\t"
+                     "strb %[a0], [%[t]]\n\t"
+                     "lsr %[a0], %[a0], #8\n\t"
+                     "strb %[a0], [%[t], %[s]]\n\t"
+                     : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [zp] "=&r"(zp)
                      : [m2] "r"(m2), [rc] "r"(rc), [e] "r"(e), [cl] "r"(clamp), [o] "r"(o), [s] "r"(stride)
                      : "cc", "memory");
-#undef EK_RQ1
+}
+
+/* Four accumulators of four consecutive channels (one pixel) through the fast path with
+ * per-channel constants rq[3 * i] = {m2, rc, e}, stored as one word at o (4-aligned). */
+static inline void ek_rq4c_store(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int32_t *rq,
+                                 const ek_clamp4_t *clamp, int8_t *o)
+{
+    int32_t zp, t, m2, rc, e;
+#define EK_RQ_CH(A, OFF)                                       \
+    "ldrd %[m2], %[rc], [%[rq], #" OFF "]\n\t"                 \
+    "ldr %[e], [%[rq], #" OFF " + 8]\n\t"                      \
+    EK_RQ_ONE(A, "%[m2]", "%[rc]", "%[e]")
+    __asm__ volatile("ldr %[zp], [%[cl]]\n\t"
+                     EK_RQ_CH("%[a0]", "0") EK_RQ_CH("%[a1]", "12") EK_RQ_CH("%[a2]", "24") EK_RQ_CH("%[a3]", "36")
+                     EK_RQ_PACK_CLAMP
+                     "str %[a0], [%[o]]\n\t"
+                     : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [zp] "=&r"(zp),
+                       [m2] "=&r"(m2), [rc] "=&r"(rc), [e] "=&r"(e)
+                     : [rq] "r"(rq), [cl] "r"(clamp), [o] "r"(o)
+                     : "cc", "memory");
+#undef EK_RQ_CH
 }
 
 #endif

@@ -145,7 +145,8 @@ __attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, con
                    const int32_t *shift, int32_t q_step, const ek_conv_params_t *p, int32_t out_c, int8_t *o)
 {
     const int32_t groups = K >> 2;
-    const int32_t clamp[3] = {p->output_offset, p->act_min, p->act_max};
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
     for (int32_t oc = 0; oc < out_c; oc++) {
         const int32_t b0 = bias ? bias[oc] : 0;
         int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0;
@@ -170,7 +171,7 @@ __attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, con
         const int32_t m2 = (int32_t)((uint32_t)*mult << 1), e = -*shift, rc = 1 << (e - 1);
         mult += q_step;
         shift += q_step;
-        ek_rq4_store(a0, a1, a2, a3, m2, rc, e, clamp, o, out_c);
+        ek_rq4_store(a0, a1, a2, a3, m2, rc, e, &clamp, o, out_c);
         o++;
     }
 }
