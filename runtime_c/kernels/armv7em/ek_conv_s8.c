@@ -1,0 +1,231 @@
+/* ARMv7E-M DSP int8 convolution (overrides kernels/ref/ek_conv_s8.c; bit-exact with it).
+ *
+ * Ungrouped convs (pointwise 1x1 included) run as a matrix product over im2col columns:
+ * four output pixels at a time, their patches (K = KH*KW*C values, zero where the window
+ * leaves the input) written to scratch as int16 with the input offset added, in the order
+ * SXTB16 unpacks weights ((k0,k2),(k1,k3) per group of four). Each weight word is loaded
+ * and unpacked once for the four pixels: per four K steps 1 LDR + 2 SXTB16 + 4 LDRD +
+ * 8 SMLAD for 16 MACs. Requantization by ek_nn_armv7em.h. Grouped convs take the
+ * reference loops (ek_nn_ref.h). */
+#include "ek_nn.h"
+#include "ek_nn_armv7em.h"
+#include "ek_nn_ref.h"
+
+#define PX 4 /* output pixels per block */
+
+static int32_t patch_len(const ek_dims_t *filter_dims)
+{
+    return filter_dims->h * filter_dims->w * filter_dims->c;
+}
+
+uint32_t ek_conv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
+{
+    (void)out_dims;
+    if (filter_dims->c != in_dims->c) return 0u; /* grouped: the reference loops */
+    const int32_t kp = (patch_len(filter_dims) + 3) & ~3;
+    return (uint32_t)(PX * kp * 2 + 4); /* + alignment slack */
+}
+
+/* Column slot j of a block: group g holds words (x0 | x2 << 16), (x1 | x3 << 16) at
+ * col[(g * PX + j) * 2 + 0 / 1]. */
+static inline void put16(uint32_t *col, int32_t j, int32_t k, int32_t v)
+{
+    static const uint8_t idx[4] = {0, 2, 1, 3};
+    int16_t *g = (int16_t *)(void *)(col + ((k >> 2) * PX + j) * 2);
+    g[idx[k & 3]] = (int16_t)v;
+}
+
+/* Values src[0..n) plus the offset at patch positions k..k+n-1 of slot j; src NULL: zeros. */
+static int32_t put_run(uint32_t *col, int32_t j, int32_t k, const int8_t *src, int32_t n, uint32_t off2,
+                       int32_t off)
+{
+    while (n > 0) {
+        if ((k & 3) == 0 && n >= 4) {
+            uint32_t *dst = col + ((k >> 2) * PX + j) * 2;
+            if (src) {
+                const uint32_t v = ek_ldr_u32(src);
+                dst[0] = __sxtab16(off2, v);
+                dst[1] = __sxtab16(off2, ek_ror8(v));
+                src += 4;
+            } else {
+                dst[0] = 0u;
+                dst[1] = 0u;
+            }
+            k += 4;
+            n -= 4;
+        } else {
+            put16(col, j, k, src ? (int32_t)*src++ + off : 0);
+            k++;
+            n--;
+        }
+    }
+    return k;
+}
+
+__attribute__((noinline)) static void im2col(uint32_t *col, int32_t j, const ek_conv_params_t *p, const ek_dims_t *in_dims, const int8_t *in,
+                   const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox, uint32_t off2)
+{
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c, in_c = in_dims->c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t off = p->input_offset;
+    const int32_t ix_last = ix0 + (kw - 1) * p->dilation_w;
+    int32_t k = 0;
+    for (int32_t ky = 0; ky < kh; ky++) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        if (iy < 0 || iy >= in_dims->h) {
+            k = put_run(col, j, k, NULL, kw * fc, off2, off);
+            continue;
+        }
+        const int8_t *row = in + ((b * in_dims->h + iy) * in_dims->w) * in_c;
+        if (p->dilation_w == 1 && ix0 >= 0 && ix_last < in_dims->w) { /* the whole row: one run */
+            k = put_run(col, j, k, row + ix0 * in_c, kw * fc, off2, off);
+            continue;
+        }
+        for (int32_t kx = 0; kx < kw; kx++) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            k = put_run(col, j, k, (ix < 0 || ix >= in_dims->w) ? NULL : row + ix * in_c, fc, off2, off);
+        }
+    }
+    while (k & 3) put16(col, j, k++, 0); /* pad the last group */
+}
+
+/* Column value k of slot j (for the K % 4 tail). */
+static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
+{
+    static const uint8_t idx[4] = {0, 2, 1, 3};
+    const int16_t *g = (const int16_t *)(const void *)(col + ((k >> 2) * PX + j) * 2);
+    return g[idx[k & 3]];
+}
+
+/* n >= 1 times two groups of four K steps for four pixels: per group 1 LDR, 2 SXTB16,
+ * 4 LDRD, 8 SMLAD (hand-scheduled: GCC neither fuses the column loads into LDRD nor folds
+ * the rotation into SXTB16). */
+static inline void mac4_pairs(const int8_t **pw, const uint32_t **pc, int32_t n, int32_t *pa0, int32_t *pa1,
+                              int32_t *pa2, int32_t *pa3)
+{
+    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+    const int8_t *w = *pw;
+    const uint32_t *c = *pc;
+    uint32_t v, e, o, x0, x1;
+#define EK_MAC4_GROUP                                    \
+    "ldr %[v], [%[w]], #4\n\t"                          \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
+    "sxtb16 %[e], %[v]\n\t"                             \
+    "sxtb16 %[o], %[v], ror #8\n\t"                     \
+    "smlad %[a0], %[e], %[x0], %[a0]\n\t"               \
+    "smlad %[a0], %[o], %[x1], %[a0]\n\t"               \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
+    "smlad %[a1], %[e], %[x0], %[a1]\n\t"               \
+    "smlad %[a1], %[o], %[x1], %[a1]\n\t"               \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
+    "smlad %[a2], %[e], %[x0], %[a2]\n\t"               \
+    "smlad %[a2], %[o], %[x1], %[a2]\n\t"               \
+    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
+    "smlad %[a3], %[e], %[x0], %[a3]\n\t"               \
+    "smlad %[a3], %[o], %[x1], %[a3]\n\t"
+    __asm__ volatile("1:\n\t" EK_MAC4_GROUP EK_MAC4_GROUP
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [c] "+r"(c),
+                       [n] "+r"(n), [v] "=&r"(v), [e] "=&r"(e), [o] "=&r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1)
+                     :
+                     : "cc", "memory");
+#undef EK_MAC4_GROUP
+    *pa0 = a0;
+    *pa1 = a1;
+    *pa2 = a2;
+    *pa3 = a3;
+    *pw = w;
+    *pc = c;
+}
+
+/* All output channels of a full block of four pixels; every channel's multiplier takes the
+ * fast requantization (q_step 0: one per tensor). Filter rows are consecutive, so w runs on. */
+__attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                   const int32_t *shift, int32_t q_step, const ek_conv_params_t *p, int32_t out_c, int8_t *o)
+{
+    const int32_t groups = K >> 2;
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        const int32_t b0 = bias ? bias[oc] : 0;
+        int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+        const uint32_t *c = col;
+        if (groups >> 1) mac4_pairs(&w, &c, groups >> 1, &a0, &a1, &a2, &a3);
+        if (groups & 1) {
+            const uint32_t v = ek_ldr_u32(w);
+            const uint32_t w02 = __sxtb16(v), w13 = __sxtb16(ek_ror8(v));
+            w += 4;
+            a0 = __smlad(w13, c[1], __smlad(w02, c[0], a0));
+            a1 = __smlad(w13, c[3], __smlad(w02, c[2], a1));
+            a2 = __smlad(w13, c[5], __smlad(w02, c[4], a2));
+            a3 = __smlad(w13, c[7], __smlad(w02, c[6], a3));
+        }
+        for (int32_t k = groups * 4; k < K; k++) {
+            const int32_t wk = *w++;
+            a0 += wk * get16(col, 0, k);
+            a1 += wk * get16(col, 1, k);
+            a2 += wk * get16(col, 2, k);
+            a3 += wk * get16(col, 3, k);
+        }
+        const int32_t m2 = (int32_t)((uint32_t)*mult << 1), e = -*shift, rc = 1 << (e - 1);
+        mult += q_step;
+        shift += q_step;
+        ek_rq4_store(a0, a1, a2, a3, m2, rc, e, &clamp, o, out_c);
+        o++;
+    }
+}
+
+/* All output channels of slot j alone (the last, partial block). */
+__attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int32_t K, const int8_t *filter, const int32_t *bias,
+                   const ek_requant_t *q, const ek_conv_params_t *p, int32_t out_c, int8_t *out)
+{
+    const int32_t groups = K >> 2;
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        const int8_t *w = filter + oc * K;
+        int32_t a = bias ? bias[oc] : 0;
+        const uint32_t *c = col + j * 2;
+        for (int32_t g = 0; g < groups; g++) {
+            const uint32_t v = ek_ldr_u32(w);
+            w += 4;
+            a = __smlad(__sxtb16(v), c[0], a);
+            a = __smlad(__sxtb16(ek_ror8(v)), c[1], a);
+            c += 2 * PX;
+        }
+        for (int32_t k = groups * 4; k < K; k++) a += (int32_t)*w++ * get16(col, j, k);
+        const int32_t qc = q->n_channels == 1 ? 0 : oc;
+        ek_rq_t rq;
+        ek_rq_prep(&rq, q->multiplier[qc], q->shift[qc], p->output_offset, p->act_min, p->act_max);
+        out[oc] = ek_rq(&rq, a);
+    }
+}
+
+ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                       const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                       const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+{
+    const int32_t out_c = out_dims->c;
+    if (filter_dims->c != in_dims->c) return ek_conv_s8_ref(ctx, p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+    if (filter_dims->n != out_c || (q->n_channels != 1 && q->n_channels != out_c)) return EK_ERR_ARG;
+    if (ctx->scratch_bytes < ek_conv_s8_scratch_bytes(in_dims, filter_dims, out_dims)) return EK_ERR_SCRATCH;
+    uint32_t *col = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
+    const int32_t K = patch_len(filter_dims), n_pix = out_dims->h * out_dims->w;
+    const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    int32_t fast = 1;
+    for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
+    for (int32_t b = 0; b < in_dims->n; b++) {
+        int8_t *ob = out + b * n_pix * out_c;
+        for (int32_t p0 = 0; p0 < n_pix; p0 += PX) {
+            const int32_t np = n_pix - p0 < PX ? n_pix - p0 : PX;
+            for (int32_t j = 0; j < np; j++)
+                im2col(col, j, p, in_dims, in, filter_dims, b, (p0 + j) / out_dims->w, (p0 + j) % out_dims->w, off2);
+            if (np == PX && fast) {
+                block4(col, K, filter, bias, q->multiplier, q->shift, q->n_channels == 1 ? 0 : 1, p, out_c,
+                       ob + p0 * out_c);
+            } else {
+                for (int32_t j = 0; j < np; j++) block1(col, j, K, filter, bias, q, p, out_c, ob + (p0 + j) * out_c);
+            }
+        }
+    }
+    return EK_OK;
+}

@@ -1,0 +1,150 @@
+/* ARMv7E-M DSP int8 depthwise convolution (overrides kernels/ref/ek_dwconv_s8.c; bit-exact
+ * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time, one
+ * word of four int8 inputs per tap unpacked with the input offset (SXTAB16), the group's
+ * weights unpacked once into a small table on the stack, SMLABB/SMLATT per channel.
+ * Windows wholly inside the input take an unrolled loop without bounds checks. Other shapes,
+ * and channels whose multiplier misses the fast requantization, take the reference loops.
+ * No scratch. */
+#include "ek_nn.h"
+#include "ek_nn_armv7em.h"
+#include "ek_nn_ref.h"
+
+#define MAX_TAPS 64 /* window taps the weight table holds (8x8); larger windows: reference loops */
+
+uint32_t ek_dwconv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
+{
+    (void)in_dims;
+    (void)filter_dims;
+    (void)out_dims;
+    return 0u;
+}
+
+static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* One tap: four channels' inputs at X, weights pair W[0], W[1] (ek_nn_armv7em.h layout). */
+#define TAP(X, W)                                                     \
+    do {                                                              \
+        const uint32_t v_ = ek_ldr_u32(X);                            \
+        const uint32_t xe_ = __sxtab16(off2, v_), xo_ = sxtab16_ror8(off2, v_); \
+        a0 = __smlabb(xe_, (W)[0], a0);                               \
+        a2 = __smlatt(xe_, (W)[0], a2);                               \
+        a1 = __smlabb(xo_, (W)[1], a1);                               \
+        a3 = __smlatt(xo_, (W)[1], a3);                               \
+    } while (0)
+
+/* The nine taps of a 3x3 window wholly inside the input: x its top-left input (four
+ * channels), C the pixel stride, row the row stride, wt the unpacked weights. */
+static inline void mac3x3(const int8_t *x, int32_t C, int32_t row, uint32_t off2, const uint32_t *wt, int32_t *pa0,
+                          int32_t *pa1, int32_t *pa2, int32_t *pa3)
+{
+    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+    uint32_t v, xo, w0, w1;
+#define EK_TAP(LOAD, WOFF)                               \
+    LOAD                                                 \
+    "ldrd %[w0], %[w1], [%[wt], #" WOFF "]\n\t"          \
+    "sxtab16 %[xo], %[off2], %[v], ror #8\n\t"          \
+    "sxtab16 %[v], %[off2], %[v]\n\t"                   \
+    "smlabb %[a0], %[v], %[w0], %[a0]\n\t"              \
+    "smlatt %[a2], %[v], %[w0], %[a2]\n\t"              \
+    "smlabb %[a1], %[xo], %[w1], %[a1]\n\t"             \
+    "smlatt %[a3], %[xo], %[w1], %[a3]\n\t"
+#define EK_ROW(W0, W1, W2)                                   \
+    EK_TAP("ldr %[v], [%[x]]\n\t", W0)                       \
+    EK_TAP("ldr %[v], [%[x], %[C]]\n\t", W1)                 \
+    EK_TAP("ldr %[v], [%[x], %[C], lsl #1]\n\t", W2)
+    __asm__ volatile(EK_ROW("0", "8", "16") "add %[x], %[x], %[row]\n\t" EK_ROW("24", "32", "40")
+                     "add %[x], %[x], %[row]\n\t" EK_ROW("48", "56", "64")
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [v] "=&r"(v),
+                       [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [C] "r"(C), [row] "r"(row), [off2] "r"(off2), [wt] "r"(wt)
+                     : "memory");
+#undef EK_ROW
+#undef EK_TAP
+    *pa0 = a0;
+    *pa1 = a1;
+    *pa2 = a2;
+    *pa3 = a3;
+}
+
+/* First tap index >= 0 of a window starting at i0 with step d, and the end, inside [0, n). */
+static inline void tap_range(int32_t i0, int32_t d, int32_t k, int32_t n, int32_t *first, int32_t *end)
+{
+    int32_t f = 0, e = k;
+    if (i0 < 0) f = (-i0 + d - 1) / d;
+    if (i0 + (k - 1) * d >= n) e = (n - i0 + d - 1) / d;
+    *first = f;
+    *end = e < f ? f : e;
+}
+
+__attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_dims_t *in_dims, const int8_t *in,
+                                            const ek_dims_t *filter_dims, const int8_t *filter, const int32_t *bias,
+                                            const ek_requant_t *q, const ek_dims_t *out_dims, int8_t *out, int32_t c4)
+{
+    const int32_t C = in_dims->c, in_h = in_dims->h, in_w = in_dims->w, kh = filter_dims->h, kw = filter_dims->w;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w;
+    const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    uint32_t wt[2 * MAX_TAPS]; /* per tap: (w0, w2), (w1, w3) as int16 pairs */
+    for (int32_t t = 0; t < kh * kw; t++) {
+        const uint32_t v = ek_ldr_u32(filter + t * C + c4);
+        wt[2 * t] = __sxtb16(v);
+        wt[2 * t + 1] = __sxtb16(ek_ror8(v));
+    }
+    int32_t rq[12];
+    for (int32_t i = 0; i < 4; i++) {
+        const int32_t qc = q->n_channels == 1 ? 0 : c4 + i;
+        rq[3 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+        rq[3 * i + 2] = -q->shift[qc];
+        rq[3 * i + 1] = 1 << (rq[3 * i + 2] - 1);
+    }
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    int32_t b[4] = {0, 0, 0, 0};
+    if (bias) {
+        for (int32_t i = 0; i < 4; i++) b[i] = bias[c4 + i];
+    }
+    const int32_t row = in_w * C;
+    const int32_t k3 = kh == 3 && kw == 3 && dh == 1 && dw == 1;
+    for (int32_t n = 0; n < in_dims->n; n++) {
+        const int8_t *img = in + n * in_h * row + c4;
+        for (int32_t oy = 0; oy < out_dims->h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t y0 = 0, y1 = kh;
+            if (iy0 < 0 || iy0 + (kh - 1) * dh >= in_h) tap_range(iy0, dh, kh, in_h, &y0, &y1);
+            int8_t *o = out + ((n * out_dims->h + oy) * out_dims->w) * C + c4;
+            for (int32_t ox = 0; ox < out_dims->w; ox++, o += C) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t x0 = 0, x1 = kw;
+                if (ix0 < 0 || ix0 + (kw - 1) * dw >= in_w) tap_range(ix0, dw, kw, in_w, &x0, &x1);
+                int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+                if (k3 && y0 == 0 && y1 == 3 && x0 == 0 && x1 == 3) { /* 3x3 inside the input */
+                    mac3x3(img + iy0 * row + ix0 * C, C, row, off2, wt, &a0, &a1, &a2, &a3);
+                } else {
+                    for (int32_t ky = y0; ky < y1; ky++) {
+                        const int8_t *x = img + (iy0 + ky * dh) * row + (ix0 + x0 * dw) * C;
+                        const uint32_t *w = wt + 2 * (ky * kw + x0);
+                        for (int32_t kx = x0; kx < x1; kx++, x += dw * C, w += 2) TAP(x, w);
+                    }
+                }
+                ek_rq4c_store(a0, a1, a2, a3, rq, &clamp, o);
+            }
+        }
+    }
+}
+
+ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                         const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                         const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+{
+    const int32_t C = in_dims->c;
+    int32_t fast = p->depth_multiplier == 1 && (C & 3) == 0 && out_dims->c == C && filter_dims->c == C &&
+                   filter_dims->h * filter_dims->w <= MAX_TAPS && (q->n_channels == 1 || q->n_channels == C);
+    for (int32_t c = 0; fast && c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
+    if (!fast) return ek_dwconv_s8_ref(ctx, p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+    for (int32_t c4 = 0; c4 < C; c4 += 4) group(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4);
+    return EK_OK;
+}
