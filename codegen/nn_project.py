@@ -123,7 +123,7 @@ def lower_network(graph: Graph, target: Any, options: dict) -> tuple[list[dict],
     used = [p for k, p in files if any(r["fn"].startswith(k[:-2]) for r in requests)]
     port_headers = sorted({(target.path / s).parent for s in target.port_sources if s.endswith(".h")})
     scratch = probe_scratch(requests, used, [RUNTIME / "include", *port_headers], environment(),
-                            int(options.get("cores", 1)))
+                            int(options.get("cores", 1)), options.get("scratch_probe"))
     order = [(n.inputs, n.outputs, low.alias) for n, _, low in chosen]
     sizes = {v.name: v.nbytes for v in g.all_values()}
     arena = plan_arena(order, sizes, [v.name for v in g.inputs], [v.name for v in g.outputs], scratch)
