@@ -11,12 +11,14 @@
 
 #define MAX_TAPS 64 /* window taps the weight table holds (8x8); larger windows: reference loops */
 
+/* The padded plane of four channels as int16 (x + offset) pairs: (in_h + kh - 1) x
+ * (in_w + kw - 1) pixels of 8 bytes covers every window of "same" or "valid" padding with
+ * dilation 1; convs needing more take the unpadded path. */
 uint32_t ek_dwconv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
 {
-    (void)in_dims;
-    (void)filter_dims;
     (void)out_dims;
-    return 0u;
+    if ((in_dims->c & 3) != 0) return 0u;
+    return (uint32_t)((in_dims->h + filter_dims->h - 1) * (in_dims->w + filter_dims->w - 1) * 8 + 4);
 }
 
 static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
@@ -136,6 +138,111 @@ __attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_
     }
 }
 
+/* The nine taps of a 3x3 window over the padded plane: r its top-left pixel (two words of
+ * int16 pairs), rb the plane's row bytes. */
+static inline void mac3x3_padded(const uint32_t *r, int32_t rb, const uint32_t *wt, int32_t *pa0, int32_t *pa1,
+                                 int32_t *pa2, int32_t *pa3)
+{
+    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
+    uint32_t x0, x1, w0, w1;
+#define EK_PTAP(XOFF, WOFF)                              \
+    "ldrd %[x0], %[x1], [%[r], #" XOFF "]\n\t"           \
+    "ldrd %[w0], %[w1], [%[wt], #" WOFF "]\n\t"          \
+    "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"              \
+    "smlatt %[a2], %[x0], %[w0], %[a2]\n\t"              \
+    "smlabb %[a1], %[x1], %[w1], %[a1]\n\t"              \
+    "smlatt %[a3], %[x1], %[w1], %[a3]\n\t"
+    __asm__ volatile(EK_PTAP("0", "0") EK_PTAP("8", "8") EK_PTAP("16", "16") "add %[r], %[r], %[rb]\n\t"
+                     EK_PTAP("0", "24") EK_PTAP("8", "32") EK_PTAP("16", "40") "add %[r], %[r], %[rb]\n\t"
+                     EK_PTAP("0", "48") EK_PTAP("8", "56") EK_PTAP("16", "64")
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(r), [x0] "=&r"(x0),
+                       [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [rb] "r"(rb), [wt] "r"(wt)
+                     : "memory");
+#undef EK_PTAP
+    *pa0 = a0;
+    *pa1 = a1;
+    *pa2 = a2;
+    *pa3 = a3;
+}
+
+/* Four channels from a padded int16 plane (ph x pw pixels, built here in `plane`). */
+__attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, const ek_dims_t *in_dims,
+                                                   const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
+                                                   const int32_t *bias, const ek_requant_t *q, const ek_dims_t *out_dims,
+                                                   int8_t *out, int32_t c4, uint32_t *plane, int32_t ph, int32_t pw)
+{
+    const int32_t C = in_dims->c, in_h = in_dims->h, in_w = in_dims->w, kh = filter_dims->h, kw = filter_dims->w;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w, sh = p->stride_h, sw = p->stride_w;
+    const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    uint32_t wt[2 * MAX_TAPS];
+    for (int32_t t = 0; t < kh * kw; t++) {
+        const uint32_t v = ek_ldr_u32(filter + t * C + c4);
+        wt[2 * t] = __sxtb16(v);
+        wt[2 * t + 1] = __sxtb16(ek_ror8(v));
+    }
+    int32_t rq[12];
+    for (int32_t i = 0; i < 4; i++) {
+        const int32_t qc = q->n_channels == 1 ? 0 : c4 + i;
+        rq[3 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+        rq[3 * i + 2] = -q->shift[qc];
+        rq[3 * i + 1] = 1 << (rq[3 * i + 2] - 1);
+    }
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    int32_t b[4] = {0, 0, 0, 0};
+    if (bias) {
+        for (int32_t i = 0; i < 4; i++) b[i] = bias[c4 + i];
+    }
+    const int32_t k3 = kh == 3 && kw == 3 && dh == 1 && dw == 1;
+    const int32_t rb = pw * 8;
+    for (int32_t n = 0; n < in_dims->n; n++) {
+        /* the plane: zeros (x + offset = 0) where the windows leave the input */
+        for (int32_t py = 0; py < ph; py++) {
+            const int32_t iy = py - p->pad_top;
+            uint32_t *d = plane + py * pw * 2;
+            if (iy < 0 || iy >= in_h) {
+                for (int32_t px = 0; px < 2 * pw; px++) d[px] = 0u;
+                continue;
+            }
+            const int8_t *src = in + ((n * in_h + iy) * in_w) * C + c4;
+            for (int32_t px = 0; px < pw; px++, d += 2) {
+                const int32_t ix = px - p->pad_left;
+                if (ix < 0 || ix >= in_w) {
+                    d[0] = 0u;
+                    d[1] = 0u;
+                } else {
+                    const uint32_t v = ek_ldr_u32(src + ix * C);
+                    d[0] = __sxtab16(off2, v);
+                    d[1] = sxtab16_ror8(off2, v);
+                }
+            }
+        }
+        for (int32_t oy = 0; oy < out_dims->h; oy++) {
+            int8_t *o = out + ((n * out_dims->h + oy) * out_dims->w) * C + c4;
+            const uint32_t *r = plane + oy * sh * pw * 2;
+            for (int32_t ox = 0; ox < out_dims->w; ox++, o += C, r += 2 * sw) {
+                int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+                if (k3) {
+                    mac3x3_padded(r, rb, wt, &a0, &a1, &a2, &a3);
+                } else {
+                    const uint32_t *w = wt;
+                    for (int32_t ky = 0; ky < kh; ky++) {
+                        const uint32_t *x = r + ky * dh * pw * 2;
+                        for (int32_t kx = 0; kx < kw; kx++, x += 2 * dw, w += 2) {
+                            a0 = __smlabb(x[0], w[0], a0);
+                            a2 = __smlatt(x[0], w[0], a2);
+                            a1 = __smlabb(x[1], w[1], a1);
+                            a3 = __smlatt(x[1], w[1], a3);
+                        }
+                    }
+                }
+                ek_rq4c_store(a0, a1, a2, a3, rq, &clamp, o);
+            }
+        }
+    }
+}
+
 ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
                          const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
                          const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
@@ -145,6 +252,17 @@ ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const e
                    filter_dims->h * filter_dims->w <= MAX_TAPS && (q->n_channels == 1 || q->n_channels == C);
     for (int32_t c = 0; fast && c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
     if (!fast) return ek_dwconv_s8_ref(ctx, p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
-    for (int32_t c4 = 0; c4 < C; c4 += 4) group(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4);
+    if (ctx->scratch_bytes < ek_dwconv_s8_scratch_bytes(in_dims, filter_dims, out_dims)) return EK_ERR_SCRATCH;
+    /* the plane every window reads: rows 0 .. (out_h - 1) * sh + (kh - 1) * dh */
+    const int32_t ph = (out_dims->h - 1) * p->stride_h + (filter_dims->h - 1) * p->dilation_h + 1;
+    const int32_t pw = (out_dims->w - 1) * p->stride_w + (filter_dims->w - 1) * p->dilation_w + 1;
+    uint32_t *plane = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
+    const int32_t fits = (uint32_t)(ph * pw * 8 + 4) <= ctx->scratch_bytes;
+    for (int32_t c4 = 0; c4 < C; c4 += 4) {
+        if (fits)
+            group_padded(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4, plane, ph, pw);
+        else
+            group(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4);
+    }
     return EK_OK;
 }
