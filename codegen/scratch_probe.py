@@ -73,8 +73,13 @@ def render_target_probe(err: ScratchProbeNeedsTarget, target, out: Path) -> None
     out.mkdir(parents=True, exist_ok=True)
     (out / "main.c").write_text(environment().get_template("nn/scratch_probe_main.c.j2").render(requests=err.requests))
     (out / "model.h").write_text("/* scratch probe: no model (the Makefile's objects depend on model.h) */\n")
-    kernels = [p.name for p in err.kernel_files]
-    sources = _copy_runtime(out, target, kernels, 1, ["main.c"])
+    import shutil
+
+    sources = _copy_runtime(out, target, [], 1, ["main.c"])
+    (out / "runtime" / "kernels").mkdir(exist_ok=True)
+    for p in err.kernel_files:  # the very files the host could not build
+        shutil.copy(p, out / "runtime" / "kernels" / p.name)
+        sources.append(f"runtime/kernels/{p.name}")
     write_makefile(out, target, sources, warnings="-w")  # a throwaway tool: the export's own build is strict
     ProjectInfo(out, "scratch_probe", target.name, sources, {}, {"sim": target.variant} if target.variant else {}).save()
 

@@ -174,3 +174,28 @@ def test_int8_max_pool_model_on_host_is_bit_exact_with_litert(tmp_path):
          str(tmp_path / "r.json"))
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["reference"]["reference_bit_exact"] == 8 and r["layers"][9]["kernel"] == "ek_maxpool_s8"
+
+
+@pytest.mark.qemu
+def test_scratch_of_a_target_only_kernel_file_is_probed_on_the_target(tmp_path):
+    """The host cannot build the file (arm_acle.h): the probe raises ScratchProbeNeedsTarget,
+    and the firmware edgekiln renders for it answers on cortex-m4 (QEMU)."""
+    require_target("cortex-m4")
+    from edgekiln.codegen.scratch_probe import ScratchProbeNeedsTarget, render_target_probe, target_answers
+    from edgekiln.targets import get_target
+    from edgekiln.targets.build import build_project
+    from edgekiln.targets.simulators.runner import run_network
+
+    src = tmp_path / "ek_conv_s8.c"
+    src.write_text((Path(__file__).parent / "c" / "nn_scratch_target_only.c").read_text())
+    req = [{"index": 2, "fn": "ek_conv_s8_scratch_bytes", "args": "dims3", "a": [1, 25, 5, 64], "b": [64, 1, 1, 64],
+            "c": [1, 25, 5, 64]}, {"index": 7, "fn": "ek_conv_s8_scratch_bytes", "args": "dims3",
+                                   "a": [1, 4, 4, 100000], "b": [8, 3, 3, 100000], "c": [1, 4, 4, 8]}]
+    with pytest.raises(ScratchProbeNeedsTarget) as info:
+        probe_scratch(req, [src], [RUNTIME / "include"], environment(), 1)
+    t = get_target("cortex-m4")
+    render_target_probe(info.value, t, tmp_path / "probe")
+    result = run_network(build_project(tmp_path / "probe").elf, t, np.zeros((1, 4), np.uint8), count_instructions=False)
+    answers = target_answers(info.value, result.tensors[0].tobytes())
+    assert answers == {"2": 64 * 3, "7": 65535}  # USAT saturates the second: the target's own arithmetic
+    assert probe_scratch(req, [src], [RUNTIME / "include"], environment(), 1, {info.value.key: answers}) == {2: 192, 7: 65535}
