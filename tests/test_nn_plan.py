@@ -199,3 +199,25 @@ def test_scratch_of_a_target_only_kernel_file_is_probed_on_the_target(tmp_path):
     answers = target_answers(info.value, result.tensors[0].tobytes())
     assert answers == {"2": 64 * 3, "7": 65535}  # USAT saturates the second: the target's own arithmetic
     assert probe_scratch(req, [src], [RUNTIME / "include"], environment(), 1, {info.value.key: answers}) == {2: 192, 7: 65535}
+
+
+def test_nodes_without_a_kernel_are_all_named_in_one_error(tmp_path):
+    p = _onnx(tmp_path, "nokernel", [helper.make_node("Sigmoid", ["x"], ["a"], name="sig"),
+                                     helper.make_node("Tanh", ["a"], ["y"], name="th")], (1, 8), (1, 8), {})
+    proc = kiln("export", str(p), "-t", "host", "-o", str(tmp_path / "out"), ok=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "sigmoid" in proc.stderr and "tanh" in proc.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.qemu
+def test_profile_reports_every_layer_with_its_kernel_file(tmp_path):
+    require_target("gap8")
+    p = _onnx(tmp_path, "c1", *GRAPHS["conv1d_relu"])
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((2, 3, 20)).astype(np.float32))
+    kiln("export", str(p), "-t", "gap8", "-o", str(tmp_path / "out"))
+    proc = kiln("profile", str(tmp_path / "out"), "--data", str(tmp_path / "x.npy"), "--json", str(tmp_path / "p.json"))
+    r = json.loads((tmp_path / "p.json").read_text())
+    (conv,) = r["layers"]  # the boundary transposes run on the host, the Relu is fused
+    assert conv["variant"].endswith("/ek_conv_f32.c") and conv["variant"] in proc.stdout
+    assert conv["macs"] == 5 * 10 * 4 * 3 and conv["instructions"] > 0
+    assert conv["macs_per_instruction"] == pytest.approx(conv["macs"] / conv["instructions"])
