@@ -51,12 +51,14 @@ def measure(target: str, seed: int = 0, cores: list[int] | None = None) -> list[
             rows.append({"target": target, "config": name, "cores": n, "layer": c["label"], "kernel": c["kernel"],
                          "family": r.kernels.get(c["kernel"] + ".c", "ref"), "macs": c["macs"],
                          "instructions": r.instructions[i], "critical_path": crit[i],
-                         "macs_per_instruction": round(c["macs"] / crit[i], 4), "bit_exact": exact[i],
+                         "macs_per_instruction": round(c["macs"] / crit[i], 4),
+                         "macs_per_instruction_per_core": round(c["macs"] / (n * crit[i]), 4), "bit_exact": exact[i],
                          "speedup": round(base[i] / crit[i], 3) if n > 1 else None})
         macs, ins = sum(c["macs"] for c in cases), sum(crit)
         rows.append({"target": target, "config": name, "cores": n, "layer": "net", "kernel": "", "family": "",
                      "macs": macs, "instructions": sum(r.instructions), "critical_path": ins,
-                     "macs_per_instruction": round(macs / ins, 4), "bit_exact": all(exact),
+                     "macs_per_instruction": round(macs / ins, 4),
+                     "macs_per_instruction_per_core": round(macs / (n * ins), 4), "bit_exact": all(exact),
                      "speedup": round(sum(base) / ins, 3) if n > 1 else None})
     return rows
 

@@ -6,24 +6,32 @@
 #include "ek_nn.h"
 #include "ek_nn_math.h"
 
-static inline ek_status_t ek_conv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
-                                         const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
-                       const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+static inline ek_status_t ek_conv_s8_check(const ek_requant_t *q, const ek_dims_t *in_dims,
+                                           const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
 {
-    (void)ctx;
-    const int32_t in_h = in_dims->h, in_w = in_dims->w, in_c = in_dims->c;
-    const int32_t out_h = out_dims->h, out_w = out_dims->w, out_c = out_dims->c;
-    const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c;
+    const int32_t in_c = in_dims->c, out_c = out_dims->c, fc = filter_dims->c;
     if (fc <= 0 || in_c % fc != 0 || filter_dims->n != out_c) return EK_ERR_ARG;
     const int32_t groups = in_c / fc;
     if (out_c % groups != 0 || (q->n_channels != 1 && q->n_channels != out_c)) return EK_ERR_ARG;
-    const int32_t per_group = out_c / groups;
+    return EK_OK;
+}
+
+/* Output channels [oc_begin, oc_end) of a checked conv (parallel kernels split them). */
+static inline void ek_conv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                        const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
+                                        const int32_t *bias, const ek_dims_t *out_dims, int8_t *out, int32_t oc_begin,
+                                        int32_t oc_end)
+{
+    const int32_t in_h = in_dims->h, in_w = in_dims->w, in_c = in_dims->c;
+    const int32_t out_h = out_dims->h, out_w = out_dims->w, out_c = out_dims->c;
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c;
+    const int32_t per_group = out_c / (in_c / fc);
     for (int32_t b = 0; b < in_dims->n; b++) {
         for (int32_t oy = 0; oy < out_h; oy++) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                for (int32_t oc = 0; oc < out_c; oc++) {
+                for (int32_t oc = oc_begin; oc < oc_end; oc++) {
                     const int32_t c0 = (oc / per_group) * fc;
                     int32_t acc = bias ? bias[oc] : 0;
                     for (int32_t ky = 0; ky < kh; ky++) {
@@ -44,25 +52,44 @@ static inline ek_status_t ek_conv_s8_ref(const ek_ctx_t *ctx, const ek_conv_para
             }
         }
     }
+}
+
+static inline ek_status_t ek_conv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                                         const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                                         const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+{
+    (void)ctx;
+    const ek_status_t st = ek_conv_s8_check(q, in_dims, filter_dims, out_dims);
+    if (st != EK_OK) return st;
+    ek_conv_s8_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
     return EK_OK;
 }
 
-static inline ek_status_t ek_dwconv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
-                                           const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
-                                           const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+static inline ek_status_t ek_dwconv_s8_check(const ek_conv_params_t *p, const ek_requant_t *q,
+                                             const ek_dims_t *in_dims, const ek_dims_t *filter_dims,
+                                             const ek_dims_t *out_dims)
 {
-    (void)ctx;
+    const int32_t out_c = out_dims->c, m = p->depth_multiplier;
+    if (m <= 0 || out_c != in_dims->c * m || filter_dims->c != out_c) return EK_ERR_ARG;
+    if (q->n_channels != 1 && q->n_channels != out_c) return EK_ERR_ARG;
+    return EK_OK;
+}
+
+/* Output channels [oc_begin, oc_end) of a checked depthwise conv. */
+static inline void ek_dwconv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                          const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
+                                          const int32_t *bias, const ek_dims_t *out_dims, int8_t *out,
+                                          int32_t oc_begin, int32_t oc_end)
+{
     const int32_t in_h = in_dims->h, in_w = in_dims->w, in_c = in_dims->c;
     const int32_t out_h = out_dims->h, out_w = out_dims->w, out_c = out_dims->c;
     const int32_t kh = filter_dims->h, kw = filter_dims->w, m = p->depth_multiplier;
-    if (m <= 0 || out_c != in_c * m || filter_dims->c != out_c) return EK_ERR_ARG;
-    if (q->n_channels != 1 && q->n_channels != out_c) return EK_ERR_ARG;
     for (int32_t b = 0; b < in_dims->n; b++) {
         for (int32_t oy = 0; oy < out_h; oy++) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                for (int32_t oc = 0; oc < out_c; oc++) {
+                for (int32_t oc = oc_begin; oc < oc_end; oc++) {
                     const int32_t ic = oc / m;
                     int32_t acc = bias ? bias[oc] : 0;
                     for (int32_t ky = 0; ky < kh; ky++) {
@@ -82,6 +109,16 @@ static inline ek_status_t ek_dwconv_s8_ref(const ek_ctx_t *ctx, const ek_conv_pa
             }
         }
     }
+}
+
+static inline ek_status_t ek_dwconv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                                           const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                                           const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+{
+    (void)ctx;
+    const ek_status_t st = ek_dwconv_s8_check(p, q, in_dims, filter_dims, out_dims);
+    if (st != EK_OK) return st;
+    ek_dwconv_s8_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
     return EK_OK;
 }
 

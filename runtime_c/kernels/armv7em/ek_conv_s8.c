@@ -20,14 +20,21 @@ static int32_t patch_len(const ek_dims_t *filter_dims)
 
 uint32_t ek_conv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
 {
-    (void)out_dims;
     if (filter_dims->c != in_dims->c) return 0u; /* grouped: the reference loops */
     const int32_t kp = (patch_len(filter_dims) + 3) & ~3;
-    return (uint32_t)(PX * kp * 2 + 4); /* + alignment slack */
+    /* columns, one int8 patch, the per-channel table of block4_asm, alignment slack */
+    return (uint32_t)(PX * kp * 2 + kp + 16 * out_dims->c + 4);
 }
 
 /* Column slot j of a block: group g holds words (x0 | x2 << 16), (x1 | x3 << 16) at
- * col[(g * PX + j) * 2 + 0 / 1]. */
+ * col[(g * PX + j) * 2 + 0 / 1]: the order SXTB16 unpacks weights in. */
+static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
 static inline void put16(uint32_t *col, int32_t j, int32_t k, int32_t v)
 {
     static const uint8_t idx[4] = {0, 2, 1, 3};
@@ -35,58 +42,62 @@ static inline void put16(uint32_t *col, int32_t j, int32_t k, int32_t v)
     g[idx[k & 3]] = (int16_t)v;
 }
 
-/* Values src[0..n) plus the offset at patch positions k..k+n-1 of slot j; src NULL: zeros. */
-static int32_t put_run(uint32_t *col, int32_t j, int32_t k, const int8_t *src, int32_t n, uint32_t off2,
-                       int32_t off)
+/* Slot j from kp int8 patch values (kp a multiple of 4), the input offset added. */
+static void to_col(uint32_t *col, int32_t j, const int8_t *src, int32_t kp, uint32_t off2)
 {
-    while (n > 0) {
-        if ((k & 3) == 0 && n >= 4) {
-            uint32_t *dst = col + ((k >> 2) * PX + j) * 2;
-            if (src) {
-                const uint32_t v = ek_ldr_u32(src);
-                dst[0] = __sxtab16(off2, v);
-                dst[1] = __sxtab16(off2, ek_ror8(v));
-                src += 4;
-            } else {
-                dst[0] = 0u;
-                dst[1] = 0u;
-            }
-            k += 4;
-            n -= 4;
-        } else {
-            put16(col, j, k, src ? (int32_t)*src++ + off : 0);
-            k++;
-            n--;
-        }
+    uint32_t *dst = col + j * 2;
+    for (int32_t g = 0; g < kp; g += 4, src += 4, dst += 2 * PX) {
+        const uint32_t v = ek_ldr_u32(src);
+        dst[0] = __sxtab16(off2, v);
+        dst[1] = sxtab16_ror8(off2, v);
     }
-    return k;
 }
 
-__attribute__((noinline)) static void im2col(uint32_t *col, int32_t j, const ek_conv_params_t *p, const ek_dims_t *in_dims, const int8_t *in,
-                   const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox, uint32_t off2)
+/* n bytes, words first (unaligned word loads and stores are single instructions here;
+ * a library memcpy of a run-time size would be a byte loop in newlib-nano). */
+static inline void copy_run(int8_t *d, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, d += 4, src += 4) {
+        const uint32_t v = ek_ldr_u32(src);
+        memcpy(d, &v, 4);
+    }
+    for (; n > 0; n--) *d++ = *src++;
+}
+
+/* The patch of output pixel (oy, ox) as int8 in `lin` (kp bytes): the input zero point
+ * (-input_offset, which adds to 0) where the window leaves the input and in the tail. */
+__attribute__((noinline)) static void patch(int8_t *lin, int32_t kp, const ek_conv_params_t *p,
+                                            const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                                            int32_t b, int32_t oy, int32_t ox)
 {
     const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c, in_c = in_dims->c;
     const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t off = p->input_offset;
-    const int32_t ix_last = ix0 + (kw - 1) * p->dilation_w;
-    int32_t k = 0;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t run = kw * fc, whole = p->dilation_w == 1 && ix0 >= 0 && ix0 + kw - 1 < in_dims->w;
+    int8_t *d = lin;
     for (int32_t ky = 0; ky < kh; ky++) {
         const int32_t iy = iy0 + ky * p->dilation_h;
         if (iy < 0 || iy >= in_dims->h) {
-            k = put_run(col, j, k, NULL, kw * fc, off2, off);
+            for (int32_t i = 0; i < run; i++) d[i] = zp;
+            d += run;
             continue;
         }
         const int8_t *row = in + ((b * in_dims->h + iy) * in_dims->w) * in_c;
-        if (p->dilation_w == 1 && ix0 >= 0 && ix_last < in_dims->w) { /* the whole row: one run */
-            k = put_run(col, j, k, row + ix0 * in_c, kw * fc, off2, off);
+        if (whole) {
+            copy_run(d, row + ix0 * in_c, run);
+            d += run;
             continue;
         }
-        for (int32_t kx = 0; kx < kw; kx++) {
+        for (int32_t kx = 0; kx < kw; kx++, d += fc) {
             const int32_t ix = ix0 + kx * p->dilation_w;
-            k = put_run(col, j, k, (ix < 0 || ix >= in_dims->w) ? NULL : row + ix * in_c, fc, off2, off);
+            if (ix < 0 || ix >= in_dims->w) {
+                for (int32_t i = 0; i < fc; i++) d[i] = zp;
+            } else {
+                copy_run(d, row + ix * in_c, fc);
+            }
         }
     }
-    while (k & 3) put16(col, j, k++, 0); /* pad the last group */
+    while (d < lin + kp) *d++ = zp;
 }
 
 /* Column value k of slot j (for the K % 4 tail). */
@@ -176,6 +187,105 @@ __attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, con
     }
 }
 
+/* block4 in one assembly loop (K a multiple of 8, every channel on the fast requantization):
+ * per channel a row {bias, m2, e, rc} of `table` (built once per call), so the loop keeps only
+ * the column and weight pointers in registers; 59 instructions per channel besides the
+ * 16 MACs per 15 instructions. */
+typedef struct {
+    const uint32_t *col;   /* 0 */
+    const int8_t *w;       /* 4: runs on over the filter rows */
+    const int32_t *table;  /* 8: runs on, 4 words per channel */
+    int32_t groups2;       /* 12: K / 8 */
+    int32_t stride;        /* 16: out_c */
+    int8_t *o;             /* 20: runs on, one per channel */
+    int32_t n_oc;          /* 24: counts down */
+    int32_t zp;            /* 28 */
+    uint32_t lo4, hi4;     /* 32, 36 */
+} pw4_t;
+
+void ek_armv7em_block4(pw4_t *k);
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".text\n"
+        ".align 2\n"
+        ".global ek_armv7em_block4\n"
+        ".type ek_armv7em_block4, %function\n"
+        ".thumb_func\n"
+        "ek_armv7em_block4:\n"
+        "push {r4-r11, lr}\n"
+        "mov lr, r0\n"
+        "ldr r1, [lr, #4]\n"                 /* w */
+        "0:\n"
+        "ldr r0, [lr, #8]\n"                 /* table */
+        "ldr r2, [r0], #4\n"                 /* bias */
+        "str r0, [lr, #8]\n"
+        "mov r3, r2\n"
+        "mov r4, r2\n"
+        "mov r5, r2\n"
+        "ldr r6, [lr, #0]\n"                 /* c = col */
+        "ldr r12, [lr, #12]\n"               /* n = K / 8 */
+        "1:\n"
+#define EK_G                                                  \
+        "ldr r7, [r1], #4\n"                                  \
+        "ldrd r10, r11, [r6], #8\n"                           \
+        "sxtb16 r8, r7\n"                                     \
+        "sxtb16 r9, r7, ror #8\n"                             \
+        "smlad r2, r8, r10, r2\n"                             \
+        "smlad r2, r9, r11, r2\n"                             \
+        "ldrd r10, r11, [r6], #8\n"                           \
+        "smlad r3, r8, r10, r3\n"                             \
+        "smlad r3, r9, r11, r3\n"                             \
+        "ldrd r10, r11, [r6], #8\n"                           \
+        "smlad r4, r8, r10, r4\n"                             \
+        "smlad r4, r9, r11, r4\n"                             \
+        "ldrd r10, r11, [r6], #8\n"                           \
+        "smlad r5, r8, r10, r5\n"                             \
+        "smlad r5, r9, r11, r5\n"
+        EK_G EK_G
+#undef EK_G
+        "subs r12, r12, #1\n"
+        "bne 1b\n"
+        "ldr r0, [lr, #8]\n"
+        "ldm r0!, {r6, r7, r8}\n"            /* m2, e, rc */
+        "str r0, [lr, #8]\n"
+        "ldr r11, [lr, #28]\n"               /* zp */
+#define EK_R(A)                                               \
+        "smmlar " A ", " A ", r6, " A "\n"                    \
+        "add r9, r8, " A ", asr #31\n"                        \
+        "qadd " A ", " A ", r9\n"                             \
+        "asr " A ", " A ", r7\n"                              \
+        "add " A ", " A ", r11\n"                             \
+        "ssat " A ", #8, " A "\n"
+        EK_R("r2") EK_R("r3") EK_R("r4") EK_R("r5")
+#undef EK_R
+        "bfi r2, r3, #8, #8\n"
+        "bfi r2, r4, #16, #8\n"
+        "bfi r2, r5, #24, #8\n"
+        "ldr r9, [lr, #32]\n"
+        "ssub8 r3, r2, r9\n"
+        "sel r2, r2, r9\n"
+        "ldr r9, [lr, #36]\n"
+        "ssub8 r3, r9, r2\n"
+        "sel r2, r2, r9\n"
+        "ldr r0, [lr, #20]\n"                /* o */
+        "ldr r3, [lr, #16]\n"                /* stride */
+        "strb r2, [r0]\n"
+        "lsr r2, r2, #8\n"
+        "strb r2, [r0, r3]\n"
+        "add r4, r0, r3, lsl #1\n"
+        "lsr r2, r2, #8\n"
+        "strb r2, [r4]\n"
+        "lsr r2, r2, #8\n"
+        "strb r2, [r4, r3]\n"
+        "add r0, r0, #1\n"
+        "str r0, [lr, #20]\n"
+        "ldr r0, [lr, #24]\n"
+        "subs r0, r0, #1\n"
+        "str r0, [lr, #24]\n"
+        "bne 0b\n"
+        "pop {r4-r11, pc}\n"
+        ".size ek_armv7em_block4, .-ek_armv7em_block4\n");
+
 /* All output channels of slot j alone (the last, partial block). */
 __attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int32_t K, const int8_t *filter, const int32_t *bias,
                    const ek_requant_t *q, const ek_conv_params_t *p, int32_t out_c, int8_t *out)
@@ -209,17 +319,46 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
     if (filter_dims->n != out_c || (q->n_channels != 1 && q->n_channels != out_c)) return EK_ERR_ARG;
     if (ctx->scratch_bytes < ek_conv_s8_scratch_bytes(in_dims, filter_dims, out_dims)) return EK_ERR_SCRATCH;
     uint32_t *col = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
-    const int32_t K = patch_len(filter_dims), n_pix = out_dims->h * out_dims->w;
+    const int32_t K = patch_len(filter_dims), n_pix = out_dims->h * out_dims->w, kp = (K + 3) & ~3;
+    int8_t *lin = (int8_t *)(col + PX * kp / 2);
+    /* 1x1, stride 1, no padding: a pixel's patch is its channels, read in place */
+    const int32_t direct = filter_dims->h == 1 && filter_dims->w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                           p->pad_top == 0 && p->pad_left == 0 && out_dims->h == in_dims->h && out_dims->w == in_dims->w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
     int32_t fast = 1;
     for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
+    const int32_t use_asm = fast && (K & 7) == 0 && out_c > 0;
+    int32_t *table = (int32_t *)(void *)(lin + kp);
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    if (use_asm) {
+        for (int32_t oc = 0; oc < out_c; oc++) {
+            const int32_t qc = q->n_channels == 1 ? 0 : oc;
+            table[4 * oc] = bias ? bias[oc] : 0;
+            table[4 * oc + 1] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+            table[4 * oc + 2] = -q->shift[qc];
+            table[4 * oc + 3] = 1 << (-q->shift[qc] - 1);
+        }
+    }
     for (int32_t b = 0; b < in_dims->n; b++) {
         int8_t *ob = out + b * n_pix * out_c;
         for (int32_t p0 = 0; p0 < n_pix; p0 += PX) {
             const int32_t np = n_pix - p0 < PX ? n_pix - p0 : PX;
-            for (int32_t j = 0; j < np; j++)
-                im2col(col, j, p, in_dims, in, filter_dims, b, (p0 + j) / out_dims->w, (p0 + j) % out_dims->w, off2);
-            if (np == PX && fast) {
+            for (int32_t j = 0; j < np; j++) {
+                const int32_t pix = p0 + j;
+                if (direct) {
+                    to_col(col, j, in + (b * in_dims->h * in_dims->w + pix) * in_dims->c, K & ~3, off2);
+                    for (int32_t k = K & ~3; k < K; k++)
+                        put16(col, j, k, (int32_t)in[(b * in_dims->h * in_dims->w + pix) * in_dims->c + k] + p->input_offset);
+                } else {
+                    patch(lin, kp, p, in_dims, in, filter_dims, b, pix / out_dims->w, pix % out_dims->w);
+                    to_col(col, j, lin, kp, off2);
+                }
+            }
+            if (np == PX && use_asm) {
+                pw4_t k = {col, filter, table, K >> 3, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4};
+                ek_armv7em_block4(&k);
+            } else if (np == PX && fast) {
                 block4(col, K, filter, bias, q->multiplier, q->shift, q->n_channels == 1 ? 0 : 1, p, out_c,
                        ob + p0 * out_c);
             } else {
