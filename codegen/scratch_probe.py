@@ -51,8 +51,10 @@ def probe_scratch(requests: list[dict], kernel_files: list[Path], include_dirs: 
         d = Path(tmp)
         (d / "probe.c").write_text(source)
         (d / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(n_cores=n_cores))
-        cmd = [cc, "-std=c99", "-O0", "-w", "-DEK_SCRATCH_PROBE=1", f"-I{d}", *[f"-I{p}" for p in include_dirs], str(d / "probe.c"),
-               *map(str, kernel_files), "-Wl,--unresolved-symbols=ignore-all", "-lm", "-o", str(d / "probe")]
+        # gc-sections: only the scratch functions stay, so the kernels' own calls (team forks) need no definition
+        cmd = [cc, "-std=c99", "-O0", "-w", "-DEK_SCRATCH_PROBE=1", "-ffunction-sections", "-fdata-sections",
+               f"-I{d}", *[f"-I{p}" for p in include_dirs], str(d / "probe.c"), *map(str, kernel_files),
+               "-Wl,--gc-sections", "-Wl,--unresolved-symbols=ignore-all", "-lm", "-o", str(d / "probe")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise ScratchProbeNeedsTarget("the scratch-size probe did not compile with the host gcc (a kernel file "
