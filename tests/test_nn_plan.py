@@ -221,3 +221,15 @@ def test_profile_reports_every_layer_with_its_kernel_file(tmp_path):
     assert conv["variant"].endswith("/ek_conv_f32.c") and conv["variant"] in proc.stdout
     assert conv["macs"] == 5 * 10 * 4 * 3 and conv["instructions"] > 0
     assert conv["macs_per_instruction"] == pytest.approx(conv["macs"] / conv["instructions"])
+
+
+def test_debug_on_a_float_graph_matches_the_float_golden_model(tmp_path):
+    require_target("host")
+    p = _onnx(tmp_path, "c1", *GRAPHS["conv1d_relu"])
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).standard_normal((2, 3, 20)).astype(np.float32))
+    kiln("export", str(p), "-t", "host", "-o", str(tmp_path / "out"))
+    proc = kiln("debug", str(tmp_path / "out"), "--data", str(tmp_path / "x.npy"), "--sample", "1", "--json",
+                str(tmp_path / "d.json"))
+    (row,) = json.loads((tmp_path / "d.json").read_text())["layers"]
+    assert "every layer matches" in proc.stdout and row["dtype"] == "float32" and row["output"] == "y"
+    assert row["shape"] == [1, 10, 5] and row["max_abs_diff"] < 1e-5  # the fused conv writes the Relu's output
