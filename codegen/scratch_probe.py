@@ -83,7 +83,8 @@ def render_target_probe(err: ScratchProbeNeedsTarget, target, out: Path) -> None
         shutil.copy(p, out / "runtime" / "kernels" / p.name)
         sources.append(f"runtime/kernels/{p.name}")
     write_makefile(out, target, sources, warnings="-w")  # a throwaway tool: the export's own build is strict
-    ProjectInfo(out, "scratch_probe", target.name, sources, {}, {"sim": target.variant} if target.variant else {}).save()
+    options = {"sim": target.variant} if target.variant else {}
+    ProjectInfo(out, "scratch_probe", target.name, sources, {}, options).save()
 
 
 def target_answers(err: ScratchProbeNeedsTarget, tensor: bytes) -> dict[str, int]:

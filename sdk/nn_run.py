@@ -207,7 +207,8 @@ def print_network_summary(report: dict, console) -> None:
                   "-" if layer["macs_per_instruction"] is None else f"{layer['macs_per_instruction']:.3f}")
     console.print(t)
     mem = report["memory"]
-    line = f"arena {mem['arena_bytes']:,} B in {mem['arena_region']}, stack {mem['stack_bytes'] if mem['stack_bytes'] is not None else '?'} B, flash {mem['flash_bytes']:,} B"
+    stack = mem["stack_bytes"] if mem["stack_bytes"] is not None else "?"
+    line = f"arena {mem['arena_bytes']:,} B in {mem['arena_region']}, stack {stack} B, flash {mem['flash_bytes']:,} B"
     if report["instructions"]:
         line += (f"; {report['instructions']['per_inference_median']:,} instructions per inference (median), "
                  f"{report['macs_per_instruction']:.3f} MACs per instruction")

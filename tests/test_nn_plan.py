@@ -198,7 +198,8 @@ def test_scratch_of_a_target_only_kernel_file_is_probed_on_the_target(tmp_path):
     result = run_network(build_project(tmp_path / "probe").elf, t, np.zeros((1, 4), np.uint8), count_instructions=False)
     answers = target_answers(info.value, result.tensors[0].tobytes())
     assert answers == {"2": 64 * 3, "7": 65535}  # USAT saturates the second: the target's own arithmetic
-    assert probe_scratch(req, [src], [RUNTIME / "include"], environment(), 1, {info.value.key: answers}) == {2: 192, 7: 65535}
+    known = {info.value.key: answers}
+    assert probe_scratch(req, [src], [RUNTIME / "include"], environment(), 1, known) == {2: 192, 7: 65535}
 
 
 def test_nodes_without_a_kernel_are_all_named_in_one_error(tmp_path):
