@@ -234,3 +234,21 @@ def test_debug_on_a_float_graph_matches_the_float_golden_model(tmp_path):
     (row,) = json.loads((tmp_path / "d.json").read_text())["layers"]
     assert "every layer matches" in proc.stdout and row["dtype"] == "float32" and row["output"] == "y"
     assert row["shape"] == [1, 10, 5] and row["max_abs_diff"] < 1e-5  # the fused conv writes the Relu's output
+
+
+def test_network_model_defines_only_prefixed_globals(tmp_path):
+    """model.h/model.c of a network name only `<name>_`/`<NAME>_` things (two link into one firmware)."""
+    import re
+    import subprocess
+
+    p = _onnx(tmp_path, "c1", *GRAPHS["conv1d_relu"])
+    info = edgekiln.export(str(p), "host", tmp_path / "out", name="net")
+    header = (info.path / "model.h").read_text()
+    macros = re.findall(r"^#define (\w+)", header, re.M)
+    assert macros and all(m.startswith("NET_") for m in macros), macros
+    subprocess.run(["gcc", "-c", "-I", str(info.path / "runtime/include"), str(info.path / "model.c"), "-o",
+                    str(tmp_path / "m.o")], check=True)
+    nm = subprocess.run(["nm", "--defined-only", "-g", str(tmp_path / "m.o")], capture_output=True, text=True,
+                        check=True).stdout
+    defined = [line.split()[-1] for line in nm.splitlines()]
+    assert sorted(defined) == ["net_input", "net_invoke", "net_output", "net_set_trace"], defined
