@@ -48,7 +48,7 @@ static void to_col(uint32_t *col, int32_t j, const int8_t *src, int32_t kp, uint
     uint32_t *dst = col + j * 2;
     for (int32_t g = 0; g < kp; g += 4, src += 4, dst += 2 * PX) {
         const uint32_t v = ek_ldr_u32(src);
-        dst[0] = __sxtab16(off2, v);
+        dst[0] = ek_sxtab16(off2, v);
         dst[1] = sxtab16_ror8(off2, v);
     }
 }
@@ -165,12 +165,12 @@ __attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, con
         if (groups >> 1) mac4_pairs(&w, &c, groups >> 1, &a0, &a1, &a2, &a3);
         if (groups & 1) {
             const uint32_t v = ek_ldr_u32(w);
-            const uint32_t w02 = __sxtb16(v), w13 = __sxtb16(ek_ror8(v));
+            const uint32_t w02 = ek_sxtb16(v), w13 = ek_sxtb16(ek_ror8(v));
             w += 4;
-            a0 = __smlad(w13, c[1], __smlad(w02, c[0], a0));
-            a1 = __smlad(w13, c[3], __smlad(w02, c[2], a1));
-            a2 = __smlad(w13, c[5], __smlad(w02, c[4], a2));
-            a3 = __smlad(w13, c[7], __smlad(w02, c[6], a3));
+            a0 = ek_smlad(w13, c[1], ek_smlad(w02, c[0], a0));
+            a1 = ek_smlad(w13, c[3], ek_smlad(w02, c[2], a1));
+            a2 = ek_smlad(w13, c[5], ek_smlad(w02, c[4], a2));
+            a3 = ek_smlad(w13, c[7], ek_smlad(w02, c[6], a3));
         }
         for (int32_t k = groups * 4; k < K; k++) {
             const int32_t wk = *w++;
@@ -298,8 +298,8 @@ __attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int
         for (int32_t g = 0; g < groups; g++) {
             const uint32_t v = ek_ldr_u32(w);
             w += 4;
-            a = __smlad(__sxtb16(v), c[0], a);
-            a = __smlad(__sxtb16(ek_ror8(v)), c[1], a);
+            a = ek_smlad(ek_sxtb16(v), c[0], a);
+            a = ek_smlad(ek_sxtb16(ek_ror8(v)), c[1], a);
             c += 2 * PX;
         }
         for (int32_t k = groups * 4; k < K; k++) a += (int32_t)*w++ * get16(col, j, k);

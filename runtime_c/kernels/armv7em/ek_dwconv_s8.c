@@ -32,11 +32,11 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
 #define TAP(X, W)                                                     \
     do {                                                              \
         const uint32_t v_ = ek_ldr_u32(X);                            \
-        const uint32_t xe_ = __sxtab16(off2, v_), xo_ = sxtab16_ror8(off2, v_); \
-        a0 = __smlabb(xe_, (W)[0], a0);                               \
-        a2 = __smlatt(xe_, (W)[0], a2);                               \
-        a1 = __smlabb(xo_, (W)[1], a1);                               \
-        a3 = __smlatt(xo_, (W)[1], a3);                               \
+        const uint32_t xe_ = ek_sxtab16(off2, v_), xo_ = sxtab16_ror8(off2, v_); \
+        a0 = ek_smlabb(xe_, (W)[0], a0);                               \
+        a2 = ek_smlatt(xe_, (W)[0], a2);                               \
+        a1 = ek_smlabb(xo_, (W)[1], a1);                               \
+        a3 = ek_smlatt(xo_, (W)[1], a3);                               \
     } while (0)
 
 /* The nine taps of a 3x3 window wholly inside the input: x its top-left input (four
@@ -93,8 +93,8 @@ __attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_
     uint32_t wt[2 * MAX_TAPS]; /* per tap: (w0, w2), (w1, w3) as int16 pairs */
     for (int32_t t = 0; t < kh * kw; t++) {
         const uint32_t v = ek_ldr_u32(filter + t * C + c4);
-        wt[2 * t] = __sxtb16(v);
-        wt[2 * t + 1] = __sxtb16(ek_ror8(v));
+        wt[2 * t] = ek_sxtb16(v);
+        wt[2 * t + 1] = ek_sxtb16(ek_ror8(v));
     }
     int32_t rq[12];
     for (int32_t i = 0; i < 4; i++) {
@@ -261,8 +261,8 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
     uint32_t wt[2 * MAX_TAPS];
     for (int32_t t = 0; t < kh * kw; t++) {
         const uint32_t v = ek_ldr_u32(filter + t * C + c4);
-        wt[2 * t] = __sxtb16(v);
-        wt[2 * t + 1] = __sxtb16(ek_ror8(v));
+        wt[2 * t] = ek_sxtb16(v);
+        wt[2 * t + 1] = ek_sxtb16(ek_ror8(v));
     }
     int32_t rq[12];
     for (int32_t i = 0; i < 4; i++) {
@@ -311,7 +311,7 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
             const int8_t *src = in + ((n * in_h + iy) * in_w + (px - p->pad_left)) * C + c4;
             for (; px < right; px++, d += 2, src += C) {
                 const uint32_t v = ek_ldr_u32(src);
-                d[0] = __sxtab16(off2, v);
+                d[0] = ek_sxtab16(off2, v);
                 d[1] = sxtab16_ror8(off2, v);
             }
             for (; px < pw; px++, d += 2) d[0] = d[1] = 0u;
@@ -335,10 +335,10 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
                     for (int32_t ky = 0; ky < kh; ky++) {
                         const uint32_t *x = r + ky * dh * pw * 2;
                         for (int32_t kx = 0; kx < kw; kx++, x += 2 * dw, w += 2) {
-                            a0 = __smlabb(x[0], w[0], a0);
-                            a2 = __smlatt(x[0], w[0], a2);
-                            a1 = __smlabb(x[1], w[1], a1);
-                            a3 = __smlatt(x[1], w[1], a3);
+                            a0 = ek_smlabb(x[0], w[0], a0);
+                            a2 = ek_smlatt(x[0], w[0], a2);
+                            a1 = ek_smlabb(x[1], w[1], a1);
+                            a3 = ek_smlatt(x[1], w[1], a3);
                         }
                     }
                 }
