@@ -27,6 +27,33 @@ static inline uint32_t ek_ldr_u32(const void *p) /* unaligned-safe; one LDR on A
     return v;
 }
 
+/* ACLE's DSP intrinsics over uint32_t words (the ACLE types are signed; the casts keep
+ * -Wconversion quiet without changing a bit). */
+static inline uint32_t ek_sxtb16(uint32_t v)
+{
+    return (uint32_t)__sxtb16((int8x4_t)v);
+}
+
+static inline uint32_t ek_sxtab16(uint32_t a, uint32_t v)
+{
+    return (uint32_t)__sxtab16((int16x2_t)a, (int8x4_t)v);
+}
+
+static inline int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlad((int16x2_t)a, (int16x2_t)b, acc);
+}
+
+static inline int32_t ek_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t ek_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+}
+
 static inline uint32_t ek_ror8(uint32_t v)
 {
     return (v >> 8) | (v << 24);

@@ -1,17 +1,18 @@
 /* ARMv7E-M DSP int8 convolution (overrides kernels/ref/ek_conv_s8.c; bit-exact with it).
  *
  * Ungrouped convs (pointwise 1x1 included) run as a matrix product over im2col columns:
- * four output pixels at a time, their patches (K = KH*KW*C values, zero where the window
- * leaves the input) written to scratch as int16 with the input offset added, in the order
- * SXTB16 unpacks weights ((k0,k2),(k1,k3) per group of four). Each weight word is loaded
- * and unpacked once for the four pixels: per four K steps 1 LDR + 2 SXTB16 + 4 LDRD +
- * 8 SMLAD for 16 MACs. Requantization by ek_nn_armv7em.h. Grouped convs take the
- * reference loops (ek_nn_ref.h). */
+ * five output pixels at a time, their patches (K = KH*KW*C values, the input zero point
+ * where the window leaves the input) written to scratch as int16 with the input offset
+ * added, in the order SXTB16 unpacks weights ((k0,k2),(k1,k3) per group of four). Each
+ * weight word is loaded and unpacked once for the five pixels (ek_armv7em_block5). The
+ * requantization is ek_nn_armv7em.h's. Grouped convs take the reference loops (ek_nn_ref.h);
+ * K not a multiple of 4, multipliers off the fast path and the last partial block take
+ * block1 (C, one pixel at a time, still SMLAD). */
 #include "ek_nn.h"
 #include "ek_nn_armv7em.h"
 #include "ek_nn_ref.h"
 
-#define PX 4 /* output pixels per block */
+#define PX 5 /* output pixels per block */
 
 static int32_t patch_len(const ek_dims_t *filter_dims)
 {
@@ -22,7 +23,7 @@ uint32_t ek_conv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *fil
 {
     if (filter_dims->c != in_dims->c) return 0u; /* grouped: the reference loops */
     const int32_t kp = (patch_len(filter_dims) + 3) & ~3;
-    /* columns, one int8 patch, the per-channel table of block4_asm, alignment slack */
+    /* columns, one int8 patch, the per-channel table of ek_armv7em_block5, alignment slack */
     return (uint32_t)(PX * kp * 2 + kp + 16 * out_dims->c + 4);
 }
 
@@ -48,7 +49,7 @@ static void to_col(uint32_t *col, int32_t j, const int8_t *src, int32_t kp, uint
     uint32_t *dst = col + j * 2;
     for (int32_t g = 0; g < kp; g += 4, src += 4, dst += 2 * PX) {
         const uint32_t v = ek_ldr_u32(src);
-        dst[0] = __sxtab16(off2, v);
+        dst[0] = ek_sxtab16(off2, v);
         dst[1] = sxtab16_ror8(off2, v);
     }
 }
@@ -108,110 +109,59 @@ static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
     return g[idx[k & 3]];
 }
 
-/* n >= 1 times two groups of four K steps for four pixels: per group 1 LDR, 2 SXTB16,
- * 4 LDRD, 8 SMLAD (hand-scheduled: GCC neither fuses the column loads into LDRD nor folds
- * the rotation into SXTB16). */
-static inline void mac4_pairs(const int8_t **pw, const uint32_t **pc, int32_t n, int32_t *pa0, int32_t *pa1,
-                              int32_t *pa2, int32_t *pa3)
-{
-    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
-    const int8_t *w = *pw;
-    const uint32_t *c = *pc;
-    uint32_t v, e, o, x0, x1;
-#define EK_MAC4_GROUP                                    \
-    "ldr %[v], [%[w]], #4\n\t"                          \
-    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
-    "sxtb16 %[e], %[v]\n\t"                             \
-    "sxtb16 %[o], %[v], ror #8\n\t"                     \
-    "smlad %[a0], %[e], %[x0], %[a0]\n\t"               \
-    "smlad %[a0], %[o], %[x1], %[a0]\n\t"               \
-    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
-    "smlad %[a1], %[e], %[x0], %[a1]\n\t"               \
-    "smlad %[a1], %[o], %[x1], %[a1]\n\t"               \
-    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
-    "smlad %[a2], %[e], %[x0], %[a2]\n\t"               \
-    "smlad %[a2], %[o], %[x1], %[a2]\n\t"               \
-    "ldrd %[x0], %[x1], [%[c]], #8\n\t"                 \
-    "smlad %[a3], %[e], %[x0], %[a3]\n\t"               \
-    "smlad %[a3], %[o], %[x1], %[a3]\n\t"
-    __asm__ volatile("1:\n\t" EK_MAC4_GROUP EK_MAC4_GROUP
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b\n\t"
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [c] "+r"(c),
-                       [n] "+r"(n), [v] "=&r"(v), [e] "=&r"(e), [o] "=&r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1)
-                     :
-                     : "cc", "memory");
-#undef EK_MAC4_GROUP
-    *pa0 = a0;
-    *pa1 = a1;
-    *pa2 = a2;
-    *pa3 = a3;
-    *pw = w;
-    *pc = c;
-}
-
-/* All output channels of a full block of four pixels; every channel's multiplier takes the
- * fast requantization (q_step 0: one per tensor). Filter rows are consecutive, so w runs on. */
-__attribute__((noinline)) static void block4(const uint32_t *col, int32_t K, const int8_t *w, const int32_t *bias, const int32_t *mult,
-                   const int32_t *shift, int32_t q_step, const ek_conv_params_t *p, int32_t out_c, int8_t *o)
-{
-    const int32_t groups = K >> 2;
-    ek_clamp4_t clamp;
-    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
-    for (int32_t oc = 0; oc < out_c; oc++) {
-        const int32_t b0 = bias ? bias[oc] : 0;
-        int32_t a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-        const uint32_t *c = col;
-        if (groups >> 1) mac4_pairs(&w, &c, groups >> 1, &a0, &a1, &a2, &a3);
-        if (groups & 1) {
-            const uint32_t v = ek_ldr_u32(w);
-            const uint32_t w02 = __sxtb16(v), w13 = __sxtb16(ek_ror8(v));
-            w += 4;
-            a0 = __smlad(w13, c[1], __smlad(w02, c[0], a0));
-            a1 = __smlad(w13, c[3], __smlad(w02, c[2], a1));
-            a2 = __smlad(w13, c[5], __smlad(w02, c[4], a2));
-            a3 = __smlad(w13, c[7], __smlad(w02, c[6], a3));
-        }
-        for (int32_t k = groups * 4; k < K; k++) {
-            const int32_t wk = *w++;
-            a0 += wk * get16(col, 0, k);
-            a1 += wk * get16(col, 1, k);
-            a2 += wk * get16(col, 2, k);
-            a3 += wk * get16(col, 3, k);
-        }
-        const int32_t m2 = (int32_t)((uint32_t)*mult << 1), e = -*shift, rc = 1 << (e - 1);
-        mult += q_step;
-        shift += q_step;
-        ek_rq4_store(a0, a1, a2, a3, m2, rc, e, &clamp, o, out_c);
-        o++;
-    }
-}
-
-/* block4 in one assembly loop (K a multiple of 8, every channel on the fast requantization):
- * per channel a row {bias, m2, e, rc} of `table` (built once per call), so the loop keeps only
- * the column and weight pointers in registers; 59 instructions per channel besides the
- * 16 MACs per 15 instructions. */
+/* All output channels of a full block of PX = 5 pixels in one assembly loop (K a multiple
+ * of 4, every channel on the fast requantization). Per channel a row {bias, m2, e, rc} of
+ * `table` (built once per call); per group of four K steps 1 LDR + 2 SXTB16 + 5 LDRD +
+ * 10 SMLAD for 20 MACs, then about 70 instructions of requantization, clamp and stores for
+ * the five outputs. Registers: r1 weights, r2-r6 accumulators, r7 columns, lr the job. */
 typedef struct {
     const uint32_t *col;   /* 0 */
     const int8_t *w;       /* 4: runs on over the filter rows */
     const int32_t *table;  /* 8: runs on, 4 words per channel */
-    int32_t groups2;       /* 12: K / 8 */
+    int32_t n2;            /* 12: K / 8 */
     int32_t stride;        /* 16: out_c */
     int8_t *o;             /* 20: runs on, one per channel */
     int32_t n_oc;          /* 24: counts down */
     int32_t zp;            /* 28 */
     uint32_t lo4, hi4;     /* 32, 36 */
-} pw4_t;
+    int32_t odd;           /* 40: K / 4 is odd */
+} blk5_t;
 
-void ek_armv7em_block4(pw4_t *k);
+void ek_armv7em_block5(blk5_t *k);
+#define EK_G                                                  \
+        "ldr r8, [r1], #4\n"                                  \
+        "ldrd r11, r12, [r7], #8\n"                           \
+        "sxtb16 r9, r8\n"                                     \
+        "sxtb16 r10, r8, ror #8\n"                            \
+        "smlad r2, r9, r11, r2\n"                             \
+        "smlad r2, r10, r12, r2\n"                            \
+        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r3, r9, r11, r3\n"                             \
+        "smlad r3, r10, r12, r3\n"                            \
+        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r4, r9, r11, r4\n"                             \
+        "smlad r4, r10, r12, r4\n"                            \
+        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r5, r9, r11, r5\n"                             \
+        "smlad r5, r10, r12, r5\n"                            \
+        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r6, r9, r11, r6\n"                             \
+        "smlad r6, r10, r12, r6\n"
+#define EK_R(A)                                               \
+        "smmlar " A ", " A ", r7, " A "\n"                    \
+        "add r10, r9, " A ", asr #31\n"                       \
+        "qadd " A ", " A ", r10\n"                            \
+        "asr " A ", " A ", r8\n"                              \
+        "add " A ", " A ", r11\n"                             \
+        "ssat " A ", #8, " A "\n"
 __asm__(".syntax unified\n"
         ".thumb\n"
         ".text\n"
         ".align 2\n"
-        ".global ek_armv7em_block4\n"
-        ".type ek_armv7em_block4, %function\n"
+        ".global ek_armv7em_block5\n"
+        ".type ek_armv7em_block5, %function\n"
         ".thumb_func\n"
-        "ek_armv7em_block4:\n"
+        "ek_armv7em_block5:\n"
         "push {r4-r11, lr}\n"
         "mov lr, r0\n"
         "ldr r1, [lr, #4]\n"                 /* w */
@@ -222,51 +172,39 @@ __asm__(".syntax unified\n"
         "mov r3, r2\n"
         "mov r4, r2\n"
         "mov r5, r2\n"
-        "ldr r6, [lr, #0]\n"                 /* c = col */
-        "ldr r12, [lr, #12]\n"               /* n = K / 8 */
+        "mov r6, r2\n"
+        "ldr r7, [lr, #0]\n"                 /* columns */
+        "ldr r0, [lr, #12]\n"                /* K / 8 */
+        "cmp r0, #0\n"
+        "beq 2f\n"
         "1:\n"
-#define EK_G                                                  \
-        "ldr r7, [r1], #4\n"                                  \
-        "ldrd r10, r11, [r6], #8\n"                           \
-        "sxtb16 r8, r7\n"                                     \
-        "sxtb16 r9, r7, ror #8\n"                             \
-        "smlad r2, r8, r10, r2\n"                             \
-        "smlad r2, r9, r11, r2\n"                             \
-        "ldrd r10, r11, [r6], #8\n"                           \
-        "smlad r3, r8, r10, r3\n"                             \
-        "smlad r3, r9, r11, r3\n"                             \
-        "ldrd r10, r11, [r6], #8\n"                           \
-        "smlad r4, r8, r10, r4\n"                             \
-        "smlad r4, r9, r11, r4\n"                             \
-        "ldrd r10, r11, [r6], #8\n"                           \
-        "smlad r5, r8, r10, r5\n"                             \
-        "smlad r5, r9, r11, r5\n"
         EK_G EK_G
-#undef EK_G
-        "subs r12, r12, #1\n"
+        "subs r0, r0, #1\n"
         "bne 1b\n"
+        "2:\n"
+        "ldr r0, [lr, #40]\n"
+        "cmp r0, #0\n"
+        "beq 3f\n"
+        EK_G
+        "3:\n"
         "ldr r0, [lr, #8]\n"
-        "ldm r0!, {r6, r7, r8}\n"            /* m2, e, rc */
+        "ldm r0!, {r7, r8, r9}\n"            /* m2, e, rc */
         "str r0, [lr, #8]\n"
         "ldr r11, [lr, #28]\n"               /* zp */
-#define EK_R(A)                                               \
-        "smmlar " A ", " A ", r6, " A "\n"                    \
-        "add r9, r8, " A ", asr #31\n"                        \
-        "qadd " A ", " A ", r9\n"                             \
-        "asr " A ", " A ", r7\n"                              \
-        "add " A ", " A ", r11\n"                             \
-        "ssat " A ", #8, " A "\n"
-        EK_R("r2") EK_R("r3") EK_R("r4") EK_R("r5")
-#undef EK_R
+        EK_R("r2") EK_R("r3") EK_R("r4") EK_R("r5") EK_R("r6")
         "bfi r2, r3, #8, #8\n"
         "bfi r2, r4, #16, #8\n"
         "bfi r2, r5, #24, #8\n"
-        "ldr r9, [lr, #32]\n"
-        "ssub8 r3, r2, r9\n"
-        "sel r2, r2, r9\n"
-        "ldr r9, [lr, #36]\n"
-        "ssub8 r3, r9, r2\n"
-        "sel r2, r2, r9\n"
+        "ldr r10, [lr, #32]\n"
+        "ssub8 r3, r2, r10\n"
+        "sel r2, r2, r10\n"
+        "ssub8 r3, r6, r10\n"
+        "sel r6, r6, r10\n"
+        "ldr r10, [lr, #36]\n"
+        "ssub8 r3, r10, r2\n"
+        "sel r2, r2, r10\n"
+        "ssub8 r3, r10, r6\n"
+        "sel r6, r6, r10\n"
         "ldr r0, [lr, #20]\n"                /* o */
         "ldr r3, [lr, #16]\n"                /* stride */
         "strb r2, [r0]\n"
@@ -277,6 +215,8 @@ __asm__(".syntax unified\n"
         "strb r2, [r4]\n"
         "lsr r2, r2, #8\n"
         "strb r2, [r4, r3]\n"
+        "add r4, r4, r3, lsl #1\n"
+        "strb r6, [r4]\n"
         "add r0, r0, #1\n"
         "str r0, [lr, #20]\n"
         "ldr r0, [lr, #24]\n"
@@ -284,7 +224,9 @@ __asm__(".syntax unified\n"
         "str r0, [lr, #24]\n"
         "bne 0b\n"
         "pop {r4-r11, pc}\n"
-        ".size ek_armv7em_block4, .-ek_armv7em_block4\n");
+        ".size ek_armv7em_block5, .-ek_armv7em_block5\n");
+#undef EK_G
+#undef EK_R
 
 /* All output channels of slot j alone (the last, partial block). */
 __attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int32_t K, const int8_t *filter, const int32_t *bias,
@@ -298,8 +240,8 @@ __attribute__((noinline)) static void block1(const uint32_t *col, int32_t j, int
         for (int32_t g = 0; g < groups; g++) {
             const uint32_t v = ek_ldr_u32(w);
             w += 4;
-            a = __smlad(__sxtb16(v), c[0], a);
-            a = __smlad(__sxtb16(ek_ror8(v)), c[1], a);
+            a = ek_smlad(ek_sxtb16(v), c[0], a);
+            a = ek_smlad(ek_sxtb16(ek_ror8(v)), c[1], a);
             c += 2 * PX;
         }
         for (int32_t k = groups * 4; k < K; k++) a += (int32_t)*w++ * get16(col, j, k);
@@ -327,7 +269,7 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
     int32_t fast = 1;
     for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
-    const int32_t use_asm = fast && (K & 7) == 0 && out_c > 0;
+    const int32_t use_asm = fast && (K & 3) == 0 && out_c > 0;
     int32_t *table = (int32_t *)(void *)(lin + kp);
     ek_clamp4_t clamp;
     ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
@@ -356,11 +298,9 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                 }
             }
             if (np == PX && use_asm) {
-                pw4_t k = {col, filter, table, K >> 3, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4};
-                ek_armv7em_block4(&k);
-            } else if (np == PX && fast) {
-                block4(col, K, filter, bias, q->multiplier, q->shift, q->n_channels == 1 ? 0 : 1, p, out_c,
-                       ob + p0 * out_c);
+                blk5_t k = {col, filter, table, K >> 3, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4,
+                            (K >> 2) & 1};
+                ek_armv7em_block5(&k);
             } else {
                 for (int32_t j = 0; j < np; j++) block1(col, j, K, filter, bias, q, p, out_c, ob + (p0 + j) * out_c);
             }
