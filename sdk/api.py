@@ -99,20 +99,39 @@ def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model",
 def _probing_on_target(step, target, options: dict):
     """Run a codegen step; when a kernel file's scratch function builds only for the target
     (an override with intrinsics), build the scratch probe for the target, run it on its
-    simulator, and run the step again with the answers (options["scratch_probe"])."""
+    simulator, and run the step again with the answers (options["scratch_probe"]). Answers
+    are kept in the user's cache ($XDG_CACHE_HOME/edgekiln/scratch-probe/), keyed by the
+    probe's source, the kernel files' bytes, the target and its compiler flags."""
     from edgekiln.codegen.scratch_probe import ScratchProbeNeedsTarget, render_target_probe, target_answers
 
     try:
         return step(options)
     except ScratchProbeNeedsTarget as err:
-        from edgekiln.targets.build import build_project
-        from edgekiln.targets.simulators.runner import run_network
+        import json
+        import os
 
-        with tempfile.TemporaryDirectory(prefix="edgekiln-scratch-") as tmp:
-            render_target_probe(err, target, Path(tmp))
-            build = build_project(tmp)
-            result = run_network(build.elf, target, np.zeros((1, 4), np.uint8), count_instructions=False)
-        known = {**(options or {}).get("scratch_probe", {}), err.key: target_answers(err, result.tensors[0].tobytes())}
+        ident = hashlib.sha256(json.dumps([err.key, target.name, target.variant, target.cc, target.cflags]).encode())
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgekiln" / "scratch-probe"
+        hit = cache / f"{ident.hexdigest()[:24]}.json"
+        try:
+            answers = json.loads(hit.read_text())
+        except (OSError, ValueError):
+            from edgekiln.targets.build import build_project
+            from edgekiln.targets.simulators.runner import run_network
+
+            with tempfile.TemporaryDirectory(prefix="edgekiln-scratch-") as tmp:
+                render_target_probe(err, target, Path(tmp))
+                build = build_project(tmp)
+                result = run_network(build.elf, target, np.zeros((1, 4), np.uint8), count_instructions=False)
+            answers = target_answers(err, result.tensors[0].tobytes())
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                tmp_file = hit.with_suffix(f".{os.getpid()}.tmp")
+                tmp_file.write_text(json.dumps(answers))
+                tmp_file.replace(hit)
+            except OSError:
+                pass  # a read-only home: probe again next time
+        known = {**(options or {}).get("scratch_probe", {}), err.key: answers}
         return step({**(options or {}), "scratch_probe": known})
 
 
