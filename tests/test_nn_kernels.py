@@ -85,6 +85,8 @@ def int8_cases(rng: np.random.Generator, dtype: str = "s8") -> list[dict]:
                   C.pool_case(rng, in_hw=(25, 5), channels=64, k=(25, 5), stride=(25, 5), label="global avg"),
                   C.pool_case(rng, in_hw=(5, 5), channels=2, k=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1),
                               count_include_pad=True, label="avg count_include_pad"),
+                  C.pool_case(rng, in_hw=(5, 5), channels=8, k=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1),
+                              count_include_pad=True, activation="relu", label="avg 8 channels, count_include_pad"),
                   C.pool_case(rng, kind="maxpool", in_hw=(7, 6), channels=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1),
                               label="max padded"),
                   C.pool_case(rng, kind="maxpool", in_hw=(6, 6), channels=5, activation="relu6", zp=-128,
