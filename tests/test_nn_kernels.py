@@ -112,9 +112,21 @@ def float_cases(rng: np.random.Generator) -> list[dict]:
             C.softmax_case(rng, dtype="f32", rows=3, row_size=12)]
 
 
+def shift_cases(rng: np.random.Generator) -> list[dict]:
+    """Requantization shifts off the optimized kernels' fast path (left shifts, no shift,
+    right shifts past 23), alone and mixed with fast channels."""
+    out = []
+    for real in (3.0, 0.7, 2.0 ** -26, 2.0 ** -9):
+        for dw in (False, True):
+            out.append(C.conv_case(rng, depthwise=dw, in_hw=(5, 5), in_c=8, out_c=10, k=(1, 1) if not dw else (3, 3),
+                                   pads=(0, 0, 0, 0) if not dw else (1, 1, 1, 1), real_multiplier=real,
+                                   label=f"multiplier about {real:g}"))
+    return out
+
+
 def all_cases(seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
-    return int8_cases(rng) + int8_cases(rng, "s4") + float_cases(rng)
+    return int8_cases(rng) + shift_cases(rng) + int8_cases(rng, "s4") + float_cases(rng)
 
 
 def test_kernels_match_golden_on_host():
