@@ -202,7 +202,7 @@ void ek_armv7em_block5(blk5_t *k);
         "ssat " A ", #8, " A "\n"
 __asm__(".syntax unified\n"
         ".thumb\n"
-        ".text\n"
+        ".section .text.ek_armv7em_block5,\"ax\",%progbits\n"
         ".align 2\n"
         ".global ek_armv7em_block5\n"
         ".type ek_armv7em_block5, %function\n"
@@ -270,7 +270,8 @@ __asm__(".syntax unified\n"
         "str r0, [lr, #24]\n"
         "bne 0b\n"
         "pop {r4-r11, pc}\n"
-        ".size ek_armv7em_block5, .-ek_armv7em_block5\n");
+        ".size ek_armv7em_block5, .-ek_armv7em_block5\n"
+        ".text\n");
 #undef EK_G
 #undef EK_R
 

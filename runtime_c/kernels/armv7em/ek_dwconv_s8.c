@@ -187,7 +187,7 @@ typedef struct {
 void ek_armv7em_dw3x3_row(dw3_t *k);
 __asm__(".syntax unified\n"
         ".thumb\n"
-        ".text\n"
+        ".section .text.ek_armv7em_dw3x3_row,\"ax\",%progbits\n"
         ".align 2\n"
         ".global ek_armv7em_dw3x3_row\n"
         ".type ek_armv7em_dw3x3_row, %function\n"
@@ -247,7 +247,8 @@ __asm__(".syntax unified\n"
         "str r0, [lr, #24]\n"
         "bne 0b\n"
         "pop {r4-r11, pc}\n"
-        ".size ek_armv7em_dw3x3_row, .-ek_armv7em_dw3x3_row\n");
+        ".size ek_armv7em_dw3x3_row, .-ek_armv7em_dw3x3_row\n"
+        ".text\n");
 
 /* Four channels from a padded int16 plane (ph x pw pixels, built here in `plane`). */
 __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, const ek_dims_t *in_dims,
