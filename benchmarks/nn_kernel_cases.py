@@ -49,9 +49,11 @@ def conv_case(rng: np.random.Generator, *, dtype: str = "s8", depthwise: bool = 
               in_hw=(7, 7), in_c: int = 4, out_c: int = 8, k=(3, 3), stride=(1, 1), dilation=(1, 1),
               pads=(1, 1, 1, 1), groups: int = 1, multiplier: int = 1, per_channel: bool = True,
               activation: str = "none", zp_in: int | None = None, zp_out: int | None = None, bias: bool = True,
-              label: str = "") -> dict:
+              real_multiplier: float | None = None, label: str = "") -> dict:
     """A conv (or depthwise conv: out_c = in_c * multiplier, groups = in_c) case.
-    rank 1: in_hw = (1, L), k = (1, K), stride/dilation (1, s), pads (0, l, 0, r)."""
+    rank 1: in_hw = (1, L), k = (1, K), stride/dilation (1, s), pads (0, l, 0, r).
+    real_multiplier: in_scale * mean weight scale / out_scale (about; picks the shifts), else
+    an output scale that spreads the outputs over about +-60 steps."""
     h, w = in_hw
     kh, kw = k
     if depthwise:
@@ -92,6 +94,8 @@ def conv_case(rng: np.random.Generator, *, dtype: str = "s8", depthwise: bool = 
         node = Node("conv", "c", ["x", "w", "b"], ["y"], {**attrs, "weight_bits": 4 if dtype == "s4" else 8})
         acc = geometry.conv_accumulate(x.astype(np.int64) - zp_in, wq.astype(np.int64), attrs)
         s_out = _out_scale(acc * s_in * float(np.mean(s_w)), rng)
+        if real_multiplier is not None:
+            s_out = float(np.float32(s_in * float(np.mean(s_w)) / real_multiplier))
         zp_out = int(rng.integers(-20, 21)) if zp_out is None else zp_out
         q_in, q_out = _qp(s_in, zp_in), _qp(s_out, zp_out)
         q_w = _qp(s_w, [0] * len(s_w), 0 if per_channel else None)

@@ -85,6 +85,8 @@ def int8_cases(rng: np.random.Generator, dtype: str = "s8") -> list[dict]:
                   C.pool_case(rng, in_hw=(25, 5), channels=64, k=(25, 5), stride=(25, 5), label="global avg"),
                   C.pool_case(rng, in_hw=(5, 5), channels=2, k=(3, 3), stride=(1, 1), pads=(1, 1, 1, 1),
                               count_include_pad=True, label="avg count_include_pad"),
+                  C.pool_case(rng, in_hw=(5, 5), channels=8, k=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1),
+                              count_include_pad=True, activation="relu", label="avg 8 channels, count_include_pad"),
                   C.pool_case(rng, kind="maxpool", in_hw=(7, 6), channels=3, k=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1),
                               label="max padded"),
                   C.pool_case(rng, kind="maxpool", in_hw=(6, 6), channels=5, activation="relu6", zp=-128,
@@ -110,9 +112,21 @@ def float_cases(rng: np.random.Generator) -> list[dict]:
             C.softmax_case(rng, dtype="f32", rows=3, row_size=12)]
 
 
+def shift_cases(rng: np.random.Generator) -> list[dict]:
+    """Requantization shifts off the optimized kernels' fast path (left shifts, no shift,
+    right shifts past 23), alone and mixed with fast channels."""
+    out = []
+    for real in (3.0, 0.7, 2.0 ** -26, 2.0 ** -9):
+        for dw in (False, True):
+            out.append(C.conv_case(rng, depthwise=dw, in_hw=(5, 5), in_c=8, out_c=10, k=(1, 1) if not dw else (3, 3),
+                                   pads=(0, 0, 0, 0) if not dw else (1, 1, 1, 1), real_multiplier=real,
+                                   label=f"multiplier about {real:g}"))
+    return out
+
+
 def all_cases(seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
-    return int8_cases(rng) + int8_cases(rng, "s4") + float_cases(rng)
+    return int8_cases(rng) + shift_cases(rng) + int8_cases(rng, "s4") + float_cases(rng)
 
 
 def test_kernels_match_golden_on_host():

@@ -11,20 +11,20 @@
 #define EK_INT32_MIN ((int32_t)(-2147483647 - 1))
 #define EK_INT32_MAX ((int32_t)2147483647)
 
-/* SaturatingRoundingDoublingHighMul: (a*b + nudge) / 2^31, C truncation. */
+/* SaturatingRoundingDoublingHighMul. TFLite's (a*b + nudge) / 2^31 with C truncation (nudge
+ * 2^30, or 1 - 2^30 for negative products) equals floor((a*b + 2^30) / 2^31) for every
+ * product (write |a*b| = q*2^31 + r: both round up exactly when r > 2^30), so one 64-bit
+ * add and an arithmetic shift do; only INT32_MIN * INT32_MIN saturates. */
 static inline int32_t ek_srdhm(int32_t a, int32_t b)
 {
     if (a == EK_INT32_MIN && b == EK_INT32_MIN) return EK_INT32_MAX;
-    const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t num = ab + (ab >= 0 ? (int64_t)(1 << 30) : (int64_t)(1 - (1 << 30)));
-    /* truncating division by 2^31: add 2^31 - 1 to negative numerators, then shift */
-    return (int32_t)((num + (num < 0 ? (int64_t)0x7FFFFFFF : 0)) >> 31);
+    return (int32_t)(((int64_t)a * (int64_t)b + (int64_t)(1 << 30)) >> 31);
 }
 
 /* RoundingDivideByPOT: arithmetic shift rounding half away from zero; 0 <= exponent <= 31. */
 static inline int32_t ek_rdbpot(int32_t x, int32_t exponent)
 {
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t mask = (int32_t)((1u << exponent) - 1u);
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);

@@ -101,6 +101,52 @@ __attribute__((noinline)) static void patch(int8_t *lin, int32_t kp, const ek_co
     while (d < lin + kp) *d++ = zp;
 }
 
+/* Slot j straight from the input when a window row (KW*C values) is a whole number of
+ * groups: rows inside the input are unpacked in place, rows outside are zeros, and only rows
+ * cut by the left or right edge go through `lin` (KW*C bytes). */
+__attribute__((noinline)) static void patch_rows(uint32_t *col, int32_t j, int8_t *lin, const ek_conv_params_t *p,
+                                                 const ek_dims_t *in_dims, const int8_t *in,
+                                                 const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox,
+                                                 uint32_t off2)
+{
+    /* locals: the stores below go through uint32_t *, which may alias the structs' fields */
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, fc = filter_dims->c, in_c = in_dims->c;
+    const int32_t in_h = in_dims->h, in_w = in_dims->w, dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t run = kw * fc, whole = dil_w == 1 && ix0 >= 0 && ix0 + kw - 1 < in_w;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t row_words = (run >> 2) * 2 * PX, groups = run >> 2, row_bytes = in_w * in_c;
+    uint32_t *dst = col + j * 2;
+    const int8_t *row = in + (b * in_h + iy0) * row_bytes;
+    for (int32_t ky = 0, iy = iy0; ky < kh; ky++, iy += dil_h, row += dil_h * row_bytes, dst += row_words) {
+        if (iy < 0 || iy >= in_h) {
+            uint32_t *d = dst;
+            for (int32_t g = 0; g < groups; g++, d += 2 * PX) d[0] = d[1] = 0u;
+            continue;
+        }
+        const int8_t *src;
+        if (whole) {
+            src = row + ix0 * in_c;
+        } else {
+            int8_t *d = lin;
+            for (int32_t kx = 0, ix = ix0; kx < kw; kx++, ix += dil_w, d += fc) {
+                if (ix < 0 || ix >= in_w) {
+                    for (int32_t i = 0; i < fc; i++) d[i] = zp;
+                } else {
+                    copy_run(d, row + ix * in_c, fc);
+                }
+            }
+            src = lin;
+        }
+        uint32_t *d = dst;
+        for (int32_t g = 0; g < groups; g++, src += 4, d += 2 * PX) {
+            const uint32_t v = ek_ldr_u32(src);
+            d[0] = ek_sxtab16(off2, v);
+            d[1] = sxtab16_ror8(off2, v);
+        }
+    }
+}
+
 /* Column value k of slot j (for the K % 4 tail). */
 static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
 {
@@ -156,7 +202,7 @@ void ek_armv7em_block5(blk5_t *k);
         "ssat " A ", #8, " A "\n"
 __asm__(".syntax unified\n"
         ".thumb\n"
-        ".text\n"
+        ".section .text.ek_armv7em_block5,\"ax\",%progbits\n"
         ".align 2\n"
         ".global ek_armv7em_block5\n"
         ".type ek_armv7em_block5, %function\n"
@@ -224,7 +270,8 @@ __asm__(".syntax unified\n"
         "str r0, [lr, #24]\n"
         "bne 0b\n"
         "pop {r4-r11, pc}\n"
-        ".size ek_armv7em_block5, .-ek_armv7em_block5\n");
+        ".size ek_armv7em_block5, .-ek_armv7em_block5\n"
+        ".text\n");
 #undef EK_G
 #undef EK_R
 
@@ -267,6 +314,7 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
     const int32_t direct = filter_dims->h == 1 && filter_dims->w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                            p->pad_top == 0 && p->pad_left == 0 && out_dims->h == in_dims->h && out_dims->w == in_dims->w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    const int32_t rows_ok = ((filter_dims->w * filter_dims->c) & 3) == 0;
     int32_t fast = 1;
     for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
     const int32_t use_asm = fast && (K & 3) == 0 && out_c > 0;
@@ -292,6 +340,8 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                     to_col(col, j, in + (b * in_dims->h * in_dims->w + pix) * in_dims->c, K & ~3, off2);
                     for (int32_t k = K & ~3; k < K; k++)
                         put16(col, j, k, (int32_t)in[(b * in_dims->h * in_dims->w + pix) * in_dims->c + k] + p->input_offset);
+                } else if (rows_ok) {
+                    patch_rows(col, j, lin, p, in_dims, in, filter_dims, b, pix / out_dims->w, pix % out_dims->w, off2);
                 } else {
                     patch(lin, kp, p, in_dims, in, filter_dims, b, pix / out_dims->w, pix % out_dims->w);
                     to_col(col, j, lin, kp, off2);

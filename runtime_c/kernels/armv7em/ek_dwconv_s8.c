@@ -1,10 +1,12 @@
 /* ARMv7E-M DSP int8 depthwise convolution (overrides kernels/ref/ek_dwconv_s8.c; bit-exact
- * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time, one
- * word of four int8 inputs per tap unpacked with the input offset (SXTAB16), the group's
- * weights unpacked once into a small table on the stack, SMLABB/SMLATT per channel.
- * Windows wholly inside the input take an unrolled loop without bounds checks. Other shapes,
- * and channels whose multiplier misses the fast requantization, take the reference loops.
- * No scratch. */
+ * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time. Their
+ * input is first written to scratch as a zero-padded plane of int16 (x + input offset) pairs,
+ * (c0, c2) and (c1, c3) per pixel, so every window, edges included, reads without bounds
+ * checks: 2 LDRD + 4 SMLABB/SMLATT per tap for 4 MACs; 3x3 rows run in one assembly loop
+ * (ek_armv7em_dw3x3_row) with the requantization of ek_nn_armv7em.h. When the plane does not
+ * fit the scratch (dilation, odd padding) the same arithmetic reads the input in place
+ * (group). Other shapes, and multipliers off the fast requantization, take the reference
+ * loops. */
 #include "ek_nn.h"
 #include "ek_nn_armv7em.h"
 #include "ek_nn_ref.h"
@@ -138,34 +140,6 @@ __attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_
     }
 }
 
-/* The nine taps of a 3x3 window over the padded plane: r its top-left pixel (two words of
- * int16 pairs), rb the plane's row bytes. */
-static inline void mac3x3_padded(const uint32_t *r, int32_t rb, const uint32_t *wt, int32_t *pa0, int32_t *pa1,
-                                 int32_t *pa2, int32_t *pa3)
-{
-    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
-    uint32_t x0, x1, w0, w1;
-#define EK_PTAP(XOFF, WOFF)                              \
-    "ldrd %[x0], %[x1], [%[r], #" XOFF "]\n\t"           \
-    "ldrd %[w0], %[w1], [%[wt], #" WOFF "]\n\t"          \
-    "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"              \
-    "smlatt %[a2], %[x0], %[w0], %[a2]\n\t"              \
-    "smlabb %[a1], %[x1], %[w1], %[a1]\n\t"              \
-    "smlatt %[a3], %[x1], %[w1], %[a3]\n\t"
-    __asm__ volatile(EK_PTAP("0", "0") EK_PTAP("8", "8") EK_PTAP("16", "16") "add %[r], %[r], %[rb]\n\t"
-                     EK_PTAP("0", "24") EK_PTAP("8", "32") EK_PTAP("16", "40") "add %[r], %[r], %[rb]\n\t"
-                     EK_PTAP("0", "48") EK_PTAP("8", "56") EK_PTAP("16", "64")
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(r), [x0] "=&r"(x0),
-                       [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                     : [rb] "r"(rb), [wt] "r"(wt)
-                     : "memory");
-#undef EK_PTAP
-    *pa0 = a0;
-    *pa1 = a1;
-    *pa2 = a2;
-    *pa3 = a3;
-}
-
 /* One output row of a 3x3 depthwise conv over the padded plane, four channels, in one
  * assembly loop: about 114 instructions per pixel for 36 MACs (the taps 56, the four
  * requantizations with their constants 28, the packed clamp and the store 14). */
@@ -187,7 +161,7 @@ typedef struct {
 void ek_armv7em_dw3x3_row(dw3_t *k);
 __asm__(".syntax unified\n"
         ".thumb\n"
-        ".text\n"
+        ".section .text.ek_armv7em_dw3x3_row,\"ax\",%progbits\n"
         ".align 2\n"
         ".global ek_armv7em_dw3x3_row\n"
         ".type ek_armv7em_dw3x3_row, %function\n"
@@ -247,7 +221,8 @@ __asm__(".syntax unified\n"
         "str r0, [lr, #24]\n"
         "bne 0b\n"
         "pop {r4-r11, pc}\n"
-        ".size ek_armv7em_dw3x3_row, .-ek_armv7em_dw3x3_row\n");
+        ".size ek_armv7em_dw3x3_row, .-ek_armv7em_dw3x3_row\n"
+        ".text\n");
 
 /* Four channels from a padded int16 plane (ph x pw pixels, built here in `plane`). */
 __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, const ek_dims_t *in_dims,
@@ -328,18 +303,14 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
             }
             for (int32_t ox = 0; ox < out_dims->w; ox++, o += C, r += 2 * sw) {
                 int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
-                if (k3) {
-                    mac3x3_padded(r, rb, wt, &a0, &a1, &a2, &a3);
-                } else {
-                    const uint32_t *w = wt;
-                    for (int32_t ky = 0; ky < kh; ky++) {
-                        const uint32_t *x = r + ky * dh * pw * 2;
-                        for (int32_t kx = 0; kx < kw; kx++, x += 2 * dw, w += 2) {
-                            a0 = ek_smlabb(x[0], w[0], a0);
-                            a2 = ek_smlatt(x[0], w[0], a2);
-                            a1 = ek_smlabb(x[1], w[1], a1);
-                            a3 = ek_smlatt(x[1], w[1], a3);
-                        }
+                const uint32_t *w = wt;
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    const uint32_t *x = r + ky * dh * pw * 2;
+                    for (int32_t kx = 0; kx < kw; kx++, x += 2 * dw, w += 2) {
+                        a0 = ek_smlabb(x[0], w[0], a0);
+                        a2 = ek_smlatt(x[0], w[0], a2);
+                        a1 = ek_smlabb(x[1], w[1], a1);
+                        a3 = ek_smlatt(x[1], w[1], a3);
                     }
                 }
                 ek_rq4c_store(a0, a1, a2, a3, rq, &clamp, o);
