@@ -252,3 +252,16 @@ def test_network_model_defines_only_prefixed_globals(tmp_path):
                         check=True).stdout
     defined = [line.split()[-1] for line in nm.splitlines()]
     assert sorted(defined) == ["net_input", "net_invoke", "net_output", "net_set_trace"], defined
+
+
+def test_run_refuses_bad_network_inputs_in_one_line(tmp_path):
+    require_target("host")
+    p = _onnx(tmp_path, "c1", *GRAPHS["conv1d_relu"])
+    kiln("export", str(p), "-t", "host", "-o", str(tmp_path / "out"))
+    np.save(tmp_path / "flat.npy", np.zeros((2, 60), np.float32))
+    bad = np.zeros((2, 3, 20), np.float32)
+    bad[1, 2, 3] = np.inf
+    np.save(tmp_path / "inf.npy", bad)
+    for data, words in (("flat.npy", "(n_samples, 3, 20)"), ("inf.npy", "NaN or infinity (sample 1)")):
+        proc = kiln("run", str(tmp_path / "out"), "--data", str(tmp_path / data), ok=False)
+        assert proc.returncode == 2 and words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
