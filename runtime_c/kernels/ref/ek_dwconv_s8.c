@@ -1,0 +1,19 @@
+/* Reference int8 depthwise convolution (TFLite reference_integer_ops::DepthwiseConvPerChannel):
+ * filter [1, KH, KW, C*M], output channel ic*M + m reads input channel ic. No scratch. */
+#include "ek_nn.h"
+#include "ek_nn_ref.h"
+
+uint32_t ek_dwconv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
+{
+    (void)in_dims;
+    (void)filter_dims;
+    (void)out_dims;
+    return 0u;
+}
+
+ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                         const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                         const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
+{
+    return ek_dwconv_s8_ref(ctx, p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+}
