@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.ir import Graph, Node
+from edgekiln.ir import pack_int4 as ir_pack_int4
 
 CTYPE = {"int8": "int8_t", "float32": "float", "int32": "int32_t"}
 
@@ -74,15 +75,11 @@ def network_dtype(graph: Graph, node: Node) -> str:
 
 
 def pack_int4(node: Node, w: np.ndarray) -> np.ndarray:
-    """The *_s4 kernels' storage (ek_nn.h): two weights per byte in C order, the even-indexed
-    one in the low nibble; an odd count ends with a half-used byte."""
-    flat = np.asarray(w).astype(np.int64).ravel()
-    if flat.size and (flat.min() < -8 or flat.max() > 7):
-        raise UnsupportedModelError(f"node {node.name}: weight_bits 4 but weights outside [-8, 7]")
-    if flat.size % 2:
-        flat = np.append(flat, 0)
-    nib = flat & 0xF
-    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+    """The *_s4 kernels' storage of a node's int4 weights (edgekiln.ir.pack_int4)."""
+    try:
+        return ir_pack_int4(w)
+    except ValueError:
+        raise UnsupportedModelError(f"node {node.name}: weight_bits 4 but weights outside [-8, 7]") from None
 
 
 def int8_attrs(node: Node) -> dict:

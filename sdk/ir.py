@@ -231,3 +231,26 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
     return x
+
+
+# Packed int4 storage (the *_s4 kernels' layout, runtime_c/include/ek_nn.h): the IR keeps
+# int4 weights unpacked (int8 arrays in [-8, 7], `weight_bits: 4` on the node); these are the
+# one definition of the bytes, for quantize (golden models, QDQ files) and codegen alike.
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """Two weights per byte in C order, the even-indexed one in the low nibble (two's
+    complement, sign-extended when read); an odd count ends with a half-used byte."""
+    v = np.asarray(values).ravel().astype(np.int64)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError(f"int4 values must lie in [-8, 7], got [{v.min()}, {v.max()}]")
+    nib = (v & 0xF).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.append(nib, np.uint8(0))
+    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+
+
+def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
+    """The int8 values of `count` packed int4 weights (inverse of pack_int4)."""
+    p = np.asarray(packed, np.uint8)
+    nib = np.empty(p.size * 2, np.int16)
+    nib[0::2], nib[1::2] = p & 0xF, p >> 4
+    return np.where(nib >= 8, nib - 16, nib)[:count].astype(np.int8)

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgekiln.errors import UnsupportedModelError
 from edgekiln.registry import Registry
-from edgekiln.ir import Graph, Node, QuantParams
+from edgekiln.ir import Graph, Node, QuantParams, pack_int4, unpack_int4  # noqa: F401 (re-exported)
 
 from . import geometry
 from .tflite_math import (calculate_activation_range, exp_on_negative_values, get_reciprocal,
@@ -37,25 +37,6 @@ def channel_multipliers(q_in: QuantParams, q_w: QuantParams, q_out: QuantParams,
     pairs = [quantize_multiplier(float(np.float32(q_in.scale[0])) * float(np.float32(s)) / float(np.float32(q_out.scale[0])))
              for s in scales]
     return np.array([m for m, _ in pairs], np.int64), np.array([s for _, s in pairs], np.int64)
-
-
-def pack_int4(w: np.ndarray) -> np.ndarray:
-    """Packed int4 storage of weights in [-8, 7] (the *_s4 kernels' layout, ek_nn.h): two per
-    byte in C order, the even-indexed element in the low nibble; an odd count ends half-used."""
-    flat = np.asarray(w).astype(np.int64).ravel()
-    if flat.size and (flat.min() < -8 or flat.max() > 7):
-        raise ValueError("int4 weights must lie in [-8, 7]")
-    if flat.size % 2:
-        flat = np.append(flat, 0)
-    nib = flat & 0xF
-    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
-
-
-def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
-    """The int8 values of `count` packed int4 weights (inverse of pack_int4)."""
-    b = np.asarray(packed, dtype=np.uint8).astype(np.int64)
-    nib = np.stack([b & 0xF, b >> 4], axis=-1).ravel()[:count]
-    return np.where(nib >= 8, nib - 16, nib).astype(np.int8)
 
 
 def _weights(node: Node, w: np.ndarray) -> np.ndarray:
