@@ -76,9 +76,10 @@ class BoardLink:
     """Talks to one board over `port` (anything with read/write/in_waiting, as pyserial)."""
 
     def __init__(self, port: Any, *, timeout: float = 2.0, retries: int = 4, backoff: float = 0.05,
-                 expected_hash: str | None = None, label: str = "the board") -> None:
+                 expected_hash: str | None = None, label: str = "the board", window: int | None = None) -> None:
         self.port, self.timeout, self.retries, self.backoff = port, timeout, retries, backoff
         self.expected_hash, self.label = expected_hash, label
+        self.window_limit = window  # at most this many BATCH requests in flight (None: the board's window)
         self.decoder = FrameDecoder()
         self.stats = LinkStats()
         self.hello: m.Hello | None = None

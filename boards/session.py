@@ -27,12 +27,20 @@ from .registry import Board
 CHECKPOINT = "board_run.partial.npz"
 
 
+BOARD_MAINS = ("board", "energyrunner")  # codegen/mains.py: the framed protocol, EnergyRunner's text one
+
+
+def protocol(meta: dict) -> str:
+    """The protocol a project's firmware serves: "board" (framed) or "energyrunner"."""
+    return meta.get("options", {}).get("main", "harness")
+
+
 def board_project(path: Path, board: Board) -> tuple[dict, Graph, str]:
     """(project.json, graph, expected model hash) of a project exported for board mode."""
     meta = load_project(path)
-    if meta.get("options", {}).get("main") != "board":
+    if protocol(meta) not in BOARD_MAINS:
         raise InputError(f"{path} was exported with the test-harness main; export it for boards with "
-                         f"`kiln export ... --main board`")
+                         f"`kiln export ... --main board` (or --main energyrunner)")
     if meta["target"] != board.target:
         raise InputError(f"{path} is for target {meta['target']} but board {board.name} is a {board.target}")
     graph = Graph.from_json((path / "graph.json").read_text())
@@ -40,9 +48,9 @@ def board_project(path: Path, board: Board) -> tuple[dict, Graph, str]:
 
 
 @contextmanager
-def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str | None = None,
-               timeout: float = 2.0, retries: int = 4, count_instructions: bool = True) -> Iterator[tuple[BoardLink, EmulatedBoard | None]]:
-    """A connected BoardLink (HELLO checked); emulated boards are started with ELF first."""
+def open_board(board: Board, elf: Path, *, port: str | None = None,
+               count_instructions: bool = True) -> Iterator[tuple[object, str, EmulatedBoard | None]]:
+    """(open serial port, its URL, the emulator or None); emulated boards start with ELF."""
     emu = None
     if board.emulated and port is None:
         emu = EmulatedBoard(board, elf, count_instructions=count_instructions)
@@ -50,24 +58,40 @@ def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str 
     else:
         url = port or board.port
         if url is None:
-            raise InputError(f"board {board.name}: give the serial port with --port (see `kiln board detect`)")
+            raise InputError(f"board {board.name}: give the serial port with --port (see `kiln boards`)")
     try:
         ser = open_port(url, board.baudrate)
         try:
-            link = BoardLink(ser, timeout=timeout, retries=retries, expected_hash=expected_hash,
-                             label=f"board {board.name} on {url}")
-            try:
-                link.connect()
-            except LinkError as e:
-                if emu is not None and not emu.alive:
-                    raise LinkError(f"{e}; the emulator exited: {emu.stderr_tail()}") from None
-                raise
-            yield link, emu
+            yield ser, url, emu
         finally:
             ser.close()
     finally:
         if emu is not None:
             emu.close()
+
+
+@contextmanager
+def connected(link, emu: EmulatedBoard | None) -> Iterator[None]:
+    """link.connect(), naming the emulator's last words when it died first."""
+    try:
+        link.connect()
+    except LinkError as e:
+        if emu is not None and not emu.alive:
+            raise LinkError(f"{e}; the emulator exited: {emu.stderr_tail()}") from None
+        raise
+    yield
+
+
+@contextmanager
+def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str | None = None,
+               timeout: float = 2.0, retries: int = 4, count_instructions: bool = True,
+               window: int | None = None) -> Iterator[tuple[BoardLink, EmulatedBoard | None]]:
+    """A connected BoardLink (HELLO checked); emulated boards are started with ELF first."""
+    with open_board(board, elf, port=port, count_instructions=count_instructions) as (ser, url, emu):
+        link = BoardLink(ser, timeout=timeout, retries=retries, expected_hash=expected_hash,
+                         label=f"board {board.name} on {url}", window=window)
+        with connected(link, emu):
+            yield link, emu
 
 
 def _data_key(X32: np.ndarray) -> str:
@@ -91,6 +115,11 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
     once that many samples are acknowledged."""
     path = Path(project)
     meta, graph, expected = board_project(path, board)
+    if protocol(meta) == "energyrunner":
+        from .energyrunner_session import run_energyrunner
+
+        return run_energyrunner(path, board, X32, expected, port=port, timeout=max(timeout, 5.0), resume=resume,
+                                progress=progress, kill_after=kill_after)
     n = len(X32)
     ckpt, key = path / CHECKPOINT, _data_key(X32)
     saved = _load_checkpoint(ckpt, key) if resume else None

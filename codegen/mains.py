@@ -1,5 +1,7 @@
 """Which `main.c` a project gets: the test harness (simulators), or a board-mode main that
-serves a protocol over the console UART (docs/board_protocol.md, docs/boards.md).
+serves a protocol over the console UART (docs/board_protocol.md, docs/boards.md): `board`
+(edgekiln's framed binary protocol) or `energyrunner` (the EEMBC EnergyRunner / MLPerf Tiny
+text protocol, so the benchmark's own host tools can drive the firmware).
 
 The board main's buffers are sized here, at generation time, from the model's shapes:
 requests up to about 1 KiB, so a frame fits small UART receive budgets."""
@@ -11,7 +13,8 @@ from edgekiln.errors import InputError
 from edgekiln.fingerprint import graph_fingerprint
 from edgekiln.ir import Graph
 
-TEMPLATES = {"harness": "main.c.j2", "board": "main_board.c.j2"}
+TEMPLATES = {"harness": "main.c.j2", "board": "main_board.c.j2", "energyrunner": "main_energyrunner.c.j2"}
+BOARD_MAINS = ("board", "energyrunner")  # the mains a board serves (boards/session.py)
 FRAME_BUDGET = 1024  # bytes of request / reply payload a batch is sized to
 MAX_BATCH = 32
 
@@ -39,5 +42,5 @@ def main_context(graph: Graph, target: Any, options: dict, n_outputs: int) -> di
     hash_bytes = "{" + ", ".join(f"0x{b:02x}" for b in digest) + "}"
     board = {**sizes, "hash_bytes": hash_bytes, "hash": digest.hex(), "target": target.name}
     if options["main"] != "harness":  # project.json tells the host what the board serves
-        options["board"] = {**sizes, "model_hash": digest.hex()}
+        options["board"] = {**sizes, "model_hash": digest.hex(), "protocol": options["main"]}
     return {"board": board}

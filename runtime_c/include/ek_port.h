@@ -21,6 +21,9 @@ void ek_port_flush(void);
 
 /* timer: a free-running cycle counter where the platform has a usable one, else 0. */
 uint32_t ek_port_cycles(void);
+/* A microsecond clock for timestamps (EnergyRunner's m-lap-us); ports without one keep the
+ * weak default in runtime_c/protocol/ek_energyrunner.c, which returns 0. */
+uint32_t ek_port_micros(void);
 
 /* Stack high-water measurement (bare metal only): paint the unused stack, then report how
  * many bytes below the painting point were touched. Ports without it return -1. */
