@@ -110,7 +110,7 @@ def _load_checkpoint(path: Path, key: str) -> tuple[int, np.ndarray, np.ndarray,
 def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: str | None = None, batch: bool = True,
                  timeout: float = 2.0, retries: int = 4, resume: bool = False,
                  progress: Callable[[int], None] | None = None,
-                 kill_after: int | None = None) -> RunResult:
+                 kill_after: int | None = None, window: int | None = None) -> RunResult:
     """All rows of X32 through the board. kill_after (tests): power an emulated board off
     once that many samples are acknowledged."""
     path = Path(project)
@@ -124,7 +124,8 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
     ckpt, key = path / CHECKPOINT, _data_key(X32)
     saved = _load_checkpoint(ckpt, key) if resume else None
     done = saved[0] if saved else 0
-    with board_link(board, path / "fw.elf", expected, port=port, timeout=timeout, retries=retries) as (link, emu):
+    with board_link(board, path / "fw.elf", expected, port=port, timeout=timeout, retries=retries,
+                    window=window) as (link, emu):
         h = link.hello
         labels = np.zeros(n, np.int32)
         outputs = np.zeros((n, h.output_shape[0]), np.float32)
@@ -134,18 +135,22 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
         if progress and done:
             progress(done)
         began = time.monotonic()
-        step = h.max_batch if batch else 1
-        i = done
+        link.last_acked = done - 1 if done else None
+        acked = done
+
+        def advance(k: int) -> None:  # progress; tests power the board off part-way
+            nonlocal acked, kill_after
+            acked += k
+            if progress:
+                progress(k)
+            if kill_after is not None and emu is not None and acked >= kill_after:
+                emu.kill()
+                kill_after = None
+
         try:
-            while i < n:
-                end = min(n, i + step)
-                lab, out, cyc = link.infer_many(X32[:end], batch=batch, start=i, progress=progress)
-                labels[i:end], outputs[i:end], cycles[i:end] = lab, out, cyc
-                i = end
-                if kill_after is not None and emu is not None and i >= kill_after:
-                    emu.kill()
-                    kill_after = None
+            link.infer_many(X32, batch=batch, start=done, progress=advance, out=(labels, outputs, cycles))
         except LinkError as e:
+            i = 0 if link.last_acked is None else link.last_acked + 1
             np.savez(ckpt, key=key, done=i, labels=labels, outputs=outputs, cycles=cycles)
             raise LinkError(f"{e} (results 0..{i - 1} kept in {ckpt}; continue with --resume)") from None
         elapsed = time.monotonic() - began
@@ -161,7 +166,8 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
     stats = link.stats.to_dict()
     stats.update(elapsed_s=elapsed, samples_per_s=(n - done) / elapsed if elapsed > 0 else None,
                  bytes_per_s=(stats["bytes_sent"] + stats["bytes_received"]) / elapsed if elapsed > 0 else None,
-                 resumed_from=done if resume and saved else None, batch=batch)
+                 resumed_from=done if resume and saved else None, batch=batch,
+                 window=min(h.window, window or h.window) if batch else 1)
     return RunResult(target=board.target, simulator=f"board:{board.name}", labels=labels, outputs=outputs,
                      task=h.task, instructions=instructions, cycles=cycles.tolist() if h.counter else None,
                      stack_bytes=prof["stack_bytes"],

@@ -17,6 +17,8 @@ TEMPLATES = {"harness": "main.c.j2", "board": "main_board.c.j2", "energyrunner":
 BOARD_MAINS = ("board", "energyrunner")  # the mains a board serves (boards/session.py)
 FRAME_BUDGET = 1024  # bytes of request / reply payload a batch is sized to
 MAX_BATCH = 32
+WINDOW_BUDGET = 4096  # bytes of receive slots (one frame each) the board main may use
+MAX_WINDOW = 4
 
 
 def main_template(options: dict) -> str:
@@ -27,12 +29,14 @@ def main_template(options: dict) -> str:
 
 
 def board_sizes(n_features: int, n_outputs: int) -> dict[str, int]:
-    """max_batch, rx_payload and tx_payload of the board main (bytes)."""
+    """max_batch, rx_payload, tx_payload (bytes) and window (receive slots) of the board main."""
     per_in, per_out = 4 * n_features, 8 + 4 * n_outputs
     batch = max(1, min(MAX_BATCH, (FRAME_BUDGET - 8) // per_in, (FRAME_BUDGET - 8) // per_out))
     rx = max(8 + batch * per_in, per_in, 64)
     tx = max(rx, 8 + batch * per_out, 48 + 3 * 64, 4 * 11)
-    return {"max_batch": batch, "rx_payload": rx, "tx_payload": tx}
+    slot = rx + 8 + (rx + 8) // 254 + 2  # EK_LINK_ENCODED_CAP(rx + overhead)
+    window = max(1, min(MAX_WINDOW, WINDOW_BUDGET // slot))
+    return {"max_batch": batch, "rx_payload": rx, "tx_payload": tx, "window": window}
 
 
 def main_context(graph: Graph, target: Any, options: dict, n_outputs: int) -> dict:

@@ -15,6 +15,9 @@ void ek_port_exit(int code) __attribute__((noreturn));
 void ek_port_putc(char c);
 /* Blocking read of one byte; returns -1 at end of input. */
 int ek_port_getc(void);
+/* Nonzero when ek_port_getc() would return at once (a byte waits). Ports without a way to
+ * tell keep the weak default in runtime_c/protocol/ek_link.c, which returns 0. */
+int ek_port_rx_ready(void);
 /* Push out bytes the port buffers (stdio on Linux); a no-op where putc writes through.
  * The board protocol (ek_link.h) calls it after each frame, whose end is no newline. */
 void ek_port_flush(void);
