@@ -28,7 +28,9 @@
 #include <stdint.h>
 
 #define EK_ER_CMD_SIZE 80u           /* characters of one command, '%' excluded */
+#ifndef EK_ER_MAX_ITERATIONS
 #define EK_ER_MAX_ITERATIONS 1000000u /* infer N / W above this are refused */
+#endif
 
 typedef struct ek_er ek_er_t;
 
