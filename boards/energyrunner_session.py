@@ -55,7 +55,7 @@ def run_energyrunner(path: Path, board: Board, X32: np.ndarray, expected: str, *
             np.savez(ckpt, key=key, done=upto, labels=labels, outputs=outputs, cycles=cycles)
             raise LinkError(f"{e} (results 0..{upto - 1} kept in {ckpt}; continue with --resume)") from None
         elapsed = time.monotonic() - began
-        prof = link.command("profile")
+        prof = profile_counters(link.command("profile"))
         link.exit()
         instructions = emu.stop() if emu is not None else None
     if ckpt.exists():
@@ -73,4 +73,16 @@ def run_energyrunner(path: Path, board: Board, X32: np.ndarray, expected: str, *
     return RunResult(target=board.target, simulator=f"board:{board.name}", labels=labels, outputs=outputs,
                      task=int(link.info.get("task", 0)), instructions=instructions,
                      cycles=cycles.tolist() if has_cycles else None,
-                     extra={"board": board.name, "link": stats, "hello": link.info, "profile": prof})
+                     extra={"board": board.name, "link": stats, "profile": prof,
+                            "hello": {**link.info, "counter": "cycles" if has_cycles else None}})
+
+
+def profile_counters(lines: list[str]) -> dict:
+    """The m-edgekiln-[k=v,...] line of profile% as a dict (numbers as ints)."""
+    line = next((ln for ln in lines if ln.startswith("m-edgekiln-[")), "m-edgekiln-[]")
+    out: dict = {}
+    for kv in line[len("m-edgekiln-["):-1].split(","):
+        if "=" in kv:
+            k, v = kv.split("=", 1)
+            out[k] = int(v) if v.isdigit() else v
+    return out

@@ -94,6 +94,25 @@ def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str 
             yield link, emu
 
 
+@contextmanager
+def connect_any(board: Board, project: Path, elf: Path, expected: str | None, *, port: str | None = None,
+                timeout: float = 5.0) -> Iterator[dict]:
+    """Boot (emulated) or open a board, speak the project's protocol, check the model; yields
+    {model, hash, protocol}; the emulator is told to exit afterwards."""
+    if protocol(load_project(project)) == "energyrunner":
+        from .energyrunner import EnergyRunnerLink
+
+        with open_board(board, elf, port=port, count_instructions=False) as (ser, url, emu):
+            link = EnergyRunnerLink(ser, timeout=timeout, expected_hash=expected, label=f"board {board.name} on {url}")
+            with connected(link, emu):
+                yield {"model": link.info.get("model"), "hash": link.info.get("hash", ""), "protocol": "energyrunner"}
+            link.exit()
+        return
+    with board_link(board, elf, expected, port=port, timeout=timeout, count_instructions=False) as (link, _emu):
+        yield {"model": link.hello.model, "hash": link.hello.model_hash, "protocol": "board"}
+        link.exit()
+
+
 def _data_key(X32: np.ndarray) -> str:
     return hashlib.sha256(X32.tobytes() + str(X32.shape).encode()).hexdigest()
 
