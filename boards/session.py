@@ -43,6 +43,12 @@ def board_project(path: Path, board: Board) -> tuple[dict, Graph, str]:
                          f"`kiln export ... --main board` (or --main energyrunner)")
     if meta["target"] != board.target:
         raise InputError(f"{path} is for target {meta['target']} but board {board.name} is a {board.target}")
+    sim = meta.get("options", {}).get("sim")
+    if board.variant != sim and not board.emulated:
+        raise InputError(f"{path} was built for {meta['target']}{' --sim ' + sim if sim else ''}, but board "
+                         f"{board.name} needs its own port: export with `-t {board.target} --sim {board.variant}`")
+    if board.emulated and sim is not None and board.variant != sim:
+        raise InputError(f"{path} was built for the {sim} variant, which does not run on {board.name}")
     graph = Graph.from_json((path / "graph.json").read_text())
     return meta, graph, graph_fingerprint(graph)
 

@@ -44,7 +44,7 @@ def list_boards(json_path: str | None) -> None:
     for col in ("board", "target", "flasher", "usb", "firmware"):
         t.add_column(col)
     for b in boards:
-        t.add_row(b.name, b.target, b.flasher, " ".join(b.usb_ids) or "-", "ready" if b.firmware == "ready" else "not yet")
+        t.add_row(b.name, b.target, b.flasher, " ".join(b.usb_ids) or "-", b.firmware if len(b.firmware) < 12 else "not yet")
     console.print(t)
     _write_json(json_path, [b.to_dict() for b in boards])
 
