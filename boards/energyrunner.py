@@ -126,6 +126,14 @@ class EnergyRunnerLink:
                 if attempt == self.retries:
                     raise
 
+    def wait_boot(self, timeout: float | None = None) -> bool:
+        """Wait for the boot banner (m-init-done) of a board just started (an emulator)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while (line := self._readline(deadline)) is not None:
+            if line == "m-init-done":
+                return True
+        return False
+
     # -- requests ---------------------------------------------------------------------------
     def connect(self) -> dict[str, str]:
         """name%, profile%: what the firmware serves; a model hash other than expected is refused."""

@@ -95,6 +95,21 @@ class BoardLink:
         self.hello = hello
         return hello
 
+    def wait_boot(self, timeout: float | None = None) -> bool:
+        """Wait for the boot HELLO of a board just started (an emulator): a request sent before
+        its UART is set up may be dropped. True when it came (the hash is checked)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            events = self._read_events()
+            for k, ev in enumerate(events):
+                if isinstance(ev, Frame) and ev.type == m.HELLO | m.REPLY:
+                    hello = m.parse_hello(ev.payload)
+                    if hello.at_boot:
+                        self._check_hello(hello)
+                        self._pending = events[k + 1:]
+                        return True
+        return False
+
     def ping(self, data: bytes = b"") -> bytes:
         return self.request(m.PING, data).payload
 

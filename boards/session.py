@@ -78,8 +78,11 @@ def open_board(board: Board, elf: Path, *, port: str | None = None,
 
 @contextmanager
 def connected(link, emu: EmulatedBoard | None) -> Iterator[None]:
-    """link.connect(), naming the emulator's last words when it died first."""
+    """link.connect(), naming the emulator's last words when it died first. A board just
+    started is first given the time to boot (its boot message)."""
     try:
+        if emu is not None:
+            link.wait_boot()
         link.connect()
     except LinkError as e:
         if emu is not None and not emu.alive:

@@ -80,20 +80,28 @@
 #define RX_RING 1024u                   /* a power of two */
 static volatile uint8_t rx_ring[RX_RING];
 static volatile uint32_t rx_head, rx_tail; /* head: written by the interrupt */
-static volatile uint32_t rx_overruns;
+#if defined(EK_STM32_F4)
+#define UART_CR1 USART_CR1
+#else
+#define UART_CR1 LPUART_CR1
+#endif
+#define CR1_RXNEIE (1u << 5)
 
 void ek_stm32_uart_irq(void);
 
+/* Moves received bytes into the ring. With the ring full it stops taking them (receive
+ * interrupt off, the byte left in the UART) until ek_port_getc makes room: the sender is
+ * held back where the UART has flow control (an emulator), and on silicon the next bytes
+ * overrun in hardware, which the protocol's CRC and retries recover from. */
 void ek_stm32_uart_irq(void)
 {
     while (RX_STATUS & SR_RXNE) {
-        const uint8_t b = (uint8_t)RX_DATA; /* reading the data register clears RXNE (and ORE on F4) */
-        if (rx_head - rx_tail < RX_RING) {
-            rx_ring[rx_head % RX_RING] = b;
-            rx_head++;
-        } else {
-            rx_overruns++;              /* the protocol's CRC and retries recover */
+        if (rx_head - rx_tail >= RX_RING) {
+            UART_CR1 &= ~CR1_RXNEIE;
+            break;
         }
+        rx_ring[rx_head % RX_RING] = (uint8_t)RX_DATA; /* reading DR clears RXNE (and ORE on F4) */
+        rx_head++;
     }
 #if defined(EK_STM32_L4)
     LPUART_ICR = ISR_ORE;               /* an overrun flag alone would keep the interrupt pending */
@@ -158,6 +166,8 @@ int ek_port_getc(void)
         __asm__ volatile("wfi");        /* the receive interrupt wakes the core */
     const uint8_t b = rx_ring[rx_tail % RX_RING];
     rx_tail++;
+    if (!(UART_CR1 & CR1_RXNEIE))
+        UART_CR1 |= CR1_RXNEIE;         /* room again: take bytes (read-modify-write with the IRQ off) */
     return b;
 }
 
