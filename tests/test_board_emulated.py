@@ -24,7 +24,7 @@ from edgekiln.boards.session import board_link, board_project, run_on_board
 from edgekiln.targets.build import build_project
 from edgekiln.targets.simulators import run_firmware
 
-from board_relay import FaultRelay
+from edgekiln.boards.relay import FaultRelay
 from conftest import require_target
 
 pytestmark = pytest.mark.qemu
@@ -94,7 +94,8 @@ def test_fault_injecting_relay_never_gives_a_wrong_result(m4, iris, rates, mode)
     """batch: BATCH streamed (HELLO's window in flight); batch-w1: stop-and-wait; one: INFER."""
     est, X = iris
     with EmulatedBoard(get_board("emulated-cortex-m4"), m4 / "fw.elf", count_instructions=False) as emu:
-        relay = FaultRelay(int(emu.url.rsplit(":", 1)[1]), corrupt=rates[0], drop=rates[1], dup=rates[2], seed=1)
+        relay = FaultRelay(int(emu.url.rsplit(":", 1)[1]), corrupt=rates[0], drop=rates[1], dup=rates[2],
+                           delay=0.05, delay_s=0.05, seed=1)
         port = open_port(relay.url)
         link = BoardLink(port, timeout=0.3, retries=60, expected_hash=board_project(m4, emu.board)[2],
                          window=1 if mode == "batch-w1" else None)
