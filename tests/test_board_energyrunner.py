@@ -15,6 +15,7 @@ from edgekiln.boards.energyrunner import EnergyRunnerLink
 from edgekiln.boards.link import LinkError, ModelMismatch
 from edgekiln.boards.registry import get_board
 from edgekiln.boards.session import board_project, open_board, run_on_board
+from edgekiln.errors import InputError
 from edgekiln.targets.build import build_project
 from edgekiln.targets.simulators import run_firmware
 
@@ -122,6 +123,8 @@ def test_energyrunner_killed_board_resumes(projects, iris):
     board = get_board("emulated-gap8")
     with pytest.raises(LinkError, match=r"last acknowledged sample: (\d+).*--resume"):
         run_on_board(project, board, X[:60], kill_after=25)
+    with pytest.raises(InputError, match="other data"):  # the checkpoint belongs to X[:60]
+        run_on_board(project, board, X[:50], resume=True)
     resumed = run_on_board(project, board, X[:60], resume=True)
     assert resumed.extra["link"]["resumed_from"] >= 25
     full = run_on_board(project, board, X[:60])
