@@ -2,9 +2,11 @@
 with flasher = "emulated", so a new one joins with no test edit) runs the estimator zoo's
 models over its serial link and must give exactly the simulator harness's labels and output
 bits (which tests/test_parity.py holds to scikit-learn), and scikit-learn's labels for the
-exact (tree) models. By default one model of each family on each board; the whole zoo with
-`-m slow`."""
+exact (tree) models. By default one model of each family on each board (33 runs, about 3
+minutes); the whole zoo on every board (154 runs) with EDGEKILN_BOARD_ZOO=1 (marker `slow`)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -23,8 +25,10 @@ BOARDS = sorted(name for name, b in all_boards().items() if b.emulated)
 FAMILY = {"rf", "logreg", "svc_rbf", "knn", "gnb", "rfr", "ridge", "kmeans"}  # the default sweep
 MODELS = [(kind, m) for kind, ms in (("classify", CLASSIFIERS), ("regress", REGRESSORS), ("cluster", CLUSTERERS))
           for m in ms]
+FULL = pytest.mark.skipif(not os.environ.get("EDGEKILN_BOARD_ZOO"),
+                          reason="the whole zoo on every emulated board: set EDGEKILN_BOARD_ZOO=1")
 PARAMS = [pytest.param(board, kind, mid, factory, exact, id=f"{board}-{mid}",
-                       marks=[pytest.mark.qemu] + ([] if mid in FAMILY else [pytest.mark.slow]))
+                       marks=[pytest.mark.qemu] + ([] if mid in FAMILY else [pytest.mark.slow, FULL]))
           for board in BOARDS for kind, (mid, factory, exact) in MODELS]
 
 
