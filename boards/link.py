@@ -1,4 +1,6 @@
-"""The protocol client: one request at a time over any pyserial port, with retries.
+"""The protocol client over any pyserial port, with retries: requests one at a time, except
+BATCH, which streams up to the board's window of requests in flight (credit-based flow
+control, `_stream`).
 
 `open_port` is the one transport: `serial.serial_for_url`, so a USB UART (/dev/ttyUSB0),
 a pty (/dev/pts/N) and an emulated board's TCP socket (socket://127.0.0.1:PORT) behave

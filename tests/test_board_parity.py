@@ -2,8 +2,8 @@
 with flasher = "emulated", so a new one joins with no test edit) runs the estimator zoo's
 models over its serial link and must give exactly the simulator harness's labels and output
 bits (which tests/test_parity.py holds to scikit-learn), and scikit-learn's labels for the
-exact (tree) models. By default one model of each family on each board (33 runs, about 3
-minutes); the whole zoo on every board (154 runs) with EDGEKILN_BOARD_ZOO=1 (marker `slow`)."""
+exact (tree) models. By default one model of each family on each board (40 runs, about 4
+minutes); the whole zoo on every board (160 runs) with EDGEKILN_BOARD_ZOO=1 (marker `slow`)."""
 from __future__ import annotations
 
 import os
