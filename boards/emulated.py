@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
 import tty
 from pathlib import Path
 
-from edgekiln.errors import SimulatorError
+from edgekiln.errors import SimulatorError, ToolchainError
 from edgekiln.targets import get_target
 from edgekiln.targets.simulators.plugin import parse_counts, per_inference, plugin_arguments
 from edgekiln.targets.simulators.qmp import qmp_args
@@ -37,8 +38,11 @@ class EmulatedBoard:
 
     def __init__(self, board: Board, elf: Path, *, count_instructions: bool = True) -> None:
         self.board, self.elf = board, Path(elf).resolve()
-        self.target = get_target(board.target)
-        self.count = count_instructions and self.target.simulator.get("name") == "qemu"
+        self.target = get_target(board.target, board.variant)
+        # A board may bring its own emulator (an STM32 variant on QEMU's netduinoplus2)
+        self.own = board.emulator.get("binary")
+        self.count = count_instructions and (self.target.simulator.get("name") == "qemu" or
+                                             str(self.own or "").startswith("qemu"))
         self._tmp = tempfile.TemporaryDirectory(prefix="edgekiln-board-")
         self.counts_file = Path(self._tmp.name) / "counts.txt"
         self.proc: subprocess.Popen | None = None
@@ -48,7 +52,14 @@ class EmulatedBoard:
 
     def start(self) -> str:
         extra = ["-plugin", plugin_arguments(self.elf, self.counts_file)] if self.count else []
-        cmd = simulator_command(self.target, self.elf, extra)
+        if self.own:
+            binary = shutil.which(self.own)
+            if binary is None:
+                raise ToolchainError(f"{self.own} not found (emulator of board {self.board.name}): "
+                                     f"sudo apt-get install -y {' '.join(self.board.emulator.get('apt_packages', []))}")
+            cmd = [binary, *extra, *(a.replace("{elf}", str(self.elf)) for a in self.board.emulator.get("args", []))]
+        else:
+            cmd = simulator_command(self.target, self.elf, extra)
         env = {**os.environ, "QEMU_AUDIO_DRV": "none"}
         stderr = open(Path(self._tmp.name) / "stderr.txt", "wb")
         if self.board.emulator.get("link", "tcp") == "pty":
@@ -64,7 +75,9 @@ class EmulatedBoard:
             port = free_tcp_port()
             self.qmp = Path(self._tmp.name) / "qmp.sock"
             cmd[1:1] = qmp_args(self.qmp)  # to press the reset button (reset())
-            i = cmd.index("-serial")
+            # the console is the `-serial stdio` one (other UARTs may come first: -serial null)
+            i = next((k for k in range(len(cmd) - 1) if cmd[k] == "-serial" and cmd[k + 1] == "stdio"),
+                     cmd.index("-serial"))
             cmd[i + 1] = f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
             self.url = f"socket://127.0.0.1:{port}"
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
@@ -103,11 +116,17 @@ class EmulatedBoard:
         from the plugin when it ran and QEMU exited normally."""
         if self.proc is None:
             return None
+        if self.board.emulator.get("exits", True) is False:
+            timeout = 0.5  # its firmware cannot end the emulator (no semihosting on a real chip's port)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()  # QEMU ends cleanly on SIGTERM: the plugin still writes its counts
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self._close_pty()
         if self.count and self.counts_file.exists():
             return per_inference(parse_counts(self.counts_file))[0]

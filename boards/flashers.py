@@ -54,7 +54,7 @@ def flash_command(board: Board, elf: Path, probe: str | None = None) -> list[str
 def flash(board: Board, elf: Path, probe: str | None = None, *, force: bool = False, timeout: float = 300) -> list[str]:
     """Flash ELF onto BOARD; returns the command that ran."""
     cmd = flash_command(board, elf, probe)
-    if board.firmware != "ready" and not force:
+    if board.firmware not in ("ready", "untested") and not force:
         raise InputError(f"board {board.name}: {board.firmware} (use --force to flash anyway)")
     if shutil.which(cmd[0]) is None:
         hint = INSTALL.get(board.flasher, "").format(pack_target=board.flash.get("pyocd_target", "TARGET"))

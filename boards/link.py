@@ -1,4 +1,6 @@
-"""The protocol client: one request at a time over any pyserial port, with retries.
+"""The protocol client over any pyserial port, with retries: requests one at a time, except
+BATCH, which streams up to the board's window of requests in flight (credit-based flow
+control, `_stream`).
 
 `open_port` is the one transport: `serial.serial_for_url`, so a USB UART (/dev/ttyUSB0),
 a pty (/dev/pts/N) and an emulated board's TCP socket (socket://127.0.0.1:PORT) behave
@@ -76,9 +78,10 @@ class BoardLink:
     """Talks to one board over `port` (anything with read/write/in_waiting, as pyserial)."""
 
     def __init__(self, port: Any, *, timeout: float = 2.0, retries: int = 4, backoff: float = 0.05,
-                 expected_hash: str | None = None, label: str = "the board") -> None:
+                 expected_hash: str | None = None, label: str = "the board", window: int | None = None) -> None:
         self.port, self.timeout, self.retries, self.backoff = port, timeout, retries, backoff
         self.expected_hash, self.label = expected_hash, label
+        self.window_limit = window  # at most this many BATCH requests in flight (None: the board's window)
         self.decoder = FrameDecoder()
         self.stats = LinkStats()
         self.hello: m.Hello | None = None
@@ -93,6 +96,21 @@ class BoardLink:
         self._check_hello(hello)
         self.hello = hello
         return hello
+
+    def wait_boot(self, timeout: float | None = None) -> bool:
+        """Wait for the boot HELLO of a board just started (an emulator): a request sent before
+        its UART is set up may be dropped. True when it came (the hash is checked)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            events = self._read_events()
+            for k, ev in enumerate(events):
+                if isinstance(ev, Frame) and ev.type == m.HELLO | m.REPLY:
+                    hello = m.parse_hello(ev.payload)
+                    if hello.at_boot:
+                        self._check_hello(hello)
+                        self._pending = events[k + 1:]
+                        return True
+        return False
 
     def ping(self, data: bytes = b"") -> bytes:
         return self.request(m.PING, data).payload
@@ -111,32 +129,128 @@ class BoardLink:
         return int(labels[0]), outs[0], int(cycles[0])
 
     def infer_many(self, X: np.ndarray, *, batch: bool = True, start: int = 0,
-                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   progress: Callable[[int], None] | None = None,
+                   out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows X[start:] in BATCH frames of up to max_batch samples (or INFER one by one);
-        returns labels, outputs, cycles of those rows. A BATCH is sent only once the previous
-        one's reply has arrived (the board's window is one frame)."""
+        returns labels, outputs, cycles of those rows. BATCH requests are streamed: up to the
+        board's window (HELLO) of them in flight at once, each retried on its own. `out`
+        (arrays of len(X) rows) receives results as they arrive, so a failed run keeps them;
+        last_acked is then the end of the unbroken prefix of answered samples."""
         h = self._need_hello()
         n_out, n = h.output_shape[0], len(X)
-        labels, outs, cycles = np.zeros(n - start, np.int32), np.zeros((n - start, n_out), np.float32), np.zeros(
-            n - start, np.uint32)
+        labels, outs, cycles = out if out is not None else (
+            np.zeros(n, np.int32), np.zeros((n, n_out), np.float32), np.zeros(n, np.uint32))
+        window = max(1, min(h.window, self.window_limit or h.window))
+        if batch and window > 1:
+            self._stream(X, start, labels, outs, cycles, window, progress)
+            return labels[start:], outs[start:], cycles[start:]
         step = h.max_batch if batch else 1
         for i in range(start, n, step):
             chunk = X[i:i + step]
             if batch:
                 reply = self.request(m.BATCH, m.pack_batch(i, chunk)).payload
-                first, count, body = m.parse_batch_reply(reply, n_out)
-                if (first, count) != (i, len(chunk)):
-                    raise LinkError(f"{self.label} answered samples {first}..{first + count - 1}, "
-                                    f"expected {i}..{i + len(chunk) - 1}")
-                lab, cyc, out = m.parse_results(body, count, n_out)
+                lab, cyc, o = self._batch_results(reply, i, len(chunk), n_out)
             else:
-                lab, cyc, out = m.parse_results(self.request(m.INFER, m.pack_infer(chunk[0])).payload, 1, n_out)
-            j = i - start
-            labels[j:j + len(chunk)], outs[j:j + len(chunk)], cycles[j:j + len(chunk)] = lab, out, cyc
+                lab, cyc, o = m.parse_results(self.request(m.INFER, m.pack_infer(chunk[0])).payload, 1, n_out)
+            labels[i:i + len(chunk)], outs[i:i + len(chunk)], cycles[i:i + len(chunk)] = lab, o, cyc
             self.last_acked = i + len(chunk) - 1
             if progress:
                 progress(len(chunk))
-        return labels, outs, cycles
+        return labels[start:], outs[start:], cycles[start:]
+
+    def _batch_results(self, reply: bytes, first: int, count: int, n_out: int):
+        got_first, got_count, body = m.parse_batch_reply(reply, n_out)
+        if (got_first, got_count) != (first, count):
+            raise LinkError(f"{self.label} answered samples {got_first}..{got_first + got_count - 1}, "
+                            f"expected {first}..{first + count - 1}")
+        return m.parse_results(body, count, n_out)
+
+    def _stream(self, X: np.ndarray, start: int, labels: np.ndarray, outs: np.ndarray, cycles: np.ndarray,
+                window: int, progress: Callable[[int], None] | None) -> None:
+        """Credit-based streaming: `window` BATCH requests in flight (the board buffers that
+        many frames). The board answers in arrival order, so a reply to a later request
+        means an earlier unanswered one (or its reply) was lost: that one is sent again at
+        once. With no reply for `timeout`, everything in flight is sent again (backoff); a
+        request that used up its retries ends the run with LinkTimeout."""
+        h = self.hello
+        n_out, step = h.output_shape[0], h.max_batch
+        chunks = [(i, min(len(X), i + step)) for i in range(start, len(X), step)]
+        answered = [False] * len(chunks)
+        flight: dict[int, list] = {}  # seq -> [chunk index, payload, tries, send order]
+        order, nxt, began = 0, 0, time.monotonic()
+        last_reply = began
+
+        def send(seq: int, entry: list) -> None:
+            nonlocal order
+            order += 1
+            entry[3] = order
+            self._send(m.BATCH, seq, entry[1])
+
+        while nxt < len(chunks) or flight:
+            while len(flight) < window and nxt < len(chunks):
+                a, b = chunks[nxt]
+                entry = [nxt, m.pack_batch(a, X[a:b]), 0, 0]
+                seq = self._next_seq()
+                flight[seq] = entry
+                send(seq, entry)
+                nxt += 1
+            events = self._read_events()
+            for ev in events:
+                if isinstance(ev, FrameError):
+                    self.stats.host_frame_errors[ev.kind] = self.stats.host_frame_errors.get(ev.kind, 0) + 1
+                    continue
+                self.stats.frames_received += 1
+                if ev.type == m.HELLO | m.REPLY:
+                    hello = m.parse_hello(ev.payload)
+                    if hello.at_boot:  # a reset: requests the board had buffered are lost and are
+                        self._check_hello(hello)  # sent again when a later reply or the timeout shows it;
+                        self.stats.resets += 1    # those sent after the reset are served as they are
+                        self.hello = hello
+                    continue
+                if ev.type == m.ERROR:
+                    code, req, text = m.parse_error(ev.payload)
+                    if ev.seq == SEQ_NONE or code in m.TRANSIENT_ERRORS:
+                        self.stats.board_frame_errors += 1
+                    elif ev.seq in flight:
+                        raise LinkError(f"{self.label} refused {m.name(req or m.BATCH)}: {text} ({code})")
+                    else:
+                        self.stats.stale_replies += 1
+                    continue
+                entry = flight.get(ev.seq)
+                if entry is None or ev.type != (m.BATCH | m.REPLY):
+                    self.stats.stale_replies += 1
+                    continue
+                k = entry[0]
+                a, b = chunks[k]
+                lab, cyc, o = self._batch_results(ev.payload, a, b - a, n_out)
+                labels[a:b], outs[a:b], cycles[a:b] = lab, o, cyc
+                answered[k] = True
+                del flight[ev.seq]
+                last_reply = time.monotonic()
+                done = next((j for j, ok in enumerate(answered) if not ok), len(chunks))
+                self.last_acked = (chunks[done - 1][1] - 1) if done else (start - 1 if start else None)
+                if progress:
+                    progress(b - a)
+                for seq, other in sorted(flight.items(), key=lambda kv: kv[1][3]):
+                    if other[3] < entry[3]:  # sent before the one just answered: lost
+                        self._retry(seq, other, send)
+            if not events and flight and time.monotonic() - last_reply > self.timeout:
+                self.stats.timeouts += 1
+                for seq, entry in sorted(flight.items(), key=lambda kv: kv[1][3]):
+                    self._retry(seq, entry, send, stalled=True)
+                last_reply = time.monotonic()
+
+    def _retry(self, seq: int, entry: list, send: Callable, stalled: bool = False) -> None:
+        entry[2] += 1
+        if entry[2] > self.retries:
+            raise LinkTimeout(f"{self.label} did not answer BATCH (seq {seq}) after {self.retries + 1} tries "
+                              f"({'no reply within ' + format(self.timeout, '.1f') + ' s' if stalled else 'lost'}); "
+                              f"is it hung, reset or on another port?{self._acked()}")
+        self.stats.retries += 1
+        if stalled:
+            time.sleep(min(self.backoff * (2 ** (entry[2] - 1)), MAX_BACKOFF_S))
+        send(seq, entry)
 
     def request(self, type_: int, payload: bytes = b"") -> Frame:
         """Send one request and return its reply, retrying as the module docstring says."""

@@ -23,6 +23,7 @@ class Board:
     description: str
     target: str
     flasher: str
+    variant: str | None = None             # the target's variant its firmware is built for (an STM32 port)
     baudrate: int = 115200
     port: str | None = None                # default serial URL (emulated boards make their own)
     usb_ids: list[str] = field(default_factory=list)  # "VID:PID", lower-case hex
@@ -49,8 +50,10 @@ def _load(path: Path) -> Board:
         raise InputError(f"{path}: flasher must be one of {', '.join(FLASHERS)}, not {flasher!r}")
     get_target(d["target"])  # an unknown target is an error in the board file
     serial_cfg = d.get("serial", {})
+    if d.get("variant"):
+        get_target(d["target"], d["variant"])  # an unknown variant is an error in the board file
     return Board(name=d["name"], path=path, description=d.get("description", ""), target=d["target"],
-                 flasher=flasher, baudrate=int(serial_cfg.get("baudrate", 115200)), port=serial_cfg.get("port"),
+                 flasher=flasher, variant=d.get("variant"), baudrate=int(serial_cfg.get("baudrate", 115200)), port=serial_cfg.get("port"),
                  usb_ids=[u.lower() for u in d.get("usb", {}).get("ids", [])], flash=d.get("flash", {}),
                  emulator=d.get("emulator", {}), firmware=d.get("firmware", "ready"), notes=d.get("notes", ""))
 

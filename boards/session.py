@@ -27,22 +27,36 @@ from .registry import Board
 CHECKPOINT = "board_run.partial.npz"
 
 
+BOARD_MAINS = ("board", "energyrunner")  # codegen/mains.py: the framed protocol, EnergyRunner's text one
+
+
+def protocol(meta: dict) -> str:
+    """The protocol a project's firmware serves: "board" (framed) or "energyrunner"."""
+    return meta.get("options", {}).get("main", "harness")
+
+
 def board_project(path: Path, board: Board) -> tuple[dict, Graph, str]:
     """(project.json, graph, expected model hash) of a project exported for board mode."""
     meta = load_project(path)
-    if meta.get("options", {}).get("main") != "board":
+    if protocol(meta) not in BOARD_MAINS:
         raise InputError(f"{path} was exported with the test-harness main; export it for boards with "
-                         f"`kiln export ... --main board`")
+                         f"`kiln export ... --main board` (or --main energyrunner)")
     if meta["target"] != board.target:
         raise InputError(f"{path} is for target {meta['target']} but board {board.name} is a {board.target}")
+    sim = meta.get("options", {}).get("sim")
+    if board.variant != sim and not board.emulated:
+        raise InputError(f"{path} was built for {meta['target']}{' --sim ' + sim if sim else ''}, but board "
+                         f"{board.name} needs its own port: export with `-t {board.target} --sim {board.variant}`")
+    if board.emulated and sim is not None and board.variant != sim:
+        raise InputError(f"{path} was built for the {sim} variant, which does not run on {board.name}")
     graph = Graph.from_json((path / "graph.json").read_text())
     return meta, graph, graph_fingerprint(graph)
 
 
 @contextmanager
-def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str | None = None,
-               timeout: float = 2.0, retries: int = 4, count_instructions: bool = True) -> Iterator[tuple[BoardLink, EmulatedBoard | None]]:
-    """A connected BoardLink (HELLO checked); emulated boards are started with ELF first."""
+def open_board(board: Board, elf: Path, *, port: str | None = None,
+               count_instructions: bool = True) -> Iterator[tuple[object, str, EmulatedBoard | None]]:
+    """(open serial port, its URL, the emulator or None); emulated boards start with ELF."""
     emu = None
     if board.emulated and port is None:
         emu = EmulatedBoard(board, elf, count_instructions=count_instructions)
@@ -50,24 +64,62 @@ def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str 
     else:
         url = port or board.port
         if url is None:
-            raise InputError(f"board {board.name}: give the serial port with --port (see `kiln board detect`)")
+            raise InputError(f"board {board.name}: give the serial port with --port (see `kiln boards`)")
     try:
         ser = open_port(url, board.baudrate)
         try:
-            link = BoardLink(ser, timeout=timeout, retries=retries, expected_hash=expected_hash,
-                             label=f"board {board.name} on {url}")
-            try:
-                link.connect()
-            except LinkError as e:
-                if emu is not None and not emu.alive:
-                    raise LinkError(f"{e}; the emulator exited: {emu.stderr_tail()}") from None
-                raise
-            yield link, emu
+            yield ser, url, emu
         finally:
             ser.close()
     finally:
         if emu is not None:
             emu.close()
+
+
+@contextmanager
+def connected(link, emu: EmulatedBoard | None) -> Iterator[None]:
+    """link.connect(), naming the emulator's last words when it died first. A board just
+    started is first given the time to boot (its boot message)."""
+    try:
+        if emu is not None:
+            link.wait_boot()
+        link.connect()
+    except LinkError as e:
+        if emu is not None and not emu.alive:
+            raise LinkError(f"{e}; the emulator exited: {emu.stderr_tail()}") from None
+        raise
+    yield
+
+
+@contextmanager
+def board_link(board: Board, elf: Path, expected_hash: str | None, *, port: str | None = None,
+               timeout: float = 2.0, retries: int = 4, count_instructions: bool = True,
+               window: int | None = None) -> Iterator[tuple[BoardLink, EmulatedBoard | None]]:
+    """A connected BoardLink (HELLO checked); emulated boards are started with ELF first."""
+    with open_board(board, elf, port=port, count_instructions=count_instructions) as (ser, url, emu):
+        link = BoardLink(ser, timeout=timeout, retries=retries, expected_hash=expected_hash,
+                         label=f"board {board.name} on {url}", window=window)
+        with connected(link, emu):
+            yield link, emu
+
+
+@contextmanager
+def connect_any(board: Board, project: Path, elf: Path, expected: str | None, *, port: str | None = None,
+                timeout: float = 5.0) -> Iterator[dict]:
+    """Boot (emulated) or open a board, speak the project's protocol, check the model; yields
+    {model, hash, protocol}; the emulator is told to exit afterwards."""
+    if protocol(load_project(project)) == "energyrunner":
+        from .energyrunner import EnergyRunnerLink
+
+        with open_board(board, elf, port=port, count_instructions=False) as (ser, url, emu):
+            link = EnergyRunnerLink(ser, timeout=timeout, expected_hash=expected, label=f"board {board.name} on {url}")
+            with connected(link, emu):
+                yield {"model": link.info.get("model"), "hash": link.info.get("hash", ""), "protocol": "energyrunner"}
+            link.exit()
+        return
+    with board_link(board, elf, expected, port=port, timeout=timeout, count_instructions=False) as (link, _emu):
+        yield {"model": link.hello.model, "hash": link.hello.model_hash, "protocol": "board"}
+        link.exit()
 
 
 def _data_key(X32: np.ndarray) -> str:
@@ -86,16 +138,22 @@ def _load_checkpoint(path: Path, key: str) -> tuple[int, np.ndarray, np.ndarray,
 def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: str | None = None, batch: bool = True,
                  timeout: float = 2.0, retries: int = 4, resume: bool = False,
                  progress: Callable[[int], None] | None = None,
-                 kill_after: int | None = None) -> RunResult:
+                 kill_after: int | None = None, window: int | None = None) -> RunResult:
     """All rows of X32 through the board. kill_after (tests): power an emulated board off
     once that many samples are acknowledged."""
     path = Path(project)
     meta, graph, expected = board_project(path, board)
+    if protocol(meta) == "energyrunner":
+        from .energyrunner_session import run_energyrunner
+
+        return run_energyrunner(path, board, X32, expected, port=port, timeout=max(timeout, 5.0), resume=resume,
+                                progress=progress, kill_after=kill_after)
     n = len(X32)
     ckpt, key = path / CHECKPOINT, _data_key(X32)
     saved = _load_checkpoint(ckpt, key) if resume else None
     done = saved[0] if saved else 0
-    with board_link(board, path / "fw.elf", expected, port=port, timeout=timeout, retries=retries) as (link, emu):
+    with board_link(board, path / "fw.elf", expected, port=port, timeout=timeout, retries=retries,
+                    window=window) as (link, emu):
         h = link.hello
         labels = np.zeros(n, np.int32)
         outputs = np.zeros((n, h.output_shape[0]), np.float32)
@@ -105,18 +163,22 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
         if progress and done:
             progress(done)
         began = time.monotonic()
-        step = h.max_batch if batch else 1
-        i = done
+        link.last_acked = done - 1 if done else None
+        acked = done
+
+        def advance(k: int) -> None:  # progress; tests power the board off part-way
+            nonlocal acked, kill_after
+            acked += k
+            if progress:
+                progress(k)
+            if kill_after is not None and emu is not None and acked >= kill_after:
+                emu.kill()
+                kill_after = None
+
         try:
-            while i < n:
-                end = min(n, i + step)
-                lab, out, cyc = link.infer_many(X32[:end], batch=batch, start=i, progress=progress)
-                labels[i:end], outputs[i:end], cycles[i:end] = lab, out, cyc
-                i = end
-                if kill_after is not None and emu is not None and i >= kill_after:
-                    emu.kill()
-                    kill_after = None
+            link.infer_many(X32, batch=batch, start=done, progress=advance, out=(labels, outputs, cycles))
         except LinkError as e:
+            i = 0 if link.last_acked is None else link.last_acked + 1
             np.savez(ckpt, key=key, done=i, labels=labels, outputs=outputs, cycles=cycles)
             raise LinkError(f"{e} (results 0..{i - 1} kept in {ckpt}; continue with --resume)") from None
         elapsed = time.monotonic() - began
@@ -132,7 +194,8 @@ def run_on_board(project: str | Path, board: Board, X32: np.ndarray, *, port: st
     stats = link.stats.to_dict()
     stats.update(elapsed_s=elapsed, samples_per_s=(n - done) / elapsed if elapsed > 0 else None,
                  bytes_per_s=(stats["bytes_sent"] + stats["bytes_received"]) / elapsed if elapsed > 0 else None,
-                 resumed_from=done if resume and saved else None, batch=batch)
+                 resumed_from=done if resume and saved else None, batch=batch,
+                 window=min(h.window, window or h.window) if batch else 1)
     return RunResult(target=board.target, simulator=f"board:{board.name}", labels=labels, outputs=outputs,
                      task=h.task, instructions=instructions, cycles=cycles.tolist() if h.counter else None,
                      stack_bytes=prof["stack_bytes"],

@@ -24,6 +24,8 @@ def _build(cc: str, out: Path, *sources: Path, extra: tuple[str, ...] = ()) -> P
     # make setup installs gcc and clang (scripts/setup.sh): a missing one is a failure, not a skip
     assert shutil.which(cc) is not None, f"{cc} not installed: run `make setup` (scripts/setup.sh installs it)"
     cmd = [cc, *SANITIZE, *extra, *map(str, sources), str(RUNTIME / "protocol" / "ek_link.c"), "-o", str(out)]
+    if any(Path(src).name.startswith("ek_energyrunner") for src in sources):
+        cmd[-3:-3] = [str(RUNTIME / "protocol" / "ek_energyrunner.c")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -62,3 +64,18 @@ def test_c_and_python_encode_identically(tmp_path):
         assert out == encode_frame(typ, seq, payload), n
         [frame] = FrameDecoder().feed(out)
         assert (frame.type, frame.seq, frame.payload) == (typ, seq, payload)
+
+
+def test_libfuzzer_energyrunner_parser_short_run(tmp_path):
+    """The EnergyRunner command parser (runtime_c/protocol/ek_energyrunner.c) under libFuzzer."""
+    exe = _build("clang", tmp_path / "erfuzz", ROOT / "ek_energyrunner_fuzz.c",
+                 extra=("-fsanitize=fuzzer", "-DEK_ER_MAX_ITERATIONS=100"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "run").write_bytes(b"db load 16%db 00112233445566778899aabbccddeeff%infer 3 1%results%")
+    (corpus / "misc").write_bytes(b"name%profile%help%db print 4 2%timestamp%x%")
+    proc = subprocess.run([str(exe), "-max_total_time=8", "-rss_limit_mb=512", f"-dict={ROOT / 'ek_energyrunner.dict'}",
+                           str(corpus)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = re.search(r"Done (\d+) runs", proc.stderr)
+    assert runs and int(runs.group(1)) > 10_000

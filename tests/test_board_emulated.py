@@ -24,7 +24,7 @@ from edgekiln.boards.session import board_link, board_project, run_on_board
 from edgekiln.targets.build import build_project
 from edgekiln.targets.simulators import run_firmware
 
-from board_relay import FaultRelay
+from edgekiln.boards.relay import FaultRelay
 from conftest import require_target
 
 pytestmark = pytest.mark.qemu
@@ -88,23 +88,27 @@ def test_garbage_on_the_line_is_survived(m4, iris):
         assert link.stats.board_frame_errors > 0
 
 
-@pytest.mark.parametrize("rates,batch", [((0.0005, 0.0002, 0.0002), True), ((0.004, 0.002, 0.002), False)])
-def test_fault_injecting_relay_never_gives_a_wrong_result(m4, iris, rates, batch):
+@pytest.mark.parametrize("rates,mode", [((0.0005, 0.0002, 0.0002), "batch"), ((0.0005, 0.0002, 0.0002), "batch-w1"),
+                                        ((0.001, 0.0004, 0.0004), "batch"), ((0.004, 0.002, 0.002), "one")])
+def test_fault_injecting_relay_never_gives_a_wrong_result(m4, iris, rates, mode):
+    """batch: BATCH streamed (HELLO's window in flight); batch-w1: stop-and-wait; one: INFER."""
     est, X = iris
     with EmulatedBoard(get_board("emulated-cortex-m4"), m4 / "fw.elf", count_instructions=False) as emu:
-        relay = FaultRelay(int(emu.url.rsplit(":", 1)[1]), corrupt=rates[0], drop=rates[1], dup=rates[2], seed=1)
+        relay = FaultRelay(int(emu.url.rsplit(":", 1)[1]), corrupt=rates[0], drop=rates[1], dup=rates[2],
+                           delay=0.05, delay_s=0.05, seed=1)
         port = open_port(relay.url)
-        link = BoardLink(port, timeout=0.3, retries=20, expected_hash=board_project(m4, emu.board)[2])
+        link = BoardLink(port, timeout=0.3, retries=60, expected_hash=board_project(m4, emu.board)[2],
+                         window=1 if mode == "batch-w1" else None)
         link.connect()
-        labels, outs, _ = link.infer_many(X, batch=batch)
+        labels, outs, _ = link.infer_many(X, batch=mode != "one")
         port.close()
         relay.close()
     assert np.array_equal(est.classes_[labels], est.predict(X))
     assert np.allclose(outs, est.predict_proba(X), atol=1e-6)
     assert sum(relay.faults.values()) > 0 and link.stats.retries > 0
-    print(f"relay rates {rates} batch={batch}: faults {relay.faults}, retries {link.stats.retries}, "
-          f"timeouts {link.stats.timeouts}, corrupt at host {link.stats.host_frame_errors}, "
-          f"at board {link.stats.board_frame_errors}, results lost 0")
+    print(f"relay rates {rates} {mode} (window {link.hello.window if mode == 'batch' else 1}): "
+          f"faults {relay.faults}, retries {link.stats.retries}, timeouts {link.stats.timeouts}, corrupt at host "
+          f"{link.stats.host_frame_errors}, at board {link.stats.board_frame_errors}, results lost 0")
 
 
 def test_killed_board_names_the_last_sample_and_resume_finishes(m4, iris):

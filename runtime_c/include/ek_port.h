@@ -15,12 +15,18 @@ void ek_port_exit(int code) __attribute__((noreturn));
 void ek_port_putc(char c);
 /* Blocking read of one byte; returns -1 at end of input. */
 int ek_port_getc(void);
+/* Nonzero when ek_port_getc() would return at once (a byte waits). Ports without a way to
+ * tell keep the weak default in runtime_c/protocol/ek_link.c, which returns 0. */
+int ek_port_rx_ready(void);
 /* Push out bytes the port buffers (stdio on Linux); a no-op where putc writes through.
  * The board protocol (ek_link.h) calls it after each frame, whose end is no newline. */
 void ek_port_flush(void);
 
 /* timer: a free-running cycle counter where the platform has a usable one, else 0. */
 uint32_t ek_port_cycles(void);
+/* A microsecond clock for timestamps (EnergyRunner's m-lap-us); ports without one keep the
+ * weak default in runtime_c/protocol/ek_energyrunner.c, which returns 0. */
+uint32_t ek_port_micros(void);
 
 /* Stack high-water measurement (bare metal only): paint the unused stack, then report how
  * many bytes below the painting point were touched. Ports without it return -1. */

@@ -1,5 +1,12 @@
 /* ek_link.c - COBS framing, CRC-32 and the bounded frame parser (see ek_link.h). */
 #include "ek_link.h"
+#include "ek_port.h"
+
+/* Ports that cannot tell whether a byte waits (ek_port.h) keep this default. */
+__attribute__((weak)) int ek_port_rx_ready(void)
+{
+    return 0;
+}
 
 /* CRC-32 (IEEE, reflected, poly 0xEDB88320), a nibble at a time: a 64-byte table instead of
  * 1 KiB, about 2 table steps per byte. */

@@ -18,8 +18,10 @@ from ._options import codegen_options, export_options, sim_option, target_option
                    "rename a file of yours in the way to NAME.orig (never deleted)")
 @export_options
 @sim_option()
-@click.option("--main", "main_kind", type=click.Choice(["harness", "board"]), default="harness",
-              show_default=True, help="main.c: the simulator test harness, or the board protocol server (docs/boards.md)")
+@click.option("--main", "main_kind", type=click.Choice(["harness", "board", "energyrunner"]),
+              default="harness", show_default=True,
+              help="main.c: the simulator test harness, the board protocol server, or the EEMBC EnergyRunner "
+                   "text protocol (docs/boards.md)")
 @trust_pickle_option
 def export(model: str, target: str, output: str, force: bool, name: str, tree_layout: str, cores: int, batch: bool,
            dtype: str, calib: str | None, sim: str | None, main_kind: str, trust_pickle: bool) -> None:

@@ -12,20 +12,31 @@ from ..ir import Graph
 from ._app import main
 from ._console import console
 from ._inputs import read_data
-from ._options import data_option, json_option, sim_option, timeout_option
+from ._options import json_option, sim_option, timeout_option
+from .board import port_option
 
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, exists=True))
-@data_option
+@click.option("--data", "-d", type=click.Path(dir_okay=False), default=None,
+              help="X as .npy or .csv (required on the simulator; optional with --board)")
 @click.option("--cores", default=None, help="comma-separated core counts (default: 1, 2, 4, 8 up to the target's count)")
 @click.option("--batch", is_flag=True, help="split samples across cores instead of each inference's work")
 @json_option("write the runs here")
 @timeout_option
 @sim_option("simulator variant to profile on (default: the project's), e.g. gvsoc")
-def profile(project: str, data: str, cores: str | None, batch: bool, json_path: str | None, timeout: float | None,
-            sim: str | None) -> None:
-    """Run PROJECT at several core counts: instructions per core, critical path, speedup."""
+@click.option("--board", "-b", "board_name", default=None, help="profile on this board instead (`kiln boards`)")
+@port_option
+def profile(project: str, data: str | None, cores: str | None, batch: bool, json_path: str | None,
+            timeout: float | None, sim: str | None, board_name: str | None, port: str | None) -> None:
+    """Run PROJECT at several core counts: instructions per core, critical path, speedup
+    (with --board: the board's counters, stack and instructions over its serial port)."""
+    if board_name is not None:  # boards: sdk/cli/board.py (docs/boards.md)
+        from .board import profile_board
+
+        return profile_board(project, board_name, port, data, json_path, timeout or 2.0)
+    if data is None:
+        raise InputError("Missing option '--data' / '-d' (X as .npy or .csv)")
     from edgekiln.targets import get_target, project_target
     from edgekiln.targets.build import load_project
 

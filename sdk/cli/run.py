@@ -11,6 +11,7 @@ from ._app import main
 from ._console import console, echo
 from ._inputs import load_model_file, read_data
 from ._options import data_option, json_option, sim_option, timeout_option, trust_pickle_option
+from .board import board_run_options
 
 
 def _exported_target(path: Path, meta: dict, sim: str | None):
@@ -35,9 +36,17 @@ def _exported_target(path: Path, meta: dict, sim: str | None):
 @trust_pickle_option
 @timeout_option
 @sim_option("the simulator the project was exported for (checked; default: that one)")
+@board_run_options
 def run(project: str, data: str, json_path: str | None, reference: str | None, labels_path: str | None,
-        trust_pickle: bool, timeout: float | None, sim: str | None) -> None:
-    """Run PROJECT's firmware on its simulator over the rows of --data."""
+        trust_pickle: bool, timeout: float | None, sim: str | None, board_name: str | None, port: str | None,
+        one_by_one: bool, resume: bool) -> None:
+    """Run PROJECT's firmware on its simulator (or on --board, over its serial port) over the rows of --data."""
+    if board_name is not None:  # boards: sdk/cli/board.py (docs/boards.md)
+        if reference or labels_path or sim:
+            raise InputError("--reference, --labels and --sim are for the simulator path, not --board")
+        from .board import run_board
+
+        return run_board(project, board_name, data, port, json_path, timeout or 2.0, one_by_one, resume)
     from edgekiln.targets.build import ensure_built, load_project
     from edgekiln.targets.simulators import run_firmware
 

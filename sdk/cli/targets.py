@@ -39,8 +39,9 @@ def targets(json_path: str | None) -> None:
 def _describe(tg) -> dict:
     args = tg.simulator.get("args", [])
     machine = args[args.index("-M") + 1] if "-M" in args[:-1] else ""
-    native = tg.simulator.get("name") == "native"
+    native = tg.simulator.get("name") in ("native", "board")  # board: a real chip's variant (no simulator)
     return {"name": tg.name, "variant": tg.variant, "isa": tg.isa, "fpu": tg.fpu, "cores": tg.cores,
             "flash_bytes": tg.region_bytes("flash"), "ram_bytes": tg.region_bytes("ram"),
-            "simulator": " ".join(filter(None, [tg.simulator.get("binary") or "native", machine])),
+            "simulator": "board" if tg.simulator.get("name") == "board" else
+            " ".join(filter(None, [tg.simulator.get("binary") or "native", machine])),
             "toolchain_found": bool(tg.compiler_path()), "simulator_found": native or bool(tg.simulator_path())}

@@ -22,11 +22,22 @@
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYST_ENABLE_CPUCLK 0x5u         /* ENABLE | CLKSOURCE=core, no interrupt */
 
+/* CMSDK APB timer 0 of MPS2 (25 MHz, counting down): the microsecond clock. On QEMU it
+ * follows the host's clock, so m-lap-us measures the emulator's time, not a chip's. */
+#define TIMER0_BASE 0x40000000u
+#define TIMER0_CTRL (*(volatile uint32_t *)(TIMER0_BASE + 0x00u))
+#define TIMER0_VALUE (*(volatile uint32_t *)(TIMER0_BASE + 0x04u))
+#define TIMER0_RELOAD (*(volatile uint32_t *)(TIMER0_BASE + 0x08u))
+#define TIMER_TICKS_PER_US 25u
+
 void ek_port_setup(void)
 {
     /* The FPU is already on (startup.c enables it before any C code runs). */
     UART_BAUDDIV = UART_DIV_115200;
     UART_CTRL = CTRL_TX_RX_EN;
+    TIMER0_RELOAD = 0xFFFFFFFFu;
+    TIMER0_VALUE = 0xFFFFFFFFu;
+    TIMER0_CTRL = 1u;
     SYST_RVR = 0xFFFFFFu;
     SYST_CVR = 0u;
     SYST_CSR = SYST_ENABLE_CPUCLK;
@@ -65,10 +76,30 @@ int ek_port_getc(void)
     return (int)(UART_DATA & 0xFFu);
 }
 
+/* Nonzero when a received byte waits (the board protocol drains the line between samples). */
+int ek_port_rx_ready(void)
+{
+    if (UART_STATE & STATE_RXFULL)
+        return 1;
+    wake_emulator();
+    return 0;
+}
+
 /* DWT CYCCNT reads 0 on QEMU, and real figures come from the instruction-count plugin. */
 uint32_t ek_port_cycles(void)
 {
     return 0;
+}
+
+/* The timer's ticks since setup, extended past its 32-bit wrap (read at least every 171 s). */
+uint32_t ek_port_micros(void)
+{
+    static uint32_t last = 0xFFFFFFFFu;
+    static uint64_t ticks;
+    const uint32_t now = TIMER0_VALUE;
+    ticks += (uint32_t)(last - now);
+    last = now;
+    return (uint32_t)(ticks / TIMER_TICKS_PER_US);
 }
 
 /* Semihosting SYS_EXIT_EXTENDED: the simulator exits with `code` as its exit status. */

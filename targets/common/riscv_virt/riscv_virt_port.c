@@ -50,6 +50,27 @@ int ek_port_getc(void)
     return (int)UART_RBR;
 }
 
+/* Nonzero when a received byte waits (the board protocol drains the line between samples). */
+int ek_port_rx_ready(void)
+{
+    return (UART_LSR & LSR_DATA_READY) != 0u;
+}
+
+/* The CLINT's mtime (10 MHz on QEMU virt, following the host's clock): microseconds. */
+#define CLINT_MTIME_LO (*(volatile uint32_t *)0x0200BFF8u)
+#define CLINT_MTIME_HI (*(volatile uint32_t *)0x0200BFFCu)
+#define MTIME_TICKS_PER_US 10u
+
+uint32_t ek_port_micros(void)
+{
+    uint32_t hi, lo;
+    do {
+        hi = CLINT_MTIME_HI;
+        lo = CLINT_MTIME_LO;
+    } while (hi != CLINT_MTIME_HI);
+    return (uint32_t)((((uint64_t)hi << 32) | lo) / MTIME_TICKS_PER_US);
+}
+
 /* mcycle follows the host clock on QEMU without -icount: figures come from the
  * instruction-count plugin instead. */
 uint32_t ek_port_cycles(void)

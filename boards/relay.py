@@ -1,5 +1,8 @@
-"""A fault-injecting TCP relay for board tests: a real socket between the host and QEMU that
-corrupts, drops and duplicates bytes at set rates (seeded), in both directions."""
+"""A fault-injecting TCP relay for board links: a real socket between the host and an
+emulated board (QEMU's TCP serial) that corrupts, drops and duplicates bytes and delays
+chunks at set rates (seeded), in both directions, and can pace the bytes at a UART's baud
+rate (10 bits a byte, each direction on its own, as a full-duplex serial line). Used by
+the fault-injection tests and the board-link benchmark."""
 from __future__ import annotations
 
 import random
@@ -10,10 +13,14 @@ import time
 
 class FaultRelay:
     def __init__(self, upstream_port: int, *, corrupt: float = 0.0, drop: float = 0.0, dup: float = 0.0,
-                 seed: int = 0) -> None:
+                 delay: float = 0.0, delay_s: float = 0.05, baud: int | None = None, seed: int = 0) -> None:
+        """corrupt/drop/dup: per byte; delay: per chunk received, held back delay_s seconds;
+        baud: pace each direction at baud / 10 bytes per second (None: as fast as TCP)."""
         self.upstream_port, self.rates = upstream_port, (corrupt, drop, dup)
+        self.delay, self.delay_s, self.baud = delay, delay_s, baud
         self.rng = random.Random(seed)
-        self.faults = {"corrupt": 0, "drop": 0, "dup": 0}
+        self._lock = threading.Lock()
+        self.faults = {"corrupt": 0, "drop": 0, "dup": 0, "delay": 0}
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(1)
@@ -22,6 +29,10 @@ class FaultRelay:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _mangle(self, data: bytes) -> bytes:
+        with self._lock:  # one seeded generator for both directions
+            return self._mangle_locked(data)
+
+    def _mangle_locked(self, data: bytes) -> bytes:
         corrupt, drop, dup = self.rates
         out = bytearray()
         for b in data:
@@ -39,9 +50,24 @@ class FaultRelay:
         return bytes(out)
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        line_free = time.monotonic()  # when this direction's line has sent what it was given
         try:
             while data := src.recv(4096):
-                dst.sendall(self._mangle(data))
+                data = self._mangle(data)
+                with self._lock:
+                    hold = self.delay and self.rng.random() < self.delay
+                    if hold:
+                        self.faults["delay"] += 1
+                if hold:
+                    time.sleep(self.delay_s)
+                if self.baud:
+                    for i in range(0, len(data), 16):  # 16 bytes at a time at the line's pace
+                        piece = data[i:i + 16]
+                        line_free = max(line_free, time.monotonic()) + len(piece) * 10 / self.baud
+                        time.sleep(max(0.0, line_free - time.monotonic()))
+                        dst.sendall(piece)
+                else:
+                    dst.sendall(data)
         except OSError:
             pass
         for s in (src, dst):
