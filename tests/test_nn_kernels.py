@@ -221,3 +221,13 @@ def test_random_sweep_on_host(seed):
 def test_ds_cnn_layers_on_targets(target):
     cases = C.ds_cnn_layers(np.random.default_rng(4))
     assert_matches(cases, F.build_and_run(target, cases, count=False), target)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("opt", ["-O0", "-Os", "-O3"])
+@pytest.mark.parametrize("target", target_params(["cortex-m4"]))
+def test_optimized_kernels_at_other_optimization_levels(target, opt):
+    """The inline assembly keeps its register constraints and results at every -O level."""
+    rng = np.random.default_rng(7)
+    cases = int8_cases(rng) + shift_cases(rng)
+    assert_matches(cases, F.build_and_run(target, cases, count=False, opt=opt), f"{target} {opt}")

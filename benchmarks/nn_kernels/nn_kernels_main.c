@@ -2,7 +2,8 @@
  * nn_cases.h.j2, rendered by benchmarks/nn_kernel_fw.py) between the profiling markers and
  * prints its status, the scratch its kernel asks for and its output bytes in hex:
  *     EKCASE <index> <status> <scratch bytes> <hex bytes>
- * then EKDONE. The same file builds for the host, QEMU user mode and bare metal. */
+ * then EKDONE. Each kernel gets exactly the scratch its *_scratch_bytes() asks for, as the
+ * generated code allocates it. The same file builds for the host, QEMU user mode and bare metal. */
 #include <stdint.h>
 
 #include "ek_markers.h"
@@ -46,8 +47,10 @@ int main(void)
     for (uint32_t i = 0; i < EK_N_CASES; i++) {
         const ek_case_t *c = &ek_cases[i];
         const uint32_t need = c->scratch();
-        const uint32_t have = (uint32_t)sizeof scratch;
-        ek_ctx_t ctx = {ek_team_max_cores(), scratch, c->scratch_limit < have ? c->scratch_limit : have};
+        /* exactly what the kernel asks for (as generated code allocates), or the case's limit */
+        uint32_t give = need < (uint32_t)sizeof scratch ? need : (uint32_t)sizeof scratch;
+        give = c->scratch_limit < give ? c->scratch_limit : give;
+        ek_ctx_t ctx = {ek_team_max_cores(), scratch, give};
         ek_mark_begin();
         const ek_status_t st = c->run(&ctx, out_buf);
         ek_mark_end();

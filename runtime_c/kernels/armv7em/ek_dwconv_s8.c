@@ -41,40 +41,6 @@ static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
         a3 = ek_smlatt(xo_, (W)[1], a3);                               \
     } while (0)
 
-/* The nine taps of a 3x3 window wholly inside the input: x its top-left input (four
- * channels), C the pixel stride, row the row stride, wt the unpacked weights. */
-static inline void mac3x3(const int8_t *x, int32_t C, int32_t row, uint32_t off2, const uint32_t *wt, int32_t *pa0,
-                          int32_t *pa1, int32_t *pa2, int32_t *pa3)
-{
-    int32_t a0 = *pa0, a1 = *pa1, a2 = *pa2, a3 = *pa3;
-    uint32_t v, xo, w0, w1;
-#define EK_TAP(LOAD, WOFF)                               \
-    LOAD                                                 \
-    "ldrd %[w0], %[w1], [%[wt], #" WOFF "]\n\t"          \
-    "sxtab16 %[xo], %[off2], %[v], ror #8\n\t"          \
-    "sxtab16 %[v], %[off2], %[v]\n\t"                   \
-    "smlabb %[a0], %[v], %[w0], %[a0]\n\t"              \
-    "smlatt %[a2], %[v], %[w0], %[a2]\n\t"              \
-    "smlabb %[a1], %[xo], %[w1], %[a1]\n\t"             \
-    "smlatt %[a3], %[xo], %[w1], %[a3]\n\t"
-#define EK_ROW(W0, W1, W2)                                   \
-    EK_TAP("ldr %[v], [%[x]]\n\t", W0)                       \
-    EK_TAP("ldr %[v], [%[x], %[C]]\n\t", W1)                 \
-    EK_TAP("ldr %[v], [%[x], %[C], lsl #1]\n\t", W2)
-    __asm__ volatile(EK_ROW("0", "8", "16") "add %[x], %[x], %[row]\n\t" EK_ROW("24", "32", "40")
-                     "add %[x], %[x], %[row]\n\t" EK_ROW("48", "56", "64")
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [v] "=&r"(v),
-                       [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                     : [C] "r"(C), [row] "r"(row), [off2] "r"(off2), [wt] "r"(wt)
-                     : "memory");
-#undef EK_ROW
-#undef EK_TAP
-    *pa0 = a0;
-    *pa1 = a1;
-    *pa2 = a2;
-    *pa3 = a3;
-}
-
 /* First tap index >= 0 of a window starting at i0 with step d, and the end, inside [0, n). */
 static inline void tap_range(int32_t i0, int32_t d, int32_t k, int32_t n, int32_t *first, int32_t *end)
 {
@@ -112,7 +78,6 @@ __attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_
         for (int32_t i = 0; i < 4; i++) b[i] = bias[c4 + i];
     }
     const int32_t row = in_w * C;
-    const int32_t k3 = kh == 3 && kw == 3 && dh == 1 && dw == 1;
     for (int32_t n = 0; n < in_dims->n; n++) {
         const int8_t *img = in + n * in_h * row + c4;
         for (int32_t oy = 0; oy < out_dims->h; oy++) {
@@ -125,14 +90,10 @@ __attribute__((noinline)) static void group(const ek_conv_params_t *p, const ek_
                 int32_t x0 = 0, x1 = kw;
                 if (ix0 < 0 || ix0 + (kw - 1) * dw >= in_w) tap_range(ix0, dw, kw, in_w, &x0, &x1);
                 int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
-                if (k3 && y0 == 0 && y1 == 3 && x0 == 0 && x1 == 3) { /* 3x3 inside the input */
-                    mac3x3(img + iy0 * row + ix0 * C, C, row, off2, wt, &a0, &a1, &a2, &a3);
-                } else {
-                    for (int32_t ky = y0; ky < y1; ky++) {
-                        const int8_t *x = img + (iy0 + ky * dh) * row + (ix0 + x0 * dw) * C;
-                        const uint32_t *w = wt + 2 * (ky * kw + x0);
-                        for (int32_t kx = x0; kx < x1; kx++, x += dw * C, w += 2) TAP(x, w);
-                    }
+                for (int32_t ky = y0; ky < y1; ky++) {
+                    const int8_t *x = img + (iy0 + ky * dh) * row + (ix0 + x0 * dw) * C;
+                    const uint32_t *w = wt + 2 * (ky * kw + x0);
+                    for (int32_t kx = x0; kx < x1; kx++, x += dw * C, w += 2) TAP(x, w);
                 }
                 ek_rq4c_store(a0, a1, a2, a3, rq, &clamp, o);
             }
