@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+from sklearn.ensemble import (ExtraTreesClassifier, IsolationForest, ExtraTreesRegressor, GradientBoostingClassifier,
                               GradientBoostingRegressor, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
@@ -11,7 +11,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import SVC, SVR, LinearSVC
+from sklearn.svm import SVC, SVR, LinearSVC, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 
@@ -78,4 +78,17 @@ BOOSTED = {"gbc", "hgb", "xgb", "lgbm", "gbr", "hgbr", "xgbr", "lgbmr"}
 
 CLUSTERERS = [
     ("kmeans", lambda: KMeans(n_clusters=4, n_init=3, random_state=0), False),
+]
+
+# Anomaly detectors (classes -1/1, decision_function and score_samples): tests/test_anomaly.py.
+# exact: labels identical for every sample (IsolationForest's path sums are scikit-learn's bit
+# for bit); otherwise mismatches only where the decision is within the float32 tolerance of 0.
+ANOMALY = [
+    ("iforest", lambda: IsolationForest(n_estimators=20, random_state=0), True),
+    ("iforest_sub", lambda: IsolationForest(n_estimators=12, max_samples=64, max_features=0.5, contamination=0.1,
+                                            random_state=0), True),
+    ("ocsvm_rbf", lambda: OneClassSVM(nu=0.2, gamma="scale"), False),
+    ("ocsvm_linear", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="linear", nu=0.2)), False),
+    ("ocsvm_poly", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="poly", degree=3, nu=0.2)), False),
+    ("ocsvm_sigmoid", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="sigmoid", gamma=0.05, nu=0.2)), False),
 ]
