@@ -9,6 +9,7 @@ from sklearn.ensemble import (ExtraTreesClassifier, IsolationForest, ExtraTreesR
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC, OneClassSVM
@@ -57,6 +58,9 @@ CLASSIFIERS = [
     ("knn", lambda: KNeighborsClassifier(), False),
     ("knn_dist_l1", lambda: KNeighborsClassifier(weights="distance", metric="manhattan"), False),
     ("pca_logreg", lambda: make_pipeline(StandardScaler(), PCA(n_components=3), LogisticRegression()), False),
+    ("mlp_relu", lambda: make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=300, random_state=0)), False),
+    ("mlp_tanh", lambda: make_pipeline(MinMaxScaler(), MLPClassifier((12, 8), activation="tanh", max_iter=300,
+                                                                     random_state=0)), False),
 ]
 
 REGRESSORS = [
@@ -71,6 +75,8 @@ REGRESSORS = [
     ("lasso", lambda: Lasso(alpha=0.1), False),
     ("svr", lambda: make_pipeline(StandardScaler(), SVR()), False),
     ("knnr", lambda: KNeighborsRegressor(weights="distance"), False),
+    ("mlpr", lambda: make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=500,
+                                                                  random_state=0)), False),
 ]
 
 # Boosted rows: their table layout runs in tests/test_boosting.py (keeps the parity sweep short).
