@@ -59,8 +59,7 @@ def lowers(op: str, dtype: str = "float32"):
     return wrap
 
 
-def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":
-    """The lowering of `node` for `dtype`, holding its own copy of the codegen options."""
+def _load() -> None:
     global _loaded
     if not _loaded:
         from . import ops
@@ -68,6 +67,20 @@ def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None
         for mod in pkgutil.iter_modules(ops.__path__):
             importlib.import_module(f"{ops.__name__}.{mod.name}")
         _loaded = True
+
+
+def op_dtypes() -> dict[str, list[str]]:
+    """Every op with a lowering and the dtypes it is lowered for (`kiln estimators`)."""
+    _load()
+    out: dict[str, list[str]] = {}
+    for op, dtype in sorted(_LOWERINGS):
+        out.setdefault(op, []).append(dtype)
+    return out
+
+
+def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":
+    """The lowering of `node` for `dtype`, holding its own copy of the codegen options."""
+    _load()
     if (node.op, "float32") not in _LOWERINGS:
         known = sorted({op for op, _ in _LOWERINGS})
         raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(known)}")
