@@ -51,6 +51,49 @@ def run_report(graph: Graph, result: RunResult, build: dict | None) -> dict[str,
     }
 
 
+def add_knn_ties(report: dict[str, Any], graph: Graph, X32: np.ndarray) -> None:
+    """`knn_ties` in the run report (kNN models only)."""
+    ties = knn_boundary_ties(graph, X32)
+    if ties is not None:
+        report["knn_ties"] = ties
+
+
+def knn_boundary_ties(graph: Graph, X32: np.ndarray) -> dict[str, Any] | None:
+    """kNN graphs: the rows whose k-th and (k+1)-th nearest training rows are equally far, where
+    which of them counts is arbitrary: the device keeps the lower row index; scikit-learn's
+    choice depends on its algorithm (kd_tree, ball_tree, brute) and, for brute, on its thread
+    count and batch size (docs/architecture.md, "kNN ties"). None for other models.
+
+    A row is flagged when the distances tie as the device computes them (float32, in feature
+    order, after the float32 transforms in front of the kNN node) or exactly (float64)."""
+    node = graph.nodes[-1] if graph.nodes else None
+    if node is None or node.op != "knn":
+        return None
+    x32 = np.asarray(X32, dtype=np.float32)
+    for n in graph.nodes[:-1]:  # the transforms in front, as the device computes them
+        if n.op == "affine":
+            x32 = x32 * n.consts["scale"].astype(np.float32) + n.consts["shift"].astype(np.float32)
+        elif n.op == "dense":
+            x32 = (x32 @ n.consts["weight"].astype(np.float32).T + n.consts["bias"].astype(np.float32)).astype(np.float32)
+        else:
+            return None
+    pts = node.consts["points"].astype(np.float32)
+    k, manhattan = int(node.attrs["k"]), node.attrs["metric"] == "manhattan"
+    if k >= len(pts):
+        return {"k": k, "n_tied": 0, "rows": []}
+    rows = []
+    for i, x in enumerate(x32):
+        acc = np.zeros(len(pts), dtype=np.float32)
+        for f in range(pts.shape[1]):  # float32, feature by feature, like ek_distance_f32.c
+            d = pts[:, f] - x[f]
+            acc = acc + (np.abs(d) if manhattan else d * d)
+        diff = pts.astype(np.float64) - x.astype(np.float64)
+        exact = np.abs(diff).sum(axis=1) if manhattan else (diff * diff).sum(axis=1)
+        if any(np.partition(dd, (k - 1, k))[k - 1] == np.partition(dd, (k - 1, k))[k] for dd in (acc, exact)):
+            rows.append(i)
+    return {"k": k, "n_tied": len(rows), "rows": rows}
+
+
 def check_reference(graph: Graph, estimator: Any) -> bool | None:
     """Before running: is `estimator` the model that was exported? True/False by fingerprint
     (None for projects exported before fingerprints); a different input width is an error."""
@@ -146,6 +189,10 @@ def print_run_summary(report: dict, console: Console | None = None) -> None:
         t.add_row("accuracy on --labels", f"{truth['accuracy'] * 100:.2f}% ({truth['n_correct']} of {report['n_samples']})")
     elif truth:
         t.add_row("MAE / R^2 on --labels", f"{truth['mae']:.4g} / {truth['r2'] if truth['r2'] is None else round(truth['r2'], 4)}")
+    ties = report.get("knn_ties")
+    if ties and ties["n_tied"]:
+        t.add_row("kNN rows with a k-th / (k+1)-th distance tie", f"{ties['n_tied']} (the neighbour that counts is "
+                  "arbitrary there: rows in knn_ties of --json)")
     ref = report.get("reference_agreement")
     if ref and ref.get("is_exported_model") is False:
         t.add_row("[bold red]reference[/]", "[bold red]NOT the exported model[/] (different fingerprint): the "

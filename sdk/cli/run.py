@@ -43,7 +43,8 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
 
     from ..api import validate_input
     from ..ir import Graph
-    from ..report import check_reference, label_scores, print_run_summary, reference_agreement, run_report
+    from ..report import (add_knn_ties, check_reference, label_scores, print_run_summary, reference_agreement,
+                          run_report)
 
     path = Path(project)
     meta = load_project(path)
@@ -60,9 +61,14 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
     built = build.to_dict()
     result = run_firmware(path / "fw.elf", target, X32, timeout=timeout)
     report = run_report(graph, result, built)
+    add_knn_ties(report, graph, X32)
     if ref_model is not None:
         report["reference_agreement"] = {**reference_agreement(graph, report["predictions"], ref_model, X32),
                                          "is_exported_model": is_exported}
+        if "knn_ties" in report and "mismatches" in report["reference_agreement"]:
+            tied = set(report["knn_ties"]["rows"])
+            for m in report["reference_agreement"]["mismatches"]:
+                m["knn_tie"] = m["index"] in tied
     if y_true is not None:
         report["labels"] = label_scores(graph, report["predictions"], y_true)
     print_run_summary(report, console)
