@@ -247,7 +247,9 @@ def write_peer(estimator, out_dir) -> dict:
         elif kind in ("MLPClassifier", "MLPRegressor"):
             method = "loadable"
             classifier = kind == "MLPClassifier"
-            model = emlearn.convert(estimator, method=method, return_type="classifier" if classifier else "regressor")
+            with _scratch_cwd():  # emlearn compiles a test program into ./tmp while converting
+                model = emlearn.convert(estimator, method=method,
+                                        return_type="classifier" if classifier else "regressor")
             code = model.save(name=NAME)
             template = "emlearn_net.c.j2"
             n_outputs = 1

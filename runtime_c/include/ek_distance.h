@@ -28,4 +28,16 @@ void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_
                 void *work);
 uint32_t ek_knn_work_bytes(uint32_t k, uint32_t n_cores);
 
+/* Tie rules of the k nearest rows. LOWER_INDEX: ek_knn_f32. SKLEARN_BRUTE: scikit-learn's
+ * brute-force search as one thread runs it (sklearn/utils/_heap.pyx heap_push: a max-heap of
+ * k over the rows in order, a row entering only when strictly nearer than the heap's top);
+ * ek_knn_heap_f32, then ascending (distance, row). With several cores the distances are
+ * computed in parallel into work (ek_knn_heap_work_bytes) and pushed in row order by core 0. */
+#define EK_TIES_LOWER_INDEX 0u
+#define EK_TIES_SKLEARN_BRUTE 1u
+void ek_knn_heap_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                     uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                     void *work);
+uint32_t ek_knn_heap_work_bytes(uint32_t n_points, uint32_t n_cores);
+
 #endif

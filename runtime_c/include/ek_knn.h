@@ -12,6 +12,8 @@ typedef struct {
     const uint8_t *labels;    /* class index per row (classifier) */
     const float *values;      /* target per row (regressor) */
     uint32_t n_classes;
+    uint32_t tie_rule;        /* which of equally far rows counts at the k-th place:
+                               * EK_TIES_LOWER_INDEX, or EK_TIES_SKLEARN_BRUTE (ek_distance.h) */
 } ek_knn_t;
 
 /* Returns the class with the largest (weighted) vote, first on ties; proba may be NULL. */

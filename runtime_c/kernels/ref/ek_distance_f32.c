@@ -146,3 +146,67 @@ void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_
             topk_insert(dist, idx, &filled, k, core_dist[c * k + i], core_idx[c * k + i]);
     }
 }
+
+/* scikit-learn's heap_push (sklearn/utils/_heap.pyx), the same comparisons in the same order. */
+static void heap_push(float *values, int32_t *indices, uint32_t size, float val, int32_t val_idx)
+{
+    if (!(val < values[0])) return;
+    uint32_t cur = 0;
+    for (;;) {
+        const uint32_t l = 2u * cur + 1u, r = l + 1u;
+        uint32_t swap;
+        if (l >= size) break;
+        if (r >= size) {
+            if (values[l] > val) swap = l;
+            else break;
+        } else if (values[l] >= values[r]) {
+            if (val < values[l]) swap = l;
+            else break;
+        } else {
+            if (val < values[r]) swap = r;
+            else break;
+        }
+        values[cur] = values[swap];
+        indices[cur] = indices[swap];
+        cur = swap;
+    }
+    values[cur] = val;
+    indices[cur] = val_idx;
+}
+
+uint32_t ek_knn_heap_work_bytes(uint32_t n_points, uint32_t n_cores)
+{
+    return n_cores > 1u ? n_points * 4u : 0u;
+}
+
+void ek_knn_heap_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                     uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                     void *work)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        dist[i] = INFINITY;
+        idx[i] = -1;
+    }
+    if (ctx->n_cores <= 1u) {
+        for (uint32_t p = 0; p < n_points; p++)
+            heap_push(dist, idx, k, point_distance(metric, points, elem, p, n_features, x), (int32_t)p);
+    } else {
+        float *all = (float *)work; /* n_points */
+        distance_job_t job = {metric, points, elem, n_points, n_features, 0u, x, all, NULL, NULL};
+        ek_team_fork(ctx->n_cores, all_distances, &job);
+        for (uint32_t p = 0; p < n_points; p++) heap_push(dist, idx, k, all[p], (int32_t)p);
+    }
+    /* ascending by (distance, row): insertion sort of k */
+    for (uint32_t i = 1; i < k; i++) {
+        const float d = dist[i];
+        const int32_t r = idx[i];
+        uint32_t j = i;
+        while (j > 0u && (dist[j - 1u] > d || (dist[j - 1u] == d && idx[j - 1u] > r))) {
+            dist[j] = dist[j - 1u];
+            idx[j] = idx[j - 1u];
+            j--;
+        }
+        dist[j] = d;
+        idx[j] = r;
+    }
+}

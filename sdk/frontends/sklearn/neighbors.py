@@ -18,6 +18,14 @@ def _metric(est) -> str:
     raise UnsupportedModelError(f"kNN metric {metric!r} is not supported; use euclidean or manhattan")
 
 
+def _tie_rule(est) -> str:
+    """Which of equally far rows counts at the k-th place: scikit-learn's brute force keeps a
+    max-heap over the rows in order (reproduced on the device, as one thread runs it); for
+    kd_tree / ball_tree the choice follows their tree walk, which is not exported: the device
+    keeps the lower row index there (docs/architecture.md, "kNN ties")."""
+    return "sklearn_brute" if getattr(est, "_fit_method", None) == "brute" else "lower_index"
+
+
 def _weights(est) -> str:
     if est.weights not in ("uniform", "distance"):
         raise UnsupportedModelError("kNN with callable weights cannot be exported; use 'uniform' or 'distance'")
@@ -32,7 +40,7 @@ def convert_knn_classifier(est, b: GraphBuilder) -> None:
     if n_classes > 255:
         raise UnsupportedModelError(f"KNeighborsClassifier with {n_classes} classes: at most 255 are supported")
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": n_classes,
-             "mode": "classify"}
+             "mode": "classify", "tie_rule": _tie_rule(est)}
     consts = {"points": est._fit_X.astype(np.float32), "labels": np.asarray(est._y, dtype=np.uint8)}
     b.add_final("knn", "classify", attrs, consts, classes=class_list(est), n_scores=n_classes, score_kind="proba")
 
@@ -43,6 +51,6 @@ def convert_knn_regressor(est, b: GraphBuilder) -> None:
     if y.ndim != 1:
         raise UnsupportedModelError("multi-output KNeighborsRegressor is not supported; fit one model per output")
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": 0,
-             "mode": "regress"}
+             "mode": "regress", "tie_rule": _tie_rule(est)}
     consts = {"points": est._fit_X.astype(np.float32), "targets": y.astype(np.float32)}
     b.add_final("knn", "regress", attrs, consts, n_values=1)
