@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import edgekiln
+from edgekiln.api import to_graph
 from conftest import as_float32, dataset, require_target, target_params, targets_where
 from zoo import ANOMALY
 
@@ -79,6 +80,6 @@ def test_anomaly_graph_contract():
 
     X, _ = dataset("iris")
     for est in (IsolationForest(n_estimators=3, random_state=0).fit(X), OneClassSVM().fit(X)):
-        g = edgekiln.api.to_graph(est)
+        g = to_graph(est)
         assert g.classes == [-1, 1] and g.score_kind == "decision" and g.outputs[-1].length == 1
         assert g.nodes[-1].attrs["score_offset"] == pytest.approx(float(np.ravel(est.offset_)[0]))

@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import edgekiln
+from edgekiln.api import to_graph
 from edgekiln.report import knn_boundary_ties
 from test_cli import kiln
 
@@ -76,7 +77,7 @@ def test_tree_algorithms_keep_the_lower_index_and_are_flagged(tmp_path):
 def test_flags_through_a_scaler():
     Xtr, ytr, Xte = _tied_data()
     est = make_pipeline(StandardScaler(with_std=False), KNeighborsClassifier(3)).fit(Xtr, ytr)
-    g = edgekiln.api.to_graph(est)
+    g = to_graph(est)
     assert knn_boundary_ties(g, Xte.astype(np.float32))["n_tied"] > 0
 
 
@@ -98,5 +99,5 @@ def test_other_models_have_no_tie_field():
     from sklearn.tree import DecisionTreeClassifier
 
     Xtr, ytr, Xte = _tied_data()
-    g = edgekiln.api.to_graph(DecisionTreeClassifier(max_depth=3).fit(Xtr, ytr))
+    g = to_graph(DecisionTreeClassifier(max_depth=3).fit(Xtr, ytr))
     assert knn_boundary_ties(g, Xte) is None

@@ -10,6 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import edgekiln
+from edgekiln.api import to_graph
 from conftest import as_float32, dataset, require_target, target_params, targets_where
 from edgekiln.errors import UnsupportedModelError
 
@@ -66,12 +67,12 @@ def test_mlp_bad_input():
     X, y = dataset("iris")
     Y = np.stack([y == 0, y == 1], axis=1).astype(int)
     with pytest.raises(UnsupportedModelError, match="multi-label"):
-        edgekiln.api.to_graph(MLPClassifier((4,), max_iter=20).fit(X, Y))
+        to_graph(MLPClassifier((4,), max_iter=20).fit(X, Y))
     Xd, yd = load_diabetes(return_X_y=True)
     with pytest.raises(UnsupportedModelError, match="poisson"):
-        edgekiln.api.to_graph(MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=20).fit(Xd, np.abs(yd)))
+        to_graph(MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=20).fit(Xd, np.abs(yd)))
     with pytest.raises(UnsupportedModelError, match="targets"):
-        edgekiln.api.to_graph(MLPRegressor(hidden_layer_sizes=(4,), max_iter=20).fit(Xd, np.c_[yd, yd]))
+        to_graph(MLPRegressor(hidden_layer_sizes=(4,), max_iter=20).fit(Xd, np.c_[yd, yd]))
     with pytest.raises(UnsupportedModelError, match="fixed"):
         edgekiln.plan(make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=20)).fit(X, y), "host",
                       options={"dtype": "fixed"}, calibration=X)

@@ -1,6 +1,6 @@
 """Multi-layer perceptrons (MLPClassifier, MLPRegressor) in float32: per hidden layer a
-`dense` node (y = W x + b, the kernel PCA uses) and an `activation` node (relu, tanh,
-logistic; identity adds none), then the output layer as a `linear` node with scikit-learn's
+`dense` node (y = W x + b, the kernel PCA uses) and an `activation` node working in place on
+that node's buffer (relu, tanh, logistic; identity adds none), then the output layer as a `linear` node with scikit-learn's
 output activation as its link (softmax, logistic, identity).
 
 Integer (int8) MLPs are left to the network path (docs/networks.md): once its fully connected
@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from ...errors import UnsupportedModelError
+from ...ir import Node
 from . import GraphBuilder, class_list, converter
 
 HIDDEN = ("identity", "relu", "tanh", "logistic")
@@ -26,8 +27,9 @@ def _hidden_layers(est, b: GraphBuilder) -> tuple[np.ndarray, np.ndarray]:
         w = np.asarray(w, dtype=np.float64).T  # scikit-learn: inputs x outputs
         b.add_transform("dense", w.shape[0], {}, {"weight": w.astype(np.float32),
                                                   "bias": np.asarray(bias).astype(np.float32)})
-        if est.activation != "identity":
-            b.add_transform("activation", w.shape[0], {"fn": est.activation}, {})
+        if est.activation != "identity":  # in place: the dense layer's buffer is its input and output
+            b.nodes.append(Node("activation", f"activation{len(b.nodes)}", [b.current], [b.current],
+                                {"fn": est.activation}, {}))
     w, bias = layers[-1]
     return np.asarray(w, dtype=np.float64).T, np.asarray(bias, dtype=np.float64)
 
