@@ -94,13 +94,74 @@ def knn_boundary_ties(graph: Graph, X32: np.ndarray) -> dict[str, Any] | None:
     return {"k": k, "n_tied": len(rows), "rows": rows}
 
 
+class LibraryReference:
+    """An XGBoost (.json/.ubj) or LightGBM (.txt) model file as `kiln run --reference`: the
+    library itself predicts (its optional extra, `pip install edgekiln[boost]`), with the labels
+    chosen as its scikit-learn wrappers choose them (binary: margin > 0; multiclass: argmax)."""
+
+    def __init__(self, model: Any) -> None:
+        from .errors import InputError
+
+        self.model, self.boosted = model, model.boosted()
+        kind = type(model).__name__
+        try:
+            if kind == "XGBoostModel":
+                import json
+
+                import xgboost as xgb
+
+                self._booster = xgb.Booster()
+                self._booster.load_model(bytearray(json.dumps(model.doc).encode()))
+            else:
+                import lightgbm as lgb
+
+                self._booster = lgb.Booster(model_str=model.text)
+        except ImportError as e:
+            raise InputError(f"--reference {model.source}: comparing with a {kind[:-5]} model file needs the library "
+                             f"itself ({e.name} is not installed: pip install edgekiln[boost])") from None
+        self._xgb = kind == "XGBoostModel"
+
+    def _raw(self, X: np.ndarray, margin: bool) -> np.ndarray:
+        X32 = np.asarray(X, dtype=np.float32)
+        if self._xgb:
+            import xgboost as xgb
+
+            out = self._booster.predict(xgb.DMatrix(X32), output_margin=margin)
+        else:
+            out = self._booster.predict(X32.astype(np.float64), raw_score=margin)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        m = self.boosted
+        if m.task != "classify":
+            return self._raw(X, margin=False).reshape(len(X))
+        z = self._raw(X, margin=True).reshape(len(X), -1)
+        index = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else z.argmax(axis=1)
+        return np.asarray(m.classes)[index]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.boosted.task != "classify":
+            raise AttributeError("predict_proba")
+        p = self._raw(X, margin=False).reshape(len(X), -1)
+        return np.c_[1.0 - p, p] if p.shape[1] == 1 else p
+
+
+def as_reference(model: Any) -> Any:
+    """What `kiln run --reference` compares with: the estimator, or the library of a model file."""
+    return LibraryReference(model) if type(model).__name__ in ("XGBoostModel", "LightGBMModel") else model
+
+
 def check_reference(graph: Graph, estimator: Any) -> bool | None:
     """Before running: is `estimator` the model that was exported? True/False by fingerprint
     (None for projects exported before fingerprints); a different input width is an error."""
     from .errors import InputError
+    from .frontends.boosted import graph_from_boosted
     from .frontends.sklearn import from_sklearn
 
-    ref = from_sklearn(estimator, name=graph.name)
+    if isinstance(estimator, LibraryReference):
+        ref = graph_from_boosted(estimator.boosted, graph.name)
+    else:
+        ref = from_sklearn(estimator, name=graph.name)
     if ref.n_features != graph.n_features:
         raise InputError(f"the reference model takes {ref.n_features} features but the exported model takes "
                          f"{graph.n_features}: it is not the model in this project")
