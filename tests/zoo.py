@@ -93,6 +93,7 @@ ANOMALY = [
     ("iforest", lambda: IsolationForest(n_estimators=20, random_state=0), True),
     ("iforest_sub", lambda: IsolationForest(n_estimators=12, max_samples=64, max_features=0.5, contamination=0.1,
                                             random_state=0), True),
+    ("iforest_scaled", lambda: make_pipeline(StandardScaler(), IsolationForest(n_estimators=15, random_state=0)), True),
     ("ocsvm_rbf", lambda: OneClassSVM(nu=0.2, gamma="scale"), False),
     ("ocsvm_linear", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="linear", nu=0.2)), False),
     ("ocsvm_poly", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="poly", degree=3, nu=0.2)), False),

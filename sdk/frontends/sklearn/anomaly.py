@@ -21,7 +21,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
 from ...errors import UnsupportedModelError
-from . import GraphBuilder, converter
+from . import GraphBuilder, converter, graph_pass
 from .svm import _kernel_attrs, _to_primal
 from .trees import floor_float32
 
@@ -126,3 +126,28 @@ def convert_one_class_svm(est, b: GraphBuilder) -> None:
     if est.kernel == "linear":
         _to_primal(est, attrs, consts)
     b.add_final("svc", "classify", attrs, consts, classes=[-1, 1], n_scores=1, score_kind="decision")
+
+
+@graph_pass
+def fold_scalers_into_iforest(b: GraphBuilder) -> None:
+    """Scalers in front of an IsolationForest fold into its thresholds, as for the trees of
+    trees.py (same argument): float32(x*S + H) <= t32  <=>  x < (mid(t32, next) - H) / S for
+    S > 0, and the device compares raw x with the largest float32 below that bound."""
+    if len(b.nodes) < 2 or b.nodes[-1].op != "iforest" or not all(n.op == "affine" for n in b.nodes[:-1]):
+        return
+    scale, shift = np.ones(b.n_features), np.zeros(b.n_features)
+    for n in b.nodes[:-1]:
+        scale, shift = scale * n.consts["scale"], shift * n.consts["scale"] + n.consts["shift"]
+    if np.any(scale <= 0):
+        return
+    forest = b.nodes[-1]
+    t32, feat = forest.consts["threshold"], forest.consts["feature"].astype(np.int64)
+    mid = (t32.astype(np.float64) + np.nextafter(t32, np.float32(np.inf)).astype(np.float64)) / 2.0
+    bound = (mid - shift[feat]) / scale[feat]
+    raw = bound.astype(np.float32)
+    too_high = raw.astype(np.float64) >= bound
+    raw[too_high] = np.nextafter(raw[too_high], np.float32(-np.inf))
+    forest.consts["threshold"] = raw
+    forest.inputs = ["x"]
+    forest.attrs["folded_scalers"] = len(b.nodes) - 1
+    b.nodes, b.intermediates = [forest], []
