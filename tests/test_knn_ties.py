@@ -1,6 +1,6 @@
 """kNN under exact distance ties: for algorithm='brute' the device reproduces scikit-learn's
-neighbour choice (its heap, as one thread runs it); for kd_tree/ball_tree it keeps the lower
-row index. `kiln run` flags every row where the k-th and (k+1)-th distances tie, and every
+neighbour choice (its heap, as one thread runs it), for kd_tree its tree walk; for ball_tree it
+keeps the lower row index. `kiln run` flags every row where the k-th and (k+1)-th distances tie, and every
 disagreement with scikit-learn on integer data is such a row."""
 from __future__ import annotations
 
@@ -57,9 +57,28 @@ def test_brute_reproduces_scikit_learn_one_thread(target, cores, tmp_path):
     assert (np.abs(_lowest_index_proba(Xtr, ytr, Xte, 5) - ref_p).max(axis=1) > 1e-6).any()
 
 
-def test_tree_algorithms_keep_the_lower_index_and_are_flagged(tmp_path):
+@pytest.mark.parametrize("target", ["host", "cortex-m4", "gap8"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_kd_tree_reproduces_scikit_learn(target, metric, tmp_path):
+    """algorithm='kd_tree' (scikit-learn's pick at 15 features or fewer): the device walks the
+    exported tree as KDTree.query does, so it picks scikit-learn's neighbours at ties."""
+    from conftest import require_target
+
+    require_target(target)
     Xtr, ytr, Xte = _tied_data()
-    est = KNeighborsClassifier(n_neighbors=5, algorithm="kd_tree").fit(Xtr, ytr)
+    Xtr, Xte = Xtr[:, ::8], Xte[:100, ::8]  # 8 features: 'auto' chooses kd_tree
+    est = KNeighborsClassifier(n_neighbors=5, metric=metric).fit(Xtr, ytr)
+    assert est._fit_method == "kd_tree"
+    cm = edgekiln.convert(est, target, workdir=tmp_path)
+    assert cm.graph.nodes[-1].attrs["tie_rule"] == "sklearn_kd_tree"
+    assert (cm.predict(Xte) == est.predict(Xte)).all()
+    assert np.abs(cm.predict_proba(Xte) - est.predict_proba(Xte)).max() <= 1e-6
+    assert knn_boundary_ties(cm.graph, Xte.astype(np.float32))["n_tied"] > 10  # ties were there to break
+
+
+def test_ball_tree_keeps_the_lower_index_and_is_flagged(tmp_path):
+    Xtr, ytr, Xte = _tied_data()
+    est = KNeighborsClassifier(n_neighbors=5, algorithm="ball_tree").fit(Xtr, ytr)
     cm = edgekiln.convert(est, "host", workdir=tmp_path)
     assert cm.graph.nodes[-1].attrs["tie_rule"] == "lower_index"
     assert np.abs(cm.predict_proba(Xte) - _lowest_index_proba(Xtr, ytr, Xte, 5)).max() <= 1e-6

@@ -7,7 +7,8 @@ from ..lowering import CArray, Lowering, lowers
 from .nearest_centroid import METRICS
 
 
-TIE_RULES = {"lower_index": "EK_TIES_LOWER_INDEX", "sklearn_brute": "EK_TIES_SKLEARN_BRUTE"}
+TIE_RULES = {"lower_index": "EK_TIES_LOWER_INDEX", "sklearn_brute": "EK_TIES_SKLEARN_BRUTE",
+             "sklearn_kd_tree": "EK_TIES_SKLEARN_KD_TREE"}
 
 
 @lowers("knn")
@@ -25,7 +26,8 @@ class Knn(Lowering):
         return {"arrays": list(arrays.values()), "a": arrays, "metric": METRICS[a["metric"]],
                 "n_points": int(pts.shape[0]), "n_features": int(pts.shape[1]), "k": a["k"],
                 "weighted": int(a["weights"] == "distance"), "elem": elem, "n_classes": a["n_classes"], "mode": a["mode"],
-                "tie_rule": TIE_RULES[a.get("tie_rule", "lower_index")]}
+                "tie_rule": TIE_RULES[a.get("tie_rule", "lower_index")], "kd_tree": "kd_idx" in node.consts,
+                "kd_nodes": int(node.consts["kd_start"].size) if "kd_start" in node.consts else 0}
 
     def scratch_bytes(self, node) -> int:
         k = node.attrs["k"]

@@ -22,7 +22,9 @@ static void neighbour_weights(const ek_knn_t *m, const float *dist, float *w)
 
 static void neighbours(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x, int32_t *idx, float *dist, void *work)
 {
-    if (m->tie_rule == EK_TIES_SKLEARN_BRUTE)
+    if (m->tie_rule == EK_TIES_SKLEARN_KD_TREE && m->tree != NULL)
+        ek_knn_kdtree_f32(m->tree, m->metric, m->points, m->elem, m->n_features, x, m->k, idx, dist);
+    else if (m->tie_rule == EK_TIES_SKLEARN_BRUTE)
         ek_knn_heap_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, work);
     else
         ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, work);

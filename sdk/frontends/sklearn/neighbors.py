@@ -18,12 +18,21 @@ def _metric(est) -> str:
     raise UnsupportedModelError(f"kNN metric {metric!r} is not supported; use euclidean or manhattan")
 
 
-def _tie_rule(est) -> str:
-    """Which of equally far rows counts at the k-th place: scikit-learn's brute force keeps a
-    max-heap over the rows in order (reproduced on the device, as one thread runs it); for
-    kd_tree / ball_tree the choice follows their tree walk, which is not exported: the device
-    keeps the lower row index there (docs/architecture.md, "kNN ties")."""
-    return "sklearn_brute" if getattr(est, "_fit_method", None) == "brute" else "lower_index"
+def _tie_rule(est, consts: dict) -> str:
+    """Which of equally far rows counts at the k-th place, as the fitted search chooses: brute
+    force keeps a max-heap over the rows in order (as one thread runs it); kd_tree walks its
+    tree, exported here (kd_* constants); ball_tree's walk needs float64 square roots and is not
+    reproduced: the device keeps the lower row index there (docs/architecture.md, "kNN ties")."""
+    method = getattr(est, "_fit_method", None)
+    if method == "brute":
+        return "sklearn_brute"
+    if method == "kd_tree":
+        _, idx, nodes, bounds = est._tree.get_arrays()
+        consts.update(kd_idx=np.asarray(idx, dtype=np.int32), kd_start=nodes["idx_start"].astype(np.int32),
+                      kd_end=nodes["idx_end"].astype(np.int32), kd_leaf=nodes["is_leaf"].astype(np.uint8),
+                      kd_bounds=np.asarray(bounds, dtype=np.float64).astype(np.float32))
+        return "sklearn_kd_tree"
+    return "lower_index"
 
 
 def _weights(est) -> str:
@@ -40,8 +49,9 @@ def convert_knn_classifier(est, b: GraphBuilder) -> None:
     if n_classes > 255:
         raise UnsupportedModelError(f"KNeighborsClassifier with {n_classes} classes: at most 255 are supported")
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": n_classes,
-             "mode": "classify", "tie_rule": _tie_rule(est)}
+             "mode": "classify"}
     consts = {"points": est._fit_X.astype(np.float32), "labels": np.asarray(est._y, dtype=np.uint8)}
+    attrs["tie_rule"] = _tie_rule(est, consts)
     b.add_final("knn", "classify", attrs, consts, classes=class_list(est), n_scores=n_classes, score_kind="proba")
 
 
@@ -51,6 +61,7 @@ def convert_knn_regressor(est, b: GraphBuilder) -> None:
     if y.ndim != 1:
         raise UnsupportedModelError("multi-output KNeighborsRegressor is not supported; fit one model per output")
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": 0,
-             "mode": "regress", "tie_rule": _tie_rule(est)}
+             "mode": "regress"}
     consts = {"points": est._fit_X.astype(np.float32), "targets": y.astype(np.float32)}
+    attrs["tie_rule"] = _tie_rule(est, consts)
     b.add_final("knn", "regress", attrs, consts, n_values=1)
