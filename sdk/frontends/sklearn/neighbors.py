@@ -1,4 +1,5 @@
-"""k-nearest neighbours (brute force over the stored training set): one `knn` node."""
+"""k-nearest neighbours (brute force over the stored training set, or scikit-learn's fitted
+kd-tree walked as it walks it): one `knn` node."""
 from __future__ import annotations
 
 import numpy as np
