@@ -78,3 +78,14 @@ def test_categorical_is_float32_only():
     est = HistGradientBoostingClassifier(max_iter=2, categorical_features=[1]).fit(X, y)
     with pytest.raises(UnsupportedModelError, match="fixed"):
         edgekiln.plan(est, "host", options={"dtype": "fixed"}, calibration=X)
+
+
+@pytest.mark.parametrize("options", [{"tree_layout": "table"}, {"cores": 4}, {"cores": 4, "batch": True},
+                                     {"soft_float": True}], ids=["table", "cores4", "batch4", "int_keys"])
+def test_categorical_with_every_tree_option(options, tmp_path):
+    X, y, T = _data()
+    est = HistGradientBoostingClassifier(max_iter=6, categorical_features=[1, 3, 4], random_state=0).fit(X, y)
+    cm = edgekiln.convert(est, "host", workdir=tmp_path, options=options)
+    T32 = as_float32(T)
+    assert (cm.predict(T32) == est.predict(T32)).all()
+    assert np.abs(cm.predict_proba(T32) - est.predict_proba(T32)).max() <= 1e-5
