@@ -6,6 +6,10 @@ import numpy as np
 from ..lowering import CArray, Lowering, lowers, pack_bits
 
 
+def _cdouble(v: float) -> str:
+    return "INFINITY" if v == np.inf else "-INFINITY" if v == -np.inf else repr(float(v))
+
+
 @lowers("iforest")
 class IsolationForest(Lowering):
     template = "iforest.c.j2"
@@ -21,7 +25,7 @@ class IsolationForest(Lowering):
             arrays["nan_left"] = CArray(f"{cid}_nan_left", pack_bits(c["nan_left"]))
         return {"arrays": list(arrays.values()), "a": arrays, "has_nan_left": has_nan_left,
                 "n_trees": int(a["n_trees"]), "denominator": repr(float(a["denominator"])),
-                "offset": repr(float(a["score_offset"]))}
+                "offset": repr(float(a["score_offset"])), "depth_threshold": _cdouble(a["depth_threshold"])}
 
     def scratch_bytes(self, node) -> int:
         return 8 * node.attrs["n_trees"] if self.cores > 1 else 0  # ek_iforest_scratch_bytes

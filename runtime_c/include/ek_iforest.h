@@ -25,14 +25,17 @@ typedef struct {
     const double *path;        /* distinct leaf path lengths */
     double denominator;        /* n_trees * c(max_samples) */
     double offset;             /* scikit-learn's offset_ */
+    double depth_threshold;    /* decision < 0 exactly when depth < this (found at export with
+                                * numpy's own arithmetic, so labels need no pow) */
 } ek_iforest_t;
 
 /* Sum over the trees of the path length of x (scikit-learn's `depths`). */
 double ek_iforest_depth_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const float *x);
 
-/* decision_function = score_samples - offset, score_samples = -2^(-depth / denominator);
- * *label = 0 (outlier, -1) where the decision is < 0, else 1 (inlier, +1). */
-float ek_iforest_decision_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const float *x, int32_t *label);
+/* Returns 0 (outlier, -1) where decision_function < 0, else 1 (inlier, +1). When decision is
+ * not NULL it receives decision_function = score_samples - offset, score_samples =
+ * -2^(-depth / denominator) (double, then float). */
+int32_t ek_iforest_predict_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const float *x, float *decision);
 
 /* Scratch: one double per tree when several cores share the trees. */
 uint32_t ek_iforest_scratch_bytes(uint32_t n_trees, uint32_t n_cores);

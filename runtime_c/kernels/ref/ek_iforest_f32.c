@@ -45,14 +45,15 @@ double ek_iforest_depth_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const fl
     return depth;
 }
 
-float ek_iforest_decision_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const float *x, int32_t *label)
+int32_t ek_iforest_predict_f32(const ek_ctx_t *ctx, const ek_iforest_t *m, const float *x, float *decision)
 {
     const double depth = ek_iforest_depth_f32(ctx, m, x);
-    /* scikit-learn: 2 ** -(depths / denominator), 1 where the denominator is 0 */
-    const double score = m->denominator != 0.0 ? -pow(2.0, -(depth / m->denominator)) : -1.0;
-    const double decision = score - m->offset;
-    *label = decision < 0.0 ? 0 : 1;
-    return (float)decision;
+    if (decision != NULL) {
+        /* scikit-learn: 2 ** -(depths / denominator), 1 where the denominator is 0 */
+        const double score = m->denominator != 0.0 ? -pow(2.0, -(depth / m->denominator)) : -1.0;
+        *decision = (float)(score - m->offset);
+    }
+    return depth < m->depth_threshold ? 0 : 1;
 }
 
 uint32_t ek_iforest_scratch_bytes(uint32_t n_trees, uint32_t n_cores)

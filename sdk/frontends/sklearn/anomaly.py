@@ -11,7 +11,8 @@ IsolationForest, as scikit-learn computes it (sklearn/ensemble/_iforest.py):
   c(n) = 0 (n <= 1), 1 (n == 2), 2 (ln(n - 1) + euler_gamma) - 2 (n - 1) / n.
 The per-leaf path values are computed here with numpy exactly as scikit-learn does and stored
 as float64; the device adds them in tree order in double, so D is bit-identical to
-scikit-learn's. Splits use the trees' rule (float32 x <= largest float32 <= threshold64),
+scikit-learn's. Labels compare D with the threshold `depth_threshold` finds with numpy's own
+arithmetic (no pow on the device for predict); scores use the device's pow. Splits use the trees' rule (float32 x <= largest float32 <= threshold64),
 NaN follows the tree's learned `missing_go_to_left`.
 """
 from __future__ import annotations
@@ -99,6 +100,32 @@ def _tree_tables(est) -> dict[str, np.ndarray]:
     }
 
 
+def _decision(depth: float, denominator: float, offset: float) -> float:
+    """scikit-learn's decision_function for one depth sum, with numpy's arithmetic."""
+    d = np.array([depth])
+    scores = 2 ** (-np.divide(d, denominator, out=np.ones_like(d), where=denominator != 0))
+    return float(-scores[0] - offset)
+
+
+def depth_threshold(denominator: float, offset: float) -> float:
+    """The smallest float64 depth sum D with decision(D) >= 0: scikit-learn predicts -1 exactly
+    when D is below it (decision is non-decreasing in D: division and pow are monotone), so
+    the device's labels need no pow and equal numpy's for every D. Bisection over the
+    non-negative doubles, which are ordered as their bit patterns."""
+    if _decision(0.0, denominator, offset) >= 0:
+        return -np.inf  # never an outlier
+    lo, hi = 0, int(np.float64(np.inf).view(np.int64))  # decision(lo) < 0
+    if _decision(np.inf, denominator, offset) < 0:
+        return np.inf  # always an outlier
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _decision(float(np.int64(mid).view(np.float64)), denominator, offset) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.int64(hi).view(np.float64))
+
+
 @converter(IsolationForest)
 def convert_isolation_forest(est, b: GraphBuilder) -> None:
     if b.n_features > 0xFFFF:
@@ -106,7 +133,8 @@ def convert_isolation_forest(est, b: GraphBuilder) -> None:
     consts = _tree_tables(est)
     # scikit-learn: denominator = len(estimators_) * c([max_samples]) (float64)
     denominator = float(len(est.estimators_) * average_path_length(np.array([est._max_samples]))[0])
-    attrs = {"n_trees": len(est.estimators_), "denominator": denominator, "score_offset": float(est.offset_)}
+    attrs = {"n_trees": len(est.estimators_), "denominator": denominator, "score_offset": float(est.offset_),
+             "depth_threshold": depth_threshold(denominator, float(est.offset_))}
     b.add_final("iforest", "classify", attrs, consts, classes=[-1, 1], n_scores=1, score_kind="decision")
 
 
