@@ -25,8 +25,9 @@ class Knn(Lowering):
         arrays["points"] = CArray(f"{cid}_points", stored)
         return {"arrays": list(arrays.values()), "a": arrays, "metric": METRICS[a["metric"]],
                 "n_points": int(pts.shape[0]), "n_features": int(pts.shape[1]), "k": a["k"],
-                "weighted": int(a["weights"] == "distance"), "elem": elem, "n_classes": a["n_classes"], "mode": a["mode"],
-                "tie_rule": TIE_RULES[a.get("tie_rule", "lower_index")], "kd_tree": "kd_idx" in node.consts,
+                "weighted": int(a["weights"] == "distance"), "elem": elem, "n_classes": a["n_classes"],
+                "mode": a["mode"], "tie_rule": TIE_RULES[a.get("tie_rule", "lower_index")],
+                "kd_tree": "kd_idx" in node.consts,
                 "kd_nodes": int(node.consts["kd_start"].size) if "kd_start" in node.consts else 0}
 
     def scratch_bytes(self, node) -> int:

@@ -1,8 +1,8 @@
 """Anomaly detection: IsolationForest (an `iforest` node) and OneClassSVM (an `svc` node).
 
 Both are classifiers with the classes [-1, 1] (outlier, inlier) and one decision value,
-`decision_function`; `score_samples` is decision + the final node's attrs["score_offset"] (scikit-learn's
-own definition for both: decision_function = score_samples - offset_).
+`decision_function`; `score_samples` is decision + the final node's attrs["score_offset"]
+(scikit-learn's own definition for both: decision_function = score_samples - offset_).
 
 IsolationForest, as scikit-learn computes it (sklearn/ensemble/_iforest.py):
   path(tree, x) = depth(leaf) + c(n_leaf) - 1.0      (float64; depth of the root is 1)
@@ -12,7 +12,8 @@ IsolationForest, as scikit-learn computes it (sklearn/ensemble/_iforest.py):
 The per-leaf path values are computed here with numpy exactly as scikit-learn does and stored
 as float64; the device adds them in tree order in double, so D is bit-identical to
 scikit-learn's. Labels compare D with the threshold `depth_threshold` finds with numpy's own
-arithmetic (no pow on the device for predict); scores use the device's pow. Splits use the trees' rule (float32 x <= largest float32 <= threshold64),
+arithmetic (no pow on the device for predict); scores use the device's pow.
+Splits use the trees' rule (float32 x <= largest float32 <= threshold64),
 NaN follows the tree's learned `missing_go_to_left`.
 """
 from __future__ import annotations
@@ -144,7 +145,8 @@ def convert_one_class_svm(est, b: GraphBuilder) -> None:
     public dual_coef_/intercept_), predict = +1 where decision > 0: the binary `svc` form."""
     attrs = _kernel_attrs(est)
     n_sv = int(est.support_vectors_.shape[0])
-    attrs.update(n_classes=2, n_sv=n_sv, mode="classify", decision_shape="binary", score_offset=float(np.ravel(est.offset_)[0]))
+    attrs.update(n_classes=2, n_sv=n_sv, mode="classify", decision_shape="binary",
+                 score_offset=float(np.ravel(est.offset_)[0]))
     consts = {
         "support_vectors": est.support_vectors_.astype(np.float32),
         "dual_coef": np.asarray(est.dual_coef_, dtype=np.float32),
