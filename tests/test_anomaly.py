@@ -83,3 +83,16 @@ def test_anomaly_graph_contract():
         g = to_graph(est)
         assert g.classes == [-1, 1] and g.score_kind == "decision" and g.outputs[-1].length == 1
         assert g.nodes[-1].attrs["score_offset"] == pytest.approx(float(np.ravel(est.offset_)[0]))
+
+
+@pytest.mark.parametrize("target", target_params(targets_where(min_cores=4)))
+def test_iforest_trees_across_cores(target, tmp_path):
+    """With --cores 4 each core walks its trees and core 0 adds the path lengths in tree order:
+    the same sums, so the same labels and scores as one core and as scikit-learn."""
+    require_target(target)
+    from sklearn.ensemble import IsolationForest
+
+    X, _ = dataset("wine")
+    est = IsolationForest(n_estimators=13, random_state=0).fit(X)
+    cm = edgekiln.convert(est, target, workdir=tmp_path, options={"cores": 4})
+    check_anomaly_parity(cm, est, X, exact=True)
