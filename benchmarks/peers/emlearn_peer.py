@@ -224,6 +224,7 @@ def write_peer(estimator, out_dir) -> dict:
     task = _common.task_of(estimator)
     n_features = _common.n_features_of(estimator)
     cflags: list[str] = []
+    ldflags: list[str] = []
 
     with _numpy_errstate_preserved():
         if kind in TREE_ESTIMATORS:
@@ -254,6 +255,7 @@ def write_peer(estimator, out_dir) -> dict:
             template = "emlearn_net.c.j2"
             n_outputs = 1
             context = {"classifier": classifier}
+            ldflags.append("-lm")  # expf, tanhf, logf
         else:  # KNeighborsClassifier
             method = "loadable"
             with _scratch_cwd():
@@ -275,7 +277,7 @@ def write_peer(estimator, out_dir) -> dict:
         "sources": [os.fspath(model_c)],
         "include_dirs": [os.fspath(out)],
         "cflags": cflags,
-        "ldflags": [],
+        "ldflags": ldflags,
         "method": method,
         "n_outputs": n_outputs,
         "headers": _common.as_posix_list([out / "model.h", out / GENERATED_HEADER, *headers]),
