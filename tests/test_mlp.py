@@ -76,3 +76,17 @@ def test_mlp_bad_input():
     with pytest.raises(UnsupportedModelError, match="fixed"):
         edgekiln.plan(make_pipeline(StandardScaler(), MLPClassifier((4,), max_iter=20)).fit(X, y), "host",
                       options={"dtype": "fixed"}, calibration=X)
+
+
+def test_mlp_skops_file_exports(tmp_path):
+    """A fitted MLP's .skops file holds its solver state (Adam/SGD optimizer): trusted as model state."""
+    import skops.io as sio
+
+    from test_cli import kiln
+
+    X, y = dataset("iris")
+    for solver in ("adam", "sgd"):
+        est = MLPClassifier((5,), solver=solver, max_iter=30, random_state=0).fit(X, y)
+        sio.dump(est, tmp_path / f"{solver}.skops")
+        kiln("export", str(tmp_path / f"{solver}.skops"), "-t", "host", "-o", str(tmp_path / solver))
+        assert (tmp_path / solver / "model.c").exists()

@@ -14,6 +14,8 @@ on its value, so the tree kernels stay as they are and decide exactly as scikit-
 Category values are matched as scikit-learn's encoder matches them (float64 equality with the
 float32 input); a category no float32 equals is stored as NaN (never matched). Non-numeric
 categories (strings, pandas categories of strings) cannot be encoded on the target: refused.
+A .skops file of such a model is refused by the loader (its encoder holds functools.partial of
+check_array, a function, which sdk/skops_guard.py does not trust): convert it in Python.
 """
 from __future__ import annotations
 
