@@ -22,11 +22,13 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (GradientBoostingClassifier, HistGradientBoostingClassifier, IsolationForest,
+                              RandomForestClassifier)
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -53,6 +55,10 @@ ZOO = {
     "hist_gradient_boosting_20": lambda: HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=8, random_state=0),
     "xgboost_20x3": lambda: __import__("xgboost").XGBClassifier(n_estimators=20, max_depth=3),
     "lightgbm_20x8": lambda: __import__("lightgbm").LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1),
+    # MLP (float32, raw features so every tool sees the same inputs) and anomaly detection
+    "mlp_32": lambda: MLPClassifier((32,), max_iter=500, random_state=0),
+    "mlp_32x16_tanh": lambda: MLPClassifier((32, 16), activation="tanh", max_iter=500, random_state=0),
+    "isolation_forest_50": lambda: IsolationForest(n_estimators=50, random_state=0),
 }
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}
 
@@ -70,7 +76,10 @@ def bench_case(model: str, dataset: str, target: str, work: Path, tools: list[st
     est.fit(X_train, y_train) if model != "kmeans" else est.fit(X_train)
     X32 = X_test.astype(np.float32)
     reference = est.predict(X32.astype(np.float64))
-    labels_ref = np.searchsorted(est.classes_, reference) if hasattr(est, "classes_") else reference
+    if hasattr(est, "classes_"):
+        labels_ref = np.searchsorted(est.classes_, reference)
+    else:  # clusters; an outlier detector's -1/1 is class index 0/1
+        labels_ref = (reference > 0).astype(int) if model.startswith("isolation") else reference
     base = measure(null_project(est, target, work / "null"), target, X32)
     rows = []
     for tool in tools:

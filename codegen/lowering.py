@@ -26,7 +26,7 @@ _loaded = False
 _CTYPES = {
     np.dtype(np.float32): "float", np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t",
     np.dtype(np.int16): "int16_t", np.dtype(np.uint16): "uint16_t", np.dtype(np.int32): "int32_t",
-    np.dtype(np.int64): "int64_t",
+    np.dtype(np.int64): "int64_t", np.dtype(np.uint32): "uint32_t", np.dtype(np.float64): "double",
 }
 
 
@@ -81,6 +81,15 @@ def registered(dtypes: tuple[str, ...]) -> list[str]:
     """'op/dtype' of every lowering of these dtypes."""
     _load_ops()
     return sorted(f"{o}/{d}" for o, d in _LOWERINGS if d in dtypes)
+
+
+def op_dtypes() -> dict[str, list[str]]:
+    """Every op with a lowering and the dtypes it is lowered for (`kiln estimators`)."""
+    _load_ops()
+    out: dict[str, list[str]] = {}
+    for op, dtype in sorted(_LOWERINGS):
+        out.setdefault(op, []).append(dtype)
+    return out
 
 
 def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":

@@ -81,9 +81,20 @@ def _cvalue(v: Any) -> str:
     return str(int(v))
 
 
-def _cvalues(values: np.ndarray, per_line: int = 8) -> str:
+def _cdouble(v: float) -> str:
+    """A float64 constant that reads back bit for bit (Python's repr round-trips)."""
+    if not np.isfinite(v):
+        raise ValueError(f"double constant {v} is not finite")
+    text = repr(float(v))
+    return text if ("e" in text or "." in text) else text + ".0"
+
+
+def _cvalues(values: np.ndarray, per_line: int = 8, double: bool = False) -> str:
     flat = np.asarray(values).reshape(-1)
-    items = [_cvalue(np.float32(v)) for v in flat] if flat.dtype.kind == "f" else [str(int(v)) for v in flat]
+    if flat.dtype == np.float64 and double:  # `double` arrays (CArray maps float64 to double)
+        items = [_cdouble(float(v)) for v in flat]
+    else:
+        items = [_cvalue(np.float32(v)) for v in flat] if flat.dtype.kind == "f" else [str(int(v)) for v in flat]
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
     return "{\n    " + ",\n    ".join(lines) + "\n}"
 
@@ -92,6 +103,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cvalues"] = _cvalues
+    env.filters["cdoubles"] = lambda v: _cvalues(v, double=True)
     env.filters["cfloat"] = lambda v: _cvalue(float(v))
     return env
 

@@ -295,6 +295,14 @@ class CompiledModel:
         out = self.run(X).outputs.astype(np.float64)
         return out[:, 0] if out.shape[1] == 1 else out
 
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Anomaly detectors (IsolationForest, OneClassSVM): scikit-learn's score_samples,
+        the device's decision_function + offset_ (decision_function = score_samples - offset_)."""
+        offset = self.graph.nodes[-1].attrs.get("score_offset") if self.graph.nodes else None
+        if offset is None:
+            raise UnsupportedModelError(f"{self.graph.meta.get('estimator')} has no score_samples on device")
+        return self.decision_function(X) + float(offset)
+
 
 def quantize_network(model: Any, calibration: Any, *, wbits: int = 8, abits: int = 8, method: str = "rtn",
                      granularity: str = "per-channel", observer: str = "minmax", percentile: float = 99.99,

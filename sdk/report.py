@@ -51,13 +51,117 @@ def run_report(graph: Graph, result: RunResult, build: dict | None) -> dict[str,
     }
 
 
+def add_knn_ties(report: dict[str, Any], graph: Graph, X32: np.ndarray) -> None:
+    """`knn_ties` in the run report (kNN models only)."""
+    ties = knn_boundary_ties(graph, X32)
+    if ties is not None:
+        report["knn_ties"] = ties
+
+
+def knn_boundary_ties(graph: Graph, X32: np.ndarray) -> dict[str, Any] | None:
+    """kNN graphs: the rows whose k-th and (k+1)-th nearest training rows are equally far, where
+    which of them counts is arbitrary: the device keeps the lower row index; scikit-learn's
+    choice depends on its algorithm (kd_tree, ball_tree, brute) and, for brute, on its thread
+    count and batch size (docs/architecture.md, "kNN ties"). None for other models.
+
+    A row is flagged when the distances tie as the device computes them (float32, in feature
+    order, after the float32 transforms in front of the kNN node) or exactly (float64)."""
+    node = graph.nodes[-1] if graph.nodes else None
+    if node is None or node.op != "knn":
+        return None
+    x32 = np.asarray(X32, dtype=np.float32)
+    for n in graph.nodes[:-1]:  # the transforms in front, as the device computes them
+        if n.op == "affine":
+            x32 = x32 * n.consts["scale"].astype(np.float32) + n.consts["shift"].astype(np.float32)
+        elif n.op == "dense":
+            x32 = (x32 @ n.consts["weight"].astype(np.float32).T + n.consts["bias"].astype(np.float32)).astype(np.float32)
+        else:
+            return None
+    pts = node.consts["points"].astype(np.float32)
+    k, manhattan = int(node.attrs["k"]), node.attrs["metric"] == "manhattan"
+    if k >= len(pts):
+        return {"k": k, "n_tied": 0, "rows": []}
+    rows = []
+    for i, x in enumerate(x32):
+        acc = np.zeros(len(pts), dtype=np.float32)
+        for f in range(pts.shape[1]):  # float32, feature by feature, like ek_distance_f32.c
+            d = pts[:, f] - x[f]
+            acc = acc + (np.abs(d) if manhattan else d * d)
+        diff = pts.astype(np.float64) - x.astype(np.float64)
+        exact = np.abs(diff).sum(axis=1) if manhattan else (diff * diff).sum(axis=1)
+        if any(np.partition(dd, (k - 1, k))[k - 1] == np.partition(dd, (k - 1, k))[k] for dd in (acc, exact)):
+            rows.append(i)
+    return {"k": k, "n_tied": len(rows), "rows": rows}
+
+
+class LibraryReference:
+    """An XGBoost (.json/.ubj) or LightGBM (.txt) model file as `kiln run --reference`: the
+    library itself predicts (its optional extra, `pip install edgekiln[boost]`), with the labels
+    chosen as its scikit-learn wrappers choose them (binary: margin > 0; multiclass: argmax)."""
+
+    def __init__(self, model: Any) -> None:
+        from .errors import InputError
+
+        self.model, self.boosted = model, model.boosted()
+        kind = type(model).__name__
+        try:
+            if kind == "XGBoostModel":
+                import json
+
+                import xgboost as xgb
+
+                self._booster = xgb.Booster()
+                self._booster.load_model(bytearray(json.dumps(model.doc).encode()))
+            else:
+                import lightgbm as lgb
+
+                self._booster = lgb.Booster(model_str=model.text)
+        except ImportError as e:
+            raise InputError(f"--reference {model.source}: comparing with a {kind[:-5]} model file needs the library "
+                             f"itself ({e.name} is not installed: pip install edgekiln[boost])") from None
+        self._xgb = kind == "XGBoostModel"
+
+    def _raw(self, X: np.ndarray, margin: bool) -> np.ndarray:
+        X32 = np.asarray(X, dtype=np.float32)
+        if self._xgb:
+            import xgboost as xgb
+
+            out = self._booster.predict(xgb.DMatrix(X32), output_margin=margin)
+        else:
+            out = self._booster.predict(X32.astype(np.float64), raw_score=margin)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        m = self.boosted
+        if m.task != "classify":
+            return self._raw(X, margin=False).reshape(len(X))
+        z = self._raw(X, margin=True).reshape(len(X), -1)
+        index = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else z.argmax(axis=1)
+        return np.asarray(m.classes)[index]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.boosted.task != "classify":
+            raise AttributeError("predict_proba")
+        p = self._raw(X, margin=False).reshape(len(X), -1)
+        return np.c_[1.0 - p, p] if p.shape[1] == 1 else p
+
+
+def as_reference(model: Any) -> Any:
+    """What `kiln run --reference` compares with: the estimator, or the library of a model file."""
+    return LibraryReference(model) if type(model).__name__ in ("XGBoostModel", "LightGBMModel") else model
+
+
 def check_reference(graph: Graph, estimator: Any) -> bool | None:
     """Before running: is `estimator` the model that was exported? True/False by fingerprint
     (None for projects exported before fingerprints); a different input width is an error."""
     from .errors import InputError
+    from .frontends.boosted import graph_from_boosted
     from .frontends.sklearn import from_sklearn
 
-    ref = from_sklearn(estimator, name=graph.name)
+    if isinstance(estimator, LibraryReference):
+        ref = graph_from_boosted(estimator.boosted, graph.name)
+    else:
+        ref = from_sklearn(estimator, name=graph.name)
     if ref.n_features != graph.n_features:
         raise InputError(f"the reference model takes {ref.n_features} features but the exported model takes "
                          f"{graph.n_features}: it is not the model in this project")
@@ -146,6 +250,10 @@ def print_run_summary(report: dict, console: Console | None = None) -> None:
         t.add_row("accuracy on --labels", f"{truth['accuracy'] * 100:.2f}% ({truth['n_correct']} of {report['n_samples']})")
     elif truth:
         t.add_row("MAE / R^2 on --labels", f"{truth['mae']:.4g} / {truth['r2'] if truth['r2'] is None else round(truth['r2'], 4)}")
+    ties = report.get("knn_ties")
+    if ties and ties["n_tied"]:
+        t.add_row("kNN rows with a k-th / (k+1)-th distance tie", f"{ties['n_tied']} (the neighbour that counts is "
+                  "arbitrary there: rows in knn_ties of --json)")
     ref = report.get("reference_agreement")
     if ref and ref.get("is_exported_model") is False:
         t.add_row("[bold red]reference[/]", "[bold red]NOT the exported model[/] (different fingerprint): the "

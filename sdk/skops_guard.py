@@ -26,6 +26,10 @@ KNOWN_STATE_TYPES = frozenset({
     "collections.OrderedDict",
     # HistGradientBoosting's trees: a structured node array, validated after loading (model_io)
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # a fitted MLP keeps its solver's state (plain classes holding arrays; edgekiln reads only
+    # coefs_/intercepts_)
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
 })
 
 

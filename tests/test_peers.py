@@ -20,6 +20,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # no
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.naive_bayes import GaussianNB  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
@@ -69,6 +70,8 @@ CASES = [
     ("emlearn", lambda: RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0), "iris", 0.98),
     ("emlearn", lambda: GaussianNB(), "iris", 0.98),
     ("emlearn", lambda: KNeighborsClassifier(), "digits", 0.98),
+    ("emlearn", lambda: MLPClassifier((16,), max_iter=300, random_state=0), "iris", 0.98),
+    ("emlearn", lambda: MLPClassifier((12, 6), activation="tanh", max_iter=300, random_state=0), "breast_cancer", 0.98),
 ]
 
 

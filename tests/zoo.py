@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+from sklearn.ensemble import (ExtraTreesClassifier, IsolationForest, ExtraTreesRegressor, GradientBoostingClassifier,
                               GradientBoostingRegressor, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import SVC, SVR, LinearSVC
+from sklearn.svm import SVC, SVR, LinearSVC, OneClassSVM
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 
@@ -57,6 +58,9 @@ CLASSIFIERS = [
     ("knn", lambda: KNeighborsClassifier(), False),
     ("knn_dist_l1", lambda: KNeighborsClassifier(weights="distance", metric="manhattan"), False),
     ("pca_logreg", lambda: make_pipeline(StandardScaler(), PCA(n_components=3), LogisticRegression()), False),
+    ("mlp_relu", lambda: make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=300, random_state=0)), False),
+    ("mlp_tanh", lambda: make_pipeline(MinMaxScaler(), MLPClassifier((12, 8), activation="tanh", max_iter=300,
+                                                                     random_state=0)), False),
 ]
 
 REGRESSORS = [
@@ -71,6 +75,8 @@ REGRESSORS = [
     ("lasso", lambda: Lasso(alpha=0.1), False),
     ("svr", lambda: make_pipeline(StandardScaler(), SVR()), False),
     ("knnr", lambda: KNeighborsRegressor(weights="distance"), False),
+    ("mlpr", lambda: make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=500,
+                                                                  random_state=0)), False),
 ]
 
 # Boosted rows: their table layout runs in tests/test_boosting.py (keeps the parity sweep short).
@@ -78,4 +84,18 @@ BOOSTED = {"gbc", "hgb", "xgb", "lgbm", "gbr", "hgbr", "xgbr", "lgbmr"}
 
 CLUSTERERS = [
     ("kmeans", lambda: KMeans(n_clusters=4, n_init=3, random_state=0), False),
+]
+
+# Anomaly detectors (classes -1/1, decision_function and score_samples): tests/test_anomaly.py.
+# exact: labels identical for every sample (IsolationForest's path sums are scikit-learn's bit
+# for bit); otherwise mismatches only where the decision is within the float32 tolerance of 0.
+ANOMALY = [
+    ("iforest", lambda: IsolationForest(n_estimators=20, random_state=0), True),
+    ("iforest_sub", lambda: IsolationForest(n_estimators=12, max_samples=64, max_features=0.5, contamination=0.1,
+                                            random_state=0), True),
+    ("iforest_scaled", lambda: make_pipeline(StandardScaler(), IsolationForest(n_estimators=15, random_state=0)), True),
+    ("ocsvm_rbf", lambda: OneClassSVM(nu=0.2, gamma="scale"), False),
+    ("ocsvm_linear", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="linear", nu=0.2)), False),
+    ("ocsvm_poly", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="poly", degree=3, nu=0.2)), False),
+    ("ocsvm_sigmoid", lambda: make_pipeline(MinMaxScaler(), OneClassSVM(kernel="sigmoid", gamma=0.05, nu=0.2)), False),
 ]

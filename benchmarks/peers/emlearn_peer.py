@@ -13,8 +13,12 @@ What emlearn 0.23 can export, and what this adapter wires up (``supports``):
 * KNeighborsClassifier (euclidean, uniform weights): ``method='loadable'`` (the only one).
   int16_t features and training data; input floats are truncated like emlearn's own wrapper.
 
-Not exportable by emlearn: LogisticRegression, SVC, KMeans (``emlearn.convert`` raises
-``ValueError: Unknown model type``). emlearn also exports MLP, GaussianMixture and
+* MLPClassifier / MLPRegressor (at least one hidden layer): ``method='loadable'``
+  (``eml_net.h``, float32; weights printed with 6 decimals). Returns the class index or
+  the value.
+
+Not exportable by emlearn: LogisticRegression, SVC, KMeans, IsolationForest (``emlearn.convert``
+raises ``ValueError: Unknown model type``). emlearn also exports GaussianMixture and
 EllipticEnvelope, which this adapter does not wire up (``supports`` says False).
 """
 
@@ -136,8 +140,18 @@ def unsupported_reason(estimator) -> str | None:
             return f"emlearn kNN stores at most {EML_NEIGHBORS_MAX_ITEMS} samples (int16 index)"
         return None
 
-    if kind in ("MLPClassifier", "MLPRegressor", "GaussianMixture", "BayesianGaussianMixture",
-                "EllipticEnvelope"):
+    if kind in ("MLPClassifier", "MLPRegressor"):
+        if len(estimator.coefs_) < 2:
+            return "emlearn nets need at least one hidden layer"
+        if estimator.activation not in ("relu", "tanh", "logistic", "identity"):
+            return f"emlearn nets have no {estimator.activation!r} activation"
+        if kind == "MLPRegressor" and (estimator.n_outputs_ != 1 or estimator.out_activation_ != "identity"):
+            return "the adapter wires single-output identity MLPRegressors only"
+        if kind == "MLPClassifier" and estimator.out_activation_ not in ("softmax", "logistic"):
+            return "multi-label MLPClassifier is not wired up"
+        return None
+
+    if kind in ("GaussianMixture", "BayesianGaussianMixture", "EllipticEnvelope"):
         return f"emlearn exports {kind}, but this adapter does not wire it up"
     return f"emlearn has no converter for {kind}"
 
@@ -158,6 +172,9 @@ def caveats(estimator) -> list[str]:
         if kind != "DecisionTreeClassifier" and _common.task_of(estimator) == _common.TASK_CLASSIFY:
             notes.append("forest classifiers use hard majority voting (emlearn's default "
                          "leaf_bits=0); scikit-learn averages the trees' probabilities")
+    elif kind in ("MLPClassifier", "MLPRegressor"):
+        notes.append("weights and biases are printed with 6 decimals ('%f'): small weights lose "
+                     "most of their digits")
     elif kind == "GaussianNB":
         notes.append("Q16.16 fixed-point log-likelihood with a quadratic log-pdf; class priors "
                      "ignored; the summaries table is non-const (in .data, so RAM)")
@@ -207,6 +224,7 @@ def write_peer(estimator, out_dir) -> dict:
     task = _common.task_of(estimator)
     n_features = _common.n_features_of(estimator)
     cflags: list[str] = []
+    ldflags: list[str] = []
 
     with _numpy_errstate_preserved():
         if kind in TREE_ESTIMATORS:
@@ -227,6 +245,17 @@ def write_peer(estimator, out_dir) -> dict:
             context = {}
             if _n_classes(estimator) > EML_DEFAULT_MAX_CLASSES:
                 cflags.append(f"-DEML_MAX_CLASSES={_n_classes(estimator)}")
+        elif kind in ("MLPClassifier", "MLPRegressor"):
+            method = "loadable"
+            classifier = kind == "MLPClassifier"
+            with _scratch_cwd():  # emlearn compiles a test program into ./tmp while converting
+                model = emlearn.convert(estimator, method=method,
+                                        return_type="classifier" if classifier else "regressor")
+            code = model.save(name=NAME)
+            template = "emlearn_net.c.j2"
+            n_outputs = 1
+            context = {"classifier": classifier}
+            ldflags.append("-lm")  # expf, tanhf, logf
         else:  # KNeighborsClassifier
             method = "loadable"
             with _scratch_cwd():
@@ -248,7 +277,7 @@ def write_peer(estimator, out_dir) -> dict:
         "sources": [os.fspath(model_c)],
         "include_dirs": [os.fspath(out)],
         "cflags": cflags,
-        "ldflags": [],
+        "ldflags": ldflags,
         "method": method,
         "n_outputs": n_outputs,
         "headers": _common.as_posix_list([out / "model.h", out / GENERATED_HEADER, *headers]),

@@ -17,7 +17,8 @@ class KnnFixed(Lowering):
         f = fixed_attrs(node)
         a = node.attrs
         P = node.consts["points_q"]
-        arrays = {k: CArray(f"{cid}_{k}", v) for k, v in node.consts.items() if k not in ("points", "points_q")}
+        arrays = {k: CArray(f"{cid}_{k}", v) for k, v in node.consts.items()
+                  if k not in ("points", "points_q") and not k.startswith("kd_")}  # kd_*: the float kd-tree search
         arrays["points"] = CArray(f"{cid}_points_q", P)
         return {"arrays": list(arrays.values()), "a": arrays, "metric": METRICS[a["metric"]],
                 "n_points": int(P.shape[0]), "n_features": int(P.shape[1]), "k": a["k"],

@@ -28,4 +28,34 @@ void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_
                 void *work);
 uint32_t ek_knn_work_bytes(uint32_t k, uint32_t n_cores);
 
+/* Tie rules of the k nearest rows. LOWER_INDEX: ek_knn_f32. SKLEARN_BRUTE: scikit-learn's
+ * brute-force search as one thread runs it (sklearn/utils/_heap.pyx heap_push: a max-heap of
+ * k over the rows in order, a row entering only when strictly nearer than the heap's top);
+ * ek_knn_heap_f32, then ascending (distance, row). With several cores the distances are
+ * computed in parallel into work (ek_knn_heap_work_bytes) and pushed in row order by core 0. */
+#define EK_TIES_LOWER_INDEX 0u
+#define EK_TIES_SKLEARN_BRUTE 1u
+/* SKLEARN_KD_TREE: scikit-learn's KDTree query (sklearn/neighbors/_binary_tree.pxi.tp,
+ * _query_single_depthfirst): from the root, the nearer child first by min_rdist (the lower
+ * bound from the node's box; the first on equal bounds), a node trimmed when its bound is
+ * above the heap's top, a leaf's rows pushed in the tree's idx_array order with heap_push. */
+#define EK_TIES_SKLEARN_KD_TREE 2u
+
+/* scikit-learn's fitted KDTree: nodes in heap order (children of i: 2i+1, 2i+2). */
+typedef struct {
+    const int32_t *idx_array;  /* training rows in tree order */
+    const int32_t *node_start; /* per node: [start, end) in idx_array */
+    const int32_t *node_end;
+    const uint8_t *node_leaf;
+    const float *bounds;       /* 2 x n_nodes x n_features: lower, then upper corners */
+    uint32_t n_nodes;
+} ek_kdtree_t;
+
+void ek_knn_kdtree_f32(const ek_kdtree_t *tree, ek_metric_t metric, const void *points, ek_elem_t elem,
+                       uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist);
+void ek_knn_heap_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                     uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                     void *work);
+uint32_t ek_knn_heap_work_bytes(uint32_t n_points, uint32_t n_cores);
+
 #endif

@@ -12,6 +12,9 @@ typedef struct {
     const uint8_t *labels;    /* class index per row (classifier) */
     const float *values;      /* target per row (regressor) */
     uint32_t n_classes;
+    uint32_t tie_rule;        /* which of equally far rows counts at the k-th place: EK_TIES_LOWER_INDEX,
+                               * _SKLEARN_BRUTE or _SKLEARN_KD_TREE (ek_distance.h) */
+    const ek_kdtree_t *tree;  /* SKLEARN_KD_TREE: the fitted tree; else NULL */
 } ek_knn_t;
 
 /* Returns the class with the largest (weighted) vote, first on ties; proba may be NULL. */

@@ -52,7 +52,8 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
 
     from ..api import validate_input
     from ..ir import Graph
-    from ..report import check_reference, label_scores, print_run_summary, reference_agreement, run_report
+    from ..report import (add_knn_ties, as_reference, check_reference, label_scores, print_run_summary,
+                          reference_agreement, run_report)
 
     path = Path(project)
     meta = load_project(path)
@@ -64,16 +65,21 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
     y_true = read_data(labels_path).reshape(-1) if labels_path else None
     if y_true is not None and len(y_true) != len(X32):
         raise InputError(f"--labels has {len(y_true)} values but --data has {len(X32)} samples")
-    ref_model = load_model_file(reference, trust_pickle) if reference else None
+    ref_model = as_reference(load_model_file(reference, trust_pickle)) if reference else None
     is_exported = check_reference(graph, ref_model) if ref_model is not None else None
     build, how = ensure_built(path)
     echo(how, err=True)
     built = build.to_dict()
     result = run_firmware(path / "fw.elf", target, X32, timeout=timeout)
     report = run_report(graph, result, built)
+    add_knn_ties(report, graph, X32)
     if ref_model is not None:
         report["reference_agreement"] = {**reference_agreement(graph, report["predictions"], ref_model, X32),
                                          "is_exported_model": is_exported}
+        if "knn_ties" in report and "mismatches" in report["reference_agreement"]:
+            tied = set(report["knn_ties"]["rows"])
+            for m in report["reference_agreement"]["mismatches"]:
+                m["knn_tie"] = m["index"] in tied
     if y_true is not None:
         report["labels"] = label_scores(graph, report["predictions"], y_true)
     print_run_summary(report, console)

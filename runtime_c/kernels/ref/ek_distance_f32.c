@@ -146,3 +146,126 @@ void ek_knn_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_
             topk_insert(dist, idx, &filled, k, core_dist[c * k + i], core_idx[c * k + i]);
     }
 }
+
+static void sort_neighbours(int32_t *idx, float *dist, uint32_t k);
+
+/* scikit-learn's heap_push (sklearn/utils/_heap.pyx), the same comparisons in the same order. */
+static void heap_push(float *values, int32_t *indices, uint32_t size, float val, int32_t val_idx)
+{
+    if (!(val < values[0])) return;
+    uint32_t cur = 0;
+    for (;;) {
+        const uint32_t l = 2u * cur + 1u, r = l + 1u;
+        uint32_t swap;
+        if (l >= size) break;
+        if (r >= size) {
+            if (values[l] > val) swap = l;
+            else break;
+        } else if (values[l] >= values[r]) {
+            if (val < values[l]) swap = l;
+            else break;
+        } else {
+            if (val < values[r]) swap = r;
+            else break;
+        }
+        values[cur] = values[swap];
+        indices[cur] = indices[swap];
+        cur = swap;
+    }
+    values[cur] = val;
+    indices[cur] = val_idx;
+}
+
+uint32_t ek_knn_heap_work_bytes(uint32_t n_points, uint32_t n_cores)
+{
+    return n_cores > 1u ? n_points * 4u : 0u;
+}
+
+void ek_knn_heap_f32(const ek_ctx_t *ctx, ek_metric_t metric, const void *points, ek_elem_t elem,
+                     uint32_t n_points, uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist,
+                     void *work)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        dist[i] = INFINITY;
+        idx[i] = -1;
+    }
+    if (ctx->n_cores <= 1u) {
+        for (uint32_t p = 0; p < n_points; p++)
+            heap_push(dist, idx, k, point_distance(metric, points, elem, p, n_features, x), (int32_t)p);
+    } else {
+        float *all = (float *)work; /* n_points */
+        distance_job_t job = {metric, points, elem, n_points, n_features, 0u, x, all, NULL, NULL};
+        ek_team_fork(ctx->n_cores, all_distances, &job);
+        for (uint32_t p = 0; p < n_points; p++) heap_push(dist, idx, k, all[p], (int32_t)p);
+    }
+    sort_neighbours(idx, dist, k);
+}
+
+/* min_rdist of scikit-learn's KDTree: the reduced distance from x to the node's box. */
+static float box_rdist(const ek_kdtree_t *t, ek_metric_t metric, uint32_t node, uint32_t nf, const float *x)
+{
+    const float *lo = &t->bounds[node * nf], *hi = &t->bounds[(t->n_nodes + node) * nf];
+    float r = 0.0f;
+    for (uint32_t j = 0; j < nf; j++) {
+        const float d_lo = lo[j] - x[j], d_hi = x[j] - hi[j];
+        const float d = 0.5f * ((d_lo + fabsf(d_lo)) + (d_hi + fabsf(d_hi)));
+        r += metric == EK_METRIC_MANHATTAN ? d : d * d;
+    }
+    return r;
+}
+
+#define EK_KDTREE_MAX_DEPTH 64u
+
+void ek_knn_kdtree_f32(const ek_kdtree_t *tree, ek_metric_t metric, const void *points, ek_elem_t elem,
+                       uint32_t n_features, const float *x, uint32_t k, int32_t *idx, float *dist)
+{
+    uint32_t stack_node[EK_KDTREE_MAX_DEPTH + 1u];
+    float stack_lb[EK_KDTREE_MAX_DEPTH + 1u];
+    uint32_t top = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        dist[i] = INFINITY;
+        idx[i] = -1;
+    }
+    stack_node[0] = 0u;
+    stack_lb[0] = box_rdist(tree, metric, 0u, n_features, x);
+    top = 1u;
+    while (top > 0u) { /* the recursion of _query_single_depthfirst, as a stack */
+        top--;
+        const uint32_t node = stack_node[top];
+        if (stack_lb[top] > dist[0]) continue; /* trimmed: the box is beyond the heap's top */
+        if (tree->node_leaf[node]) {
+            for (int32_t i = tree->node_start[node]; i < tree->node_end[node]; i++) {
+                const uint32_t row = (uint32_t)tree->idx_array[i];
+                heap_push(dist, idx, k, point_distance(metric, points, elem, row, n_features, x), (int32_t)row);
+            }
+            continue;
+        }
+        const uint32_t c1 = 2u * node + 1u, c2 = c1 + 1u;
+        const float lb1 = box_rdist(tree, metric, c1, n_features, x), lb2 = box_rdist(tree, metric, c2, n_features, x);
+        const uint32_t first = lb1 <= lb2 ? c1 : c2, second = lb1 <= lb2 ? c2 : c1;
+        if (top + 2u > EK_KDTREE_MAX_DEPTH) break; /* deeper than any tree scikit-learn builds */
+        stack_node[top] = second;
+        stack_lb[top] = lb1 <= lb2 ? lb2 : lb1;
+        stack_node[top + 1u] = first;
+        stack_lb[top + 1u] = lb1 <= lb2 ? lb1 : lb2;
+        top += 2u;
+    }
+    sort_neighbours(idx, dist, k);
+}
+
+static void sort_neighbours(int32_t *idx, float *dist, uint32_t k)
+{
+    /* ascending by (distance, row): insertion sort of k */
+    for (uint32_t i = 1; i < k; i++) {
+        const float d = dist[i];
+        const int32_t r = idx[i];
+        uint32_t j = i;
+        while (j > 0u && (dist[j - 1u] > d || (dist[j - 1u] == d && idx[j - 1u] > r))) {
+            dist[j] = dist[j - 1u];
+            idx[j] = idx[j - 1u];
+            j--;
+        }
+        dist[j] = d;
+        idx[j] = r;
+    }
+}

@@ -20,14 +20,23 @@ static void neighbour_weights(const ek_knn_t *m, const float *dist, float *w)
     }
 }
 
+static void neighbours(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x, int32_t *idx, float *dist, void *work)
+{
+    if (m->tie_rule == EK_TIES_SKLEARN_KD_TREE && m->tree != NULL)
+        ek_knn_kdtree_f32(m->tree, m->metric, m->points, m->elem, m->n_features, x, m->k, idx, dist);
+    else if (m->tie_rule == EK_TIES_SKLEARN_BRUTE)
+        ek_knn_heap_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, work);
+    else
+        ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, work);
+}
+
 int32_t ek_knn_classify_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x, float *proba)
 {
     int32_t *idx = (int32_t *)ctx->scratch;
     float *dist = (float *)&idx[m->k];
     float *w = &dist[m->k];
     float *votes = &w[m->k];
-    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist,
-               &votes[m->n_classes]);
+    neighbours(ctx, m, x, idx, dist, &votes[m->n_classes]);
     neighbour_weights(m, dist, w);
     for (uint32_t c = 0; c < m->n_classes; c++) votes[c] = 0.0f;
     float total = 0.0f;
@@ -50,7 +59,7 @@ float ek_knn_regress_f32(const ek_ctx_t *ctx, const ek_knn_t *m, const float *x)
     int32_t *idx = (int32_t *)ctx->scratch;
     float *dist = (float *)&idx[m->k];
     float *w = &dist[m->k];
-    ek_knn_f32(ctx, m->metric, m->points, m->elem, m->n_points, m->n_features, x, m->k, idx, dist, &w[m->k]);
+    neighbours(ctx, m, x, idx, dist, &w[m->k]);
     neighbour_weights(m, dist, w);
     float num = 0.0f, den = 0.0f;
     for (uint32_t i = 0; i < m->k; i++) {

@@ -17,7 +17,7 @@ from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegres
 
 from ...errors import UnsupportedModelError
 from ..boosted import Boosted, BoostedTree, add_boosted, floor_float32
-from . import GraphBuilder, class_list, converter
+from . import GraphBuilder, class_list, converter, hist_categorical
 
 # scikit-learn's link of the loss -> (link, scale of the margin)
 LINKS = {"IdentityLink": ("identity", 1.0), "LogLink": ("exp", 1.0), "LogitLink": ("sigmoid", 1.0),
@@ -60,25 +60,30 @@ def convert_gradient_boosting(est, b: GraphBuilder) -> None:
 @converter(HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 def convert_hist_gradient_boosting(est, b: GraphBuilder) -> None:
     trees = []
+    prelude = hist_categorical.start(est)  # categorical splits: hist_categorical.py
     for stage in est._predictors:
         for predictor in stage:
             nodes = predictor.nodes
-            if nodes["is_categorical"].any():
-                raise UnsupportedModelError(
-                    f"{type(est).__name__} has categorical splits (categorical_features), which edgekiln does not "
-                    "export yet; encode the categories as numbers (e.g. OrdinalEncoder) and fit with "
-                    "categorical_features=None")
             leaf = nodes["is_leaf"].astype(bool)
             left = np.where(leaf, -1, nodes["left"].astype(np.int64))
             right = np.where(leaf, -1, nodes["right"].astype(np.int64))
-            trees.append(BoostedTree(left, right, nodes["feature_idx"].astype(np.int64),
-                                     floor_float32(nodes["num_threshold"]), nodes["missing_go_to_left"].astype(bool),
-                                     nodes["value"].astype(np.float64)))
+            feature, t32 = nodes["feature_idx"].astype(np.int64), floor_float32(nodes["num_threshold"])
+            nan_left = nodes["missing_go_to_left"].astype(bool)
+            if nodes["is_categorical"].any():
+                if prelude is None:
+                    raise UnsupportedModelError(f"{type(est).__name__} has categorical splits but no category encoder "
+                                                "(a scikit-learn version edgekiln does not know)")
+                prelude.rewrite(nodes, predictor.raw_left_cat_bitsets, feature, t32, nan_left)
+            trees.append(BoostedTree(left, right, feature, t32, nan_left, nodes["value"].astype(np.float64)))
+    n_features = est.n_features_in_
+    if prelude is not None:
+        hist_categorical.add_node(est, b, prelude)
+        n_features = b.current_length
     link, scale = _link(est)
     task, classes = _task(est)
     base = np.asarray(est._baseline_prediction, np.float64).reshape(-1)
     add_boosted(b, Boosted(trees=trees, n_outputs=int(est.n_trees_per_iteration_), base=base, link=link, task=task,
-                           n_features=est.n_features_in_, estimator=type(est).__name__, classes=classes,
+                           n_features=n_features, estimator=type(est).__name__, classes=classes,
                            link_scale=scale, input_precision="float64"))
 
 

@@ -1,4 +1,5 @@
-"""k-nearest neighbours (brute force over the stored training set): one `knn` node."""
+"""k-nearest neighbours (brute force over the stored training set, or scikit-learn's fitted
+kd-tree walked as it walks it): one `knn` node."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,23 @@ def _metric(est) -> str:
     raise UnsupportedModelError(f"kNN metric {metric!r} is not supported; use euclidean or manhattan")
 
 
+def _tie_rule(est, consts: dict) -> str:
+    """Which of equally far rows counts at the k-th place, as the fitted search chooses: brute
+    force keeps a max-heap over the rows in order (as one thread runs it); kd_tree walks its
+    tree, exported here (kd_* constants); ball_tree's walk needs float64 square roots and is not
+    reproduced: the device keeps the lower row index there (docs/architecture.md, "kNN ties")."""
+    method = getattr(est, "_fit_method", None)
+    if method == "brute":
+        return "sklearn_brute"
+    if method == "kd_tree":
+        _, idx, nodes, bounds = est._tree.get_arrays()
+        consts.update(kd_idx=np.asarray(idx, dtype=np.int32), kd_start=nodes["idx_start"].astype(np.int32),
+                      kd_end=nodes["idx_end"].astype(np.int32), kd_leaf=nodes["is_leaf"].astype(np.uint8),
+                      kd_bounds=np.asarray(bounds, dtype=np.float64).astype(np.float32))
+        return "sklearn_kd_tree"
+    return "lower_index"
+
+
 def _weights(est) -> str:
     if est.weights not in ("uniform", "distance"):
         raise UnsupportedModelError("kNN with callable weights cannot be exported; use 'uniform' or 'distance'")
@@ -34,6 +52,7 @@ def convert_knn_classifier(est, b: GraphBuilder) -> None:
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": n_classes,
              "mode": "classify"}
     consts = {"points": est._fit_X.astype(np.float32), "labels": np.asarray(est._y, dtype=np.uint8)}
+    attrs["tie_rule"] = _tie_rule(est, consts)
     b.add_final("knn", "classify", attrs, consts, classes=class_list(est), n_scores=n_classes, score_kind="proba")
 
 
@@ -45,4 +64,5 @@ def convert_knn_regressor(est, b: GraphBuilder) -> None:
     attrs = {"metric": _metric(est), "weights": _weights(est), "k": int(est.n_neighbors), "n_classes": 0,
              "mode": "regress"}
     consts = {"points": est._fit_X.astype(np.float32), "targets": y.astype(np.float32)}
+    attrs["tie_rule"] = _tie_rule(est, consts)
     b.add_final("knn", "regress", attrs, consts, n_values=1)
