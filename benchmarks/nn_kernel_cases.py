@@ -151,18 +151,14 @@ def fc_case(rng: np.random.Generator, *, dtype: str = "s8", batches: int = 1, in
     node = Node("fully_connected", "f", ["x", "w", "b"], ["y"],
                 {"activation": activation, "weight_bits": 4 if dtype == "s4" else 8})
     expect = iref._KERNELS.get("fully_connected")(node, [x, wq, bq], [q_in, q_w, None], q_out)
-    if per_channel:
-        mult, shift = iref.channel_multipliers(q_in, q_w, q_out, out_features)
-    else:  # the golden model's per-tensor rule (GetQuantizedConvolutionMultipler)
-        m, s = quantize_multiplier(float(np.float32(q_in.scale[0]) * np.float32(q_w.scale[0])) / float(np.float32(s_out)))
-        mult, shift = np.array([m]), np.array([s])
+    scale = iref.fc_scales(q_in, q_w, q_out, out_features)[: out_features if per_channel else 1]
     lo, hi = calculate_activation_range(activation, q_out.scale[0], zp_out)
     return _finish({**base, "params": {"input_offset": -zp_in, "filter_offset": -zp_w, "output_offset": zp_out,
                                        "act_min": lo, "act_max": hi},
                     "arrays": {"in": _arr("int8_t", x),
                                "w": _arr("uint8_t", iref.pack_int4(wq)) if dtype == "s4" else _arr("int8_t", wq),
                                "bias": _arr("int32_t", bq) if bias else None,
-                               "mult": _arr("int32_t", mult), "shift": _arr("int32_t", shift)},
+                               "scale": {"ctype": "double", "values": [repr(float(v)) for v in scale]}},
                     "expect": expect})
 
 

@@ -1,5 +1,5 @@
 """Lowering of network `fully_connected` (weights [N, K]): int8 (`s8`: per-tensor or
-per-channel requantization) and float32 (`f32`)."""
+per-channel requantization, by double scales as LiteRT's reference kernel) and float32 (`f32`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +24,7 @@ class FcS8(NnLowering):
         g = fc_geometry(node, graph, refs)
         q = int8_attrs(node)
         arrays = {"w": CArray(f"{cid}_w", g["w"].astype(np.int8)),
-                  "multiplier": CArray(f"{cid}_mult", np.array(q["multiplier"], np.int32)),
-                  "shift": CArray(f"{cid}_shift", np.array(q["shift"], np.int32))}
+                  "scale": CArray(f"{cid}_scale", np.array(q["scale"], np.float64))}
         if len(node.inputs) > 2:
             arrays["bias"] = CArray(f"{cid}_bias", graph.constants[node.inputs[2]].data.astype(np.int32))
         return {**g, "arrays": list(arrays.values()), "a": arrays, "fn": "ek_fc_s8", "kernel": "ek_fc_s8.c",

@@ -70,15 +70,20 @@ def _fc(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     return _out(fc_requantize(acc, q[0], q[1], qout) + qout.zero_point[0], node, qout)
 
 
+def fc_scales(q_in: QuantParams, q_w: QuantParams, q_out: QuantParams, channels: int) -> np.ndarray:
+    """The double factor per output channel of LiteRT's FULLY_CONNECTED requantization,
+    in * w[c] / out, each a double of the float32 scale (the C kernels get these doubles)."""
+    scales = np.asarray(q_w.scale if len(q_w.scale) > 1 else q_w.scale * channels, np.float32).astype(np.float64)
+    return float(np.float32(q_in.scale[0])) * scales / float(np.float32(q_out.scale[0]))
+
+
 def fc_requantize(acc: np.ndarray, q_in: QuantParams, q_w: QuantParams, q_out: QuantParams) -> np.ndarray:
     """LiteRT's reference FULLY_CONNECTED requantizes in double, not with a fixed-point
     multiplier (reference_integer_ops::FullyConnected / FullyConnectedPerChannel, the
     overloads taking float scales): round(acc * (in * w[c] / out)), every factor a double
     of the float32 scale, C's round (half away from zero). Checked against LiteRT 2.3.0 on
     1,280 outputs (tests/test_nn_int8_ops.py), where the multiplier form differs in 1."""
-    scales = np.asarray(q_w.scale if len(q_w.scale) > 1 else q_w.scale * acc.shape[-1], np.float32).astype(np.float64)
-    effective = float(np.float32(q_in.scale[0])) * scales / float(np.float32(q_out.scale[0]))
-    v = acc.astype(np.float64) * effective
+    v = acc.astype(np.float64) * fc_scales(q_in, q_w, q_out, acc.shape[-1])
     return (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)
 
 

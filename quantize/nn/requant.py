@@ -1,8 +1,8 @@
 """TFLite's Prepare-time integers for int8 network nodes, written into the IR.
 
 `prepare_int8(graph)` is quantize's decision for every int8 node: the fixed-point
-multipliers and shifts (per output channel for conv, per tensor or per channel for fully
-connected), the zero-point offsets, the clamp of the fused activation, the softmax and add
+multipliers and shifts (per output channel for conv), the double scales of fully
+connected (per tensor or per channel: LiteRT's reference FC requantizes in double), the zero-point offsets, the clamp of the fused activation, the softmax and add
 parameters, computed exactly as TFLite's Prepare does (the same functions the int8 golden
 model runs, `int8_reference.channel_multipliers` and `tflite_math`). It stores them as
 `node.attrs["int8"]`; codegen only reads them (the layer rule: codegen never imports
@@ -15,7 +15,7 @@ import numpy as np
 from edgekiln.errors import UnsupportedModelError
 from edgekiln.ir import Graph, Node, QuantParams
 
-from .int8_reference import channel_multipliers
+from .int8_reference import channel_multipliers, fc_scales
 from .tflite_math import calculate_activation_range, quantize_multiplier, softmax_params
 
 ADD_LEFT_SHIFT = 20  # PrepareInt8AddSub
@@ -55,15 +55,12 @@ def node_params(graph: Graph, node: Node) -> dict | None:
         qw = _q(graph, node.inputs[1])
         _need(node, qw)
         channels = int(graph.constants[node.inputs[1]].data.shape[0])
-        if qw.per_channel:
-            mult, shift = channel_multipliers(qin, qw, qout, channels)
-            mult, shift = [int(m) for m in mult], [int(s) for s in shift]
-        else:  # GetQuantizedConvolutionMultipler: the product of the scales in float32
-            product = np.float32(qin.scale[0]) * np.float32(qw.scale[0])
-            m, s = quantize_multiplier(float(product) / float(np.float32(qout.scale[0])))
-            mult, shift = [int(m)], [int(s)]
+        # LiteRT's reference FC requantizes in double (int8_reference.fc_requantize): the
+        # kernels get the doubles, one per tensor or per channel.
+        scale = fc_scales(qin, qw, qout, channels)
+        scale = [float(scale[0])] if not qw.per_channel else [float(v) for v in scale]
         return {"input_offset": -qin.zero_point[0], "filter_offset": -qw.zero_point[0],
-                "output_offset": qout.zero_point[0], **_act(node, qout), "multiplier": mult, "shift": shift}
+                "output_offset": qout.zero_point[0], **_act(node, qout), "scale": scale}
     if node.op in ("avg_pool", "max_pool"):
         if qin.scale != qout.scale or qin.zero_point != qout.zero_point:
             raise UnsupportedModelError(f"node {node.name}: int8 pooling needs the same scale in and out (as TFLite)")

@@ -25,11 +25,16 @@ typedef struct {
     int32_t n, h, w, c;
 } ek_dims_t;
 
-/* Requantization: per output channel (n_channels = output channels) or per tensor (1). */
+/* Requantization: per output channel (n_channels = output channels) or per tensor (1).
+ * Convolutions use multiplier/shift (TFLite's fixed-point form). Fully connected uses
+ * `scale` instead: LiteRT's reference FULLY_CONNECTED computes round(acc * scale) in double,
+ * half away from zero (scale = in * w[c] / out, quantize/nn/int8_reference.fc_requantize), and
+ * that rounding differs from the fixed-point form in about 1 output in 640. */
 typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
     int32_t n_channels;
+    const double *scale; /* fully connected only; NULL elsewhere */
 } ek_requant_t;
 
 typedef struct {

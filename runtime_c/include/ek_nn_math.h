@@ -64,6 +64,19 @@ static inline int8_t ek_requant_s8(int32_t acc, int32_t multiplier, int32_t shif
     return (int8_t)ek_clamp_s32(ek_mbqm(acc, multiplier, shift) + out_offset, act_min, act_max);
 }
 
+/* Fully connected's epilogue as LiteRT's reference kernel: round(acc * scale) in double,
+ * half away from zero, then the output offset and the activation clamp. |acc * scale| is
+ * clamped below 2^31 first, so the conversion is defined (the clamp to int8 follows anyway). */
+static inline int8_t ek_requant_scale_s8(int32_t acc, double scale, int32_t out_offset, int32_t act_min,
+                                         int32_t act_max)
+{
+    const double v = (double)acc * scale;
+    double a = (v < 0.0 ? -v : v) + 0.5;
+    if (a > 2147483520.0) a = 2147483520.0;
+    const int32_t r = (int32_t)a; /* truncation of a positive value: floor */
+    return (int8_t)ek_clamp_s32((v < 0.0 ? -r : r) + out_offset, act_min, act_max);
+}
+
 /* Packed int4 weight i (ek_nn.h: the even-indexed element in the low nibble), sign-extended. */
 static inline int32_t ek_s4_at(const uint8_t *packed, int32_t i)
 {

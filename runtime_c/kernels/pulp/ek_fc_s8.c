@@ -32,7 +32,7 @@ static void features(const job_t *j, int32_t begin, int32_t end)
                 acc += ((int32_t)x[k] + p->input_offset) * ((int32_t)row[k] + p->filter_offset);
             const int32_t qc = j->q->n_channels == 1 ? 0 : n;
             j->out[b * j->out_features + n] =
-                ek_requant_s8(acc, j->q->multiplier[qc], j->q->shift[qc], p->output_offset, p->act_min, p->act_max);
+                ek_requant_scale_s8(acc, j->q->scale[qc], p->output_offset, p->act_min, p->act_max);
         }
     }
 }
@@ -49,7 +49,7 @@ ek_status_t ek_fc_s8(const ek_ctx_t *ctx, const ek_fc_params_t *p, const ek_requ
                      int32_t in_features, int32_t out_features, const int8_t *in, const int8_t *w,
                      const int32_t *bias, int8_t *out)
 {
-    if (q->n_channels != 1 && q->n_channels != out_features) return EK_ERR_ARG;
+    if (q->scale == NULL || (q->n_channels != 1 && q->n_channels != out_features)) return EK_ERR_ARG;
     job_t j = {p, q, batches, in_features, out_features, in, w, bias, out};
     if (ctx->n_cores > 1)
         ek_team_fork(ctx->n_cores, job, &j);

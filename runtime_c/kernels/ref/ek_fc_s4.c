@@ -16,7 +16,7 @@ ek_status_t ek_fc_s4(const ek_ctx_t *ctx, const ek_fc_params_t *p, const ek_requ
                      const int32_t *bias, int8_t *out)
 {
     (void)ctx;
-    if (q->n_channels != 1 && q->n_channels != out_features) return EK_ERR_ARG;
+    if (q->scale == NULL || (q->n_channels != 1 && q->n_channels != out_features)) return EK_ERR_ARG;
     for (int32_t b = 0; b < batches; b++) {
         const int8_t *x = in + b * in_features;
         for (int32_t n = 0; n < out_features; n++) {
@@ -26,7 +26,7 @@ ek_status_t ek_fc_s4(const ek_ctx_t *ctx, const ek_fc_params_t *p, const ek_requ
                 acc += ((int32_t)x[k] + p->input_offset) * (ek_s4_at(packed_w, row + k) + p->filter_offset);
             const int32_t qc = q->n_channels == 1 ? 0 : n;
             out[b * out_features + n] =
-                ek_requant_s8(acc, q->multiplier[qc], q->shift[qc], p->output_offset, p->act_min, p->act_max);
+                ek_requant_scale_s8(acc, q->scale[qc], p->output_offset, p->act_min, p->act_max);
         }
     }
     return EK_OK;
