@@ -1,0 +1,166 @@
+"""Keyword-spotting figures: the DS-CNN (float ONNX, official int8 TFLite) and our small model on
+held-out espeak-ng clips.
+
+    python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N]
+
+Clips: `edgekiln.audio.build_set("eval")` (288 clips: 240 words, 24 unknown, 24 silence;
+voices and speeds the training split never uses), featurised by the numpy MFCC golden model
+(quantize/nn/mfcc.py, the README table). Rows (issue 11): `model`, `target`, `config` (`float`,
+`W8A8`, `W4A8`, `official-int8`), `agreement` (top-1 vs the float model on the same clips),
+`logit_sqnr_db` (softmax inputs vs float's, over all clips), `bit_exact` (device == golden; for
+`official-int8`, edgekiln's int8 golden model == LiteRT BUILTIN_REF), `macs_per_instruction`,
+`peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (None until the network C
+kernels land), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
+onnxruntime (optimisations off), int8 on LiteRT's reference kernels (`BUILTIN_REF`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "models" / "kws_dscnn"
+if not SHARED.is_dir():
+    SHARED = Path("/work/shared/models/kws_dscnn")
+DEVICE_FIELDS = ("bit_exact", "macs_per_instruction", "peak_ram_bytes", "flash_bytes", "instructions_per_inference")
+
+
+def eval_features(limit: int | None = None, frontend: str = "float"):
+    """(features [n, 49, 10, 1] float32, labels [n], the set) of the held-out espeak clips."""
+    from edgekiln.audio import build_set
+    from edgekiln.audio.features import KWS_MFCC
+    from edgekiln.quantize.nn.mfcc import mfcc
+
+    s = build_set("eval")
+    if limit:
+        s = s.select(np.arange(len(s)) < limit)
+    if frontend == "float":
+        f = mfcc(s.float_audio(), KWS_MFCC)
+    else:
+        from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_float
+
+        f = q16_to_float(np.stack([mfcc_s32(a, KWS_MFCC) for a in s.audio]))
+    return f[..., None].astype(np.float32), s.labels, s
+
+
+def sqnr_db(ref: np.ndarray, test: np.ndarray) -> float:
+    noise = float(np.sum((ref.astype(np.float64) - test) ** 2))
+    return float("inf") if noise == 0 else 10.0 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / noise)
+
+
+def onnx_logits(path: Path, feats: np.ndarray, logits_name: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, softmax inputs) of a float ONNX model, clip by clip (batch 1)."""
+    import onnx
+    import onnxruntime as ort
+
+    m = onnx.load(str(path))
+    if logits_name is None:
+        logits_name = next(n.input[0] for n in m.graph.node if n.op_type == "Softmax")
+    m.graph.output.append(onnx.helper.make_empty_tensor_value_info(logits_name))
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0].name
+    probs, logits = zip(*(sess.run(None, {inp: x[None]}) for x in feats))
+    return np.concatenate(probs), np.concatenate(logits).reshape(len(feats), -1)
+
+
+def official_int8(path: Path, feats: np.ndarray) -> dict:
+    """LiteRT BUILTIN_REF on the quantized features: probabilities, dequantized softmax inputs,
+    and whether edgekiln's int8 golden model gives the same int8 output on every clip."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edgekiln.frontends.tflite import from_tflite
+    from edgekiln.quantize.nn import int8_reference
+    from edgekiln.quantize.nn.mfcc import quantize_features
+
+    it = Interpreter(str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                     experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    g = from_tflite(path, "kws")
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    soft = next(n for n in g.nodes if n.op == "softmax")
+    li = g.value(soft.inputs[0])
+    li_index = g.meta["tensor_index"][li.name]
+    (s_in,), (z_in,) = inp["quantization_parameters"]["scales"], inp["quantization_parameters"]["zero_points"]
+    (s_out,), (z_out,) = out["quantization_parameters"]["scales"], out["quantization_parameters"]["zero_points"]
+    probs, logits, exact = [], [], 0
+    for x in feats:
+        q = quantize_features(x, float(s_in), int(z_in))[None]
+        it.set_tensor(inp["index"], q)
+        it.invoke()
+        y = it.get_tensor(out["index"]).copy()
+        probs.append((y.astype(np.float64) - z_out) * s_out)
+        logits.append((it.get_tensor(li_index).astype(np.float64) - li.quant.zero_point[0]) * li.quant.scale[0])
+        exact += np.array_equal(int8_reference.run(g, {g.inputs[0].name: q})[g.outputs[0].name], y)
+    return {"probs": np.concatenate(probs), "logits": np.concatenate(logits).reshape(len(feats), -1),
+            "bit_exact": exact == len(feats)}
+
+
+def row(model, target, config, top1, ref_top1, labels, logits=None, ref_logits=None, **extra) -> dict:
+    r = {"model": model, "target": target, "config": config,
+         "agreement": float(np.mean(top1 == ref_top1)), "accuracy": float(np.mean(top1 == labels)),
+         "logit_sqnr_db": None if logits is None else round(sqnr_db(ref_logits, logits), 2),
+         "clips": int(len(labels))}
+    r.update({k: None for k in DEVICE_FIELDS})
+    r.update(extra)
+    return r
+
+
+def measure(limit: int | None = None) -> list[dict]:
+    feats, labels, _ = eval_features(limit)
+    rows = []
+    onnx_path, tfl_path = SHARED / "kws_dscnn_f32.onnx", SHARED / "kws_ref_int8.tflite"
+    if onnx_path.is_file():
+        probs, logits = onnx_logits(onnx_path, feats, None)
+        ref = probs.argmax(1)
+        rows.append(row("kws_dscnn", "host (onnxruntime)", "float", ref, ref, labels, logits, logits))
+        if tfl_path.is_file():
+            q = official_int8(tfl_path, feats)
+            rows.append(row("kws_dscnn", "host (LiteRT BUILTIN_REF)", "official-int8", q["probs"].argmax(1), ref,
+                            labels, q["logits"], logits, bit_exact=q["bit_exact"]))
+        try:
+            ifeats, _, _ = eval_features(limit, frontend="s32")
+        except ImportError:
+            ifeats = None
+        if ifeats is not None:
+            ip, il = onnx_logits(onnx_path, ifeats, None)
+            rows.append(row("kws_dscnn", "host (onnxruntime), integer MFCC", "float", ip.argmax(1), ref, labels,
+                            il, logits, mfcc_max_abs_error=float(np.abs(ifeats - feats).max())))
+    small = ROOT / "sdk" / "audio" / "models" / "kws_small.onnx"
+    if small.is_file():
+        probs, logits = onnx_logits(small, feats, None)
+        top = probs.argmax(1)
+        rows.append(row("kws_small (ours)", "host (onnxruntime)", "float", top, top, labels, logits, logits))
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", type=Path, help="write the rows here")
+    ap.add_argument("--limit", type=int, default=None, help="first N clips only (a quick run)")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    rows = measure(args.limit)
+    if not rows:
+        print(f"error: no model to measure ({SHARED} absent and no kws_small.onnx)", file=sys.stderr)
+        return 2
+    for r in rows:
+        sq = "-" if r["logit_sqnr_db"] is None else f"{r['logit_sqnr_db']:.2f} dB"
+        print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} agreement {r['agreement']:.3f} "
+              f"accuracy {r['accuracy']:.3f} logit SQNR {sq} bit_exact {r['bit_exact']} ({r['clips']} clips)")
+    if args.json:
+        from edgekiln.audio.espeak import espeak_version
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"command": "python benchmarks/nn_kws.py" + (f" --limit {args.limit}" if args.limit else ""),
+                                         "espeak": espeak_version(), "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
