@@ -1,0 +1,161 @@
+/* ek_mfcc_s32.c - integer MFCC (ek_mfcc.h): int16 PCM in, Q16 out, no floating point.
+ * Bit-exact with quantize/nn/mfcc_fixed.py, whose docstring gives the arithmetic step by step. */
+#include "ek_mfcc.h"
+
+#define EK_MFCC_Q_WIN 30
+#define EK_MFCC_Q_W 15
+#define EK_MFCC_Q_LOG 24
+#define EK_MFCC_Q_DCT 30
+#define EK_MFCC_Q_OUT 16
+#define EK_MFCC_LOG2_BITS 8
+
+int32_t ek_mfcc_s32_scratch_bytes(const ek_mfcc_s32_params_t *p) {
+    return (int32_t)sizeof(int32_t) * (2 * p->s.fft_length + p->s.num_mel_bins);
+}
+
+static int32_t ek_bitlen64(uint64_t v) {
+    int32_t n = 0;
+    if (v >> 32) { n += 32; v >>= 32; }
+    if (v >> 16) { n += 16; v >>= 16; }
+    if (v >> 8) { n += 8; v >>= 8; }
+    if (v >> 4) { n += 4; v >>= 4; }
+    if (v >> 2) { n += 2; v >>= 2; }
+    if (v >> 1) { n += 1; v >>= 1; }
+    return n + (int32_t)v;
+}
+
+static uint32_t ek_isqrt64(uint64_t n) { /* floor(sqrt(n)), digit by digit */
+    uint64_t res = 0, bit = (uint64_t)1 << 62;
+    while (bit > n) bit >>= 2;
+    while (bit) {
+        if (n >= res + bit) {
+            n -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)res;
+}
+
+/* log2(y) in Q24 for y >= 1: exponent + table of log2(1 + i/256), linear interpolation. */
+static int64_t ek_log2_q24(uint64_t y, const int32_t *table) {
+    int32_t p = ek_bitlen64(y) - 1;
+    uint64_t mant = p >= 30 ? y >> (p - 30) : y << (30 - p);
+    int64_t frac = (int64_t)mant - ((int64_t)1 << 30);
+    int32_t idx = (int32_t)(frac >> (30 - EK_MFCC_LOG2_BITS));
+    int64_t r = frac & (((int64_t)1 << (30 - EK_MFCC_LOG2_BITS)) - 1);
+    int64_t lo = table[idx], hi = table[idx + 1];
+    int64_t val = lo + (((hi - lo) * r + ((int64_t)1 << (30 - EK_MFCC_LOG2_BITS - 1))) >> (30 - EK_MFCC_LOG2_BITS));
+    return (int64_t)p * ((int64_t)1 << EK_MFCC_Q_LOG) + val;
+}
+
+static void ek_fft_s32(int32_t *re, int32_t *im, int32_t n, const int32_t *tw_re, const int32_t *tw_im) {
+    int32_t i, j = 0;
+    for (i = 1; i < n; i++) { /* bit-reversal permutation */
+        int32_t bit = n >> 1;
+        while (j & bit) {
+            j ^= bit;
+            bit >>= 1;
+        }
+        j |= bit;
+        if (i < j) {
+            int32_t t = re[i];
+            re[i] = re[j];
+            re[j] = t;
+            t = im[i];
+            im[i] = im[j];
+            im[j] = t;
+        }
+    }
+    const int64_t rnd = (int64_t)1 << 29;
+    for (int32_t size = 2; size <= n; size <<= 1) {
+        int32_t half = size >> 1, step = n / size;
+        for (int32_t start = 0; start < n; start += size) {
+            for (int32_t k = 0; k < half; k++) {
+                int64_t wr = tw_re[k * step], wi = tw_im[k * step];
+                int32_t a = start + k, b = a + half;
+                int32_t tr = (int32_t)(((int64_t)re[b] * wr - (int64_t)im[b] * wi + rnd) >> 30);
+                int32_t ti = (int32_t)(((int64_t)re[b] * wi + (int64_t)im[b] * wr + rnd) >> 30);
+                re[b] = re[a] - tr;
+                im[b] = im[a] - ti;
+                re[a] += tr;
+                im[a] += ti;
+            }
+        }
+    }
+}
+
+ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
+                        int32_t *features_q16) {
+    const ek_mfcc_shape_t *s = &p->s;
+    if (ctx == 0 || audio == 0 || features_q16 == 0 || !ek_mfcc_shape_ok(s) || p->headroom_bits < 2 ||
+        p->headroom_bits > 30)
+        return EK_ERR_ARG;
+    if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_s32_scratch_bytes(p)) return EK_ERR_SCRATCH;
+    int32_t *re = (int32_t *)ctx->scratch, *im = re + s->fft_length, *logmel = im + s->fft_length;
+    /* m = max(x); where max(x) <= 0, max|x|; an all-zero clip: 1 */
+    int32_t top = audio[0], mag = 0;
+    for (int32_t i = 0; i < s->clip_samples; i++) {
+        int32_t a = audio[i];
+        if (a > top) top = a;
+        if ((a < 0 ? -a : a) > mag) mag = a < 0 ? -a : a;
+    }
+    int64_t m = top > 0 ? top : (mag > 0 ? mag : 1);
+    int64_t log2m = ek_log2_q24((uint64_t)m, p->log2_table_q24);
+    int64_t mk = m * p->log_offset_q50;
+    const int32_t out_shift = EK_MFCC_Q_LOG + EK_MFCC_Q_DCT - EK_MFCC_Q_OUT;
+    for (int32_t f = 0; f < s->num_frames; f++) {
+        const int16_t *x = audio + f * s->frame_step;
+        uint64_t amax = 0;
+        for (int32_t n = 0; n < s->frame_length; n++) {
+            int64_t v = (int64_t)x[n] * p->window_q30[n];
+            uint64_t a = (uint64_t)(v < 0 ? -v : v);
+            if (a > amax) amax = a;
+        }
+        int32_t bits = ek_bitlen64(amax);
+        int32_t sh = (bits > 1 ? bits : 1) - p->headroom_bits; /* block floating point */
+        for (int32_t n = 0; n < s->fft_length; n++) {
+            int64_t v = n < s->frame_length ? (int64_t)x[n] * p->window_q30[n] : 0;
+            re[n] = sh > 0 ? (int32_t)((v + ((int64_t)1 << (sh - 1))) >> sh) : (int32_t)(v * ((int64_t)1 << -sh));
+            im[n] = 0;
+        }
+        ek_fft_s32(re, im, s->fft_length, p->twiddle_re_q30, p->twiddle_im_q30);
+        int32_t s2 = 50 - EK_MFCC_Q_WIN - EK_MFCC_Q_W + sh; /* the log offset in the units of mel */
+        int64_t offset = s2 > 0 ? (mk + ((int64_t)1 << (s2 - 1))) >> s2 : mk * ((int64_t)1 << -s2);
+        int64_t units = (int64_t)(sh - EK_MFCC_Q_WIN - EK_MFCC_Q_W) * ((int64_t)1 << EK_MFCC_Q_LOG) - log2m;
+        const int32_t *w = p->mel_weights_q15;
+        for (int32_t j = 0; j < s->num_mel_bins; j++) {
+            int64_t acc = 0;
+            for (int32_t c = 0; c < s->mel_count[j]; c++) {
+                int32_t k = s->mel_start[j] + c;
+                uint64_t pw = (uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]);
+                acc += (int64_t)ek_isqrt64(pw) * w[c];
+            }
+            w += s->mel_count[j];
+            logmel[j] = (int32_t)(ek_log2_q24((uint64_t)(acc + offset), p->log2_table_q24) + units);
+        }
+        for (int32_t k = 0; k < s->num_coefficients; k++) {
+            const int32_t *row = p->dct_q30 + k * s->num_mel_bins;
+            int64_t acc = 0;
+            for (int32_t j = 0; j < s->num_mel_bins; j++) acc += (int64_t)row[j] * logmel[j];
+            features_q16[f * s->num_coefficients + k] = (int32_t)((acc + ((int64_t)1 << (out_shift - 1))) >> out_shift);
+        }
+    }
+    return EK_OK;
+}
+
+ek_status_t ek_mfcc_q16_to_s8(const int32_t *features_q16, int32_t n, int32_t multiplier, int32_t shift,
+                              int32_t zero_point, int8_t *out) {
+    int32_t total = EK_MFCC_Q_OUT + shift;
+    if (features_q16 == 0 || out == 0 || n < 0 || total < 1 || total > 62 || multiplier <= 0) return EK_ERR_ARG;
+    int64_t half = (int64_t)1 << (total - 1);
+    for (int32_t i = 0; i < n; i++) {
+        int64_t v = (int64_t)features_q16[i] * multiplier;
+        int64_t r = v >= 0 ? (v + half) >> total : -((-v + half) >> total);
+        r += zero_point;
+        out[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+    }
+    return EK_OK;
+}
