@@ -29,7 +29,7 @@ if not SHARED.is_dir():
 DEVICE_FIELDS = ("bit_exact", "macs_per_instruction", "peak_ram_bytes", "flash_bytes", "instructions_per_inference")
 
 
-def eval_features(limit: int | None = None, frontend: str = "float"):
+def eval_features(limit: int | None = None):
     """(features [n, 49, 10, 1] float32, labels [n], the set) of the held-out espeak clips."""
     from edgekiln.audio import build_set
     from edgekiln.audio.features import KWS_MFCC
@@ -38,13 +38,7 @@ def eval_features(limit: int | None = None, frontend: str = "float"):
     s = build_set("eval")
     if limit:
         s = s.select(np.arange(len(s)) < limit)
-    if frontend == "float":
-        f = mfcc(s.float_audio(), KWS_MFCC)
-    else:
-        from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_float
-
-        f = q16_to_float(np.stack([mfcc_s32(a, KWS_MFCC) for a in s.audio]))
-    return f[..., None].astype(np.float32), s.labels, s
+    return mfcc(s.float_audio(), KWS_MFCC)[..., None].astype(np.float32), s.labels, s
 
 
 def sqnr_db(ref: np.ndarray, test: np.ndarray) -> float:
@@ -69,9 +63,10 @@ def onnx_logits(path: Path, feats: np.ndarray, logits_name: str | None) -> tuple
     return np.concatenate(probs), np.concatenate(logits).reshape(len(feats), -1)
 
 
-def official_int8(path: Path, feats: np.ndarray) -> dict:
-    """LiteRT BUILTIN_REF on the quantized features: probabilities, dequantized softmax inputs,
-    and whether edgekiln's int8 golden model gives the same int8 output on every clip."""
+def official_int8(path: Path, feats: np.ndarray, q_inputs: np.ndarray | None = None) -> dict:
+    """LiteRT BUILTIN_REF on the quantized features (or on `q_inputs`, int8 features as the
+    integer MFCC writes them): probabilities, dequantized softmax inputs, and whether
+    edgekiln's int8 golden model gives the same int8 output on every clip."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgekiln.frontends.tflite import from_tflite
@@ -89,8 +84,8 @@ def official_int8(path: Path, feats: np.ndarray) -> dict:
     (s_in,), (z_in,) = inp["quantization_parameters"]["scales"], inp["quantization_parameters"]["zero_points"]
     (s_out,), (z_out,) = out["quantization_parameters"]["scales"], out["quantization_parameters"]["zero_points"]
     probs, logits, exact = [], [], 0
-    for x in feats:
-        q = quantize_features(x, float(s_in), int(z_in))[None]
+    for i, x in enumerate(feats):
+        q = (quantize_features(x, float(s_in), int(z_in)) if q_inputs is None else q_inputs[i])[None]
         it.set_tensor(inp["index"], q)
         it.invoke()
         y = it.get_tensor(out["index"]).copy()
@@ -112,30 +107,36 @@ def row(model, target, config, top1, ref_top1, labels, logits=None, ref_logits=N
 
 
 def measure(limit: int | None = None) -> list[dict]:
-    feats, labels, _ = eval_features(limit)
+    from edgekiln.audio.features import KWS_MFCC
+
+    feats, labels, clips = eval_features(limit)
     rows = []
     onnx_path, tfl_path = SHARED / "kws_dscnn_f32.onnx", SHARED / "kws_ref_int8.tflite"
     if onnx_path.is_file():
         probs, logits = onnx_logits(onnx_path, feats, None)
         ref = probs.argmax(1)
-        rows.append(row("kws_dscnn", "host (onnxruntime)", "float", ref, ref, labels, logits, logits))
+        rows.append(row("kws_dscnn", "host (onnxruntime)", "float", ref, ref, labels))
         if tfl_path.is_file():
             q = official_int8(tfl_path, feats)
             rows.append(row("kws_dscnn", "host (LiteRT BUILTIN_REF)", "official-int8", q["probs"].argmax(1), ref,
                             labels, q["logits"], logits, bit_exact=q["bit_exact"]))
-        try:
-            ifeats, _, _ = eval_features(limit, frontend="s32")
-        except ImportError:
-            ifeats = None
-        if ifeats is not None:
-            ip, il = onnx_logits(onnx_path, ifeats, None)
-            rows.append(row("kws_dscnn", "host (onnxruntime), integer MFCC", "float", ip.argmax(1), ref, labels,
-                            il, logits, mfcc_max_abs_error=float(np.abs(ifeats - feats).max())))
+        # the soft-float path: integer MFCC (ek_mfcc_s32's golden model) -> Q16 -> int8 input
+        from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_float, q16_to_s8
+
+        q16 = np.stack([mfcc_s32(a, KWS_MFCC) for a in clips.audio])[..., None]
+        ifeats = q16_to_float(q16)
+        ip, il = onnx_logits(onnx_path, ifeats, None)
+        rows.append(row("kws_dscnn", "host (onnxruntime), integer MFCC", "float", ip.argmax(1), ref, labels,
+                        il, logits, mfcc_max_abs_error=float(np.abs(ifeats - feats).max())))
+        if tfl_path.is_file():
+            qi = official_int8(tfl_path, feats, q16_to_s8(q16, 0.5847029089927673, 83))
+            rows.append(row("kws_dscnn", "host (LiteRT BUILTIN_REF), integer MFCC", "official-int8",
+                            qi["probs"].argmax(1), ref, labels, qi["logits"], logits, bit_exact=qi["bit_exact"]))
     small = ROOT / "sdk" / "audio" / "models" / "kws_small.onnx"
     if small.is_file():
         probs, logits = onnx_logits(small, feats, None)
         top = probs.argmax(1)
-        rows.append(row("kws_small (ours)", "host (onnxruntime)", "float", top, top, labels, logits, logits))
+        rows.append(row("kws_small (ours)", "host (onnxruntime)", "float", top, top, labels))
     return rows
 
 
