@@ -17,7 +17,9 @@ import numpy as np
 from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.ir import Graph, Node
 
-# (op, dtype) -> lowering; dtype "float32" or "fixed" (codegen/ops/*_fixed.py).
+# (op, dtype) -> lowering; dtype "float32" or "fixed" (codegen/ops/*_fixed.py) for classic
+# models, "s8", "s4" or "f32" for network nodes (codegen/ops/nn_*.py, codegen/nn_lower.py:
+# chosen by the node's tensor dtypes).
 _LOWERINGS: dict[tuple[str, str], type["Lowering"]] = {}
 _loaded = False
 

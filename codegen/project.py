@@ -203,8 +203,24 @@ def plan(graph: Graph, target: Any, options: dict | None = None) -> dict:
     flash for constants, RAM for buffers and scratch, and the kernels chosen. Raises
     MemoryBudgetError when the model does not fit the target."""
     options = project_options(target, options)
+    if graph.is_network():
+        from .nn_project import network_plan
+
+        return network_plan(graph, target, _network_options(graph, options))
     fixed_entry(graph, options)
     return _lower_and_plan(graph, target, options)[2]
+
+
+def _network_options(graph: Graph, options: dict) -> dict:
+    """Networks take their dtypes from their tensors; --dtype fixed and the board main are classic-only."""
+    if options.get("dtype", "float32") != "float32":
+        raise InputError(f"--dtype {options['dtype']} is for classic models; a network's dtypes come from its tensors "
+                         "(an int8 .tflite runs int8 kernels, a float .onnx float32 kernels)")
+    if options.get("main", "harness") != "harness":
+        raise InputError("--main board serves classic models only for now; export networks with the harness main")
+    if options.get("batch"):
+        raise InputError("--batch is for classic models; a network runs one inference at a time")
+    return options
 
 
 def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_outputs: bool = True,
@@ -216,6 +232,17 @@ def render_project(graph: Graph, target: Any, out_dir: str | Path, *, harness_ou
     files edgekiln wrote unless `force` (codegen/destination.py)."""
     out = Path(out_dir)
     options = project_options(target, options)
+    if graph.is_network():
+        from .nn_project import lower_network
+
+        options = _network_options(graph, options)
+        lowered_net = lower_network(graph, target, options)
+        destination.check_destination(out, force)
+        with destination.staging(out) as stage:
+            info = _render_network(graph, target, stage, options, lowered_net)
+            info.kept_aside = destination.move_into_place(stage, out, force)
+        info.path = out
+        return info
     fixed = fixed_entry(graph, options)
     lowered = _lower_and_plan(graph, target, options)
     destination.check_destination(out, force)
@@ -250,14 +277,27 @@ def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options
     (out / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
     (out / "main.c").write_text(env.get_template(main_template(options)).render(ctx))
 
-    # Runtime subset: headers, the model's kernels, the protocol, the port.
+    sources = _copy_runtime(out, target, facts["kernels"], cores, ["model.c", "main.c"])
+    write_makefile(out, target, sources, harness_outputs=harness_outputs)
+    write_cmakelists(out, target, graph.name, sources, harness_outputs=harness_outputs)
+    (out / "graph.json").write_text(graph.to_json())
+    if fixed:
+        options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
+    info = ProjectInfo(out, graph.name, target.name, sources, planned, options)
+    info.save()
+    return info
+
+
+def _copy_runtime(out: Path, target: Any, kernels: list[str], cores: int, sources: list[str]) -> list[str]:
+    """Runtime subset: headers, the model's kernels, the protocol, the port, the linker script."""
+    env = environment()
+    sources = list(sources)
     rt = out / "runtime"
     (rt / "include").mkdir(parents=True)
     for h in (RUNTIME / "include").glob("*.h"):
         shutil.copy(h, rt / "include" / h.name)
     (rt / "include" / "ek_config.h").write_text(env.get_template("ek_config.h.j2").render(n_cores=cores))
-    sources = ["model.c", "main.c"]
-    for k in facts["kernels"]:
+    for k in kernels:
         dst = rt / "kernels" / k
         dst.parent.mkdir(exist_ok=True)
         shutil.copy(_kernel_path(k, target.kernel_families), dst)
@@ -287,11 +327,20 @@ def _render(graph: Graph, target: Any, out: Path, harness_outputs: bool, options
         (out / "linker.ld").write_text(lenv.get_template(tpl.name).render(
             memory=[vars(m) for m in target.memory], stack_bytes=target.stack_bytes))
 
-    write_makefile(out, target, sources, harness_outputs=harness_outputs)
-    write_cmakelists(out, target, graph.name, sources, harness_outputs=harness_outputs)
+    return sources
+
+
+def _render_network(graph: Graph, target: Any, out: Path, options: dict, lowered) -> ProjectInfo:
+    from .nn_project import render_network
+
+    options["_version"] = __version__
+    ctx, kernels = render_network(graph, target, out, options, lowered)
+    options.pop("_version")
+    sources = _copy_runtime(out, target, kernels, options["cores"], ["model.c", "main.c"])
+    # the harness counts instructions per layer (model.c's markers around each kernel call)
+    write_makefile(out, target, sources, extra_cflags=("-DEK_NN_LAYER_MARKS=1",))
+    write_cmakelists(out, target, graph.name, sources)
     (out / "graph.json").write_text(graph.to_json())
-    if fixed:
-        options["fixed"] = {**options["fixed"], "nodes": facts["reports"]}
-    info = ProjectInfo(out, graph.name, target.name, sources, planned, options)
+    info = ProjectInfo(out, graph.name, target.name, sources, lowered[1]["plan"], options)
     info.save()
     return info

@@ -28,7 +28,15 @@ __all__ = ["convert", "export", "plan", "load_model", "CompiledModel", "to_graph
 
 
 def to_graph(model: Any, name: str = "model") -> Graph:
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in (".onnx", ".tflite"):
+        from .model_io import load_model as _load
+
+        model = _load(model)
     if isinstance(model, Graph):
+        if model.is_network() and model.name != name:  # the C prefix of a network read from a file
+            import dataclasses
+
+            return dataclasses.replace(model, name=name)
         return model
     from .frontends.boosted import from_booster
 
@@ -43,6 +51,10 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
     check_option_keys(options)
     graph = to_graph(model, name)
     options = dict(options or {})
+    if graph.is_network():  # quantize decides the int8 integers (TFLite's Prepare), codegen reads them
+        from edgekiln.quantize.nn.requant import prepare_int8
+
+        return prepare_int8(graph), options
     if options.get("dtype", "float32") == "fixed" and "fixed" not in options:
         if calibration is None:
             raise InputError("--dtype fixed chooses its Q formats from the training data ranges: pass the training "
@@ -168,6 +180,8 @@ class CompiledModel:
     def run(self, X: Any) -> RunResult:
         if self._closed:
             raise InputError("this CompiledModel was closed (its firmware is gone); convert the model again")
+        if self.graph.is_network():
+            return self._run_network(X)
         # DataFrame column names as scikit-learn checks them (files on the CLI carry none)
         check_feature_names(self.graph.meta.get("feature_names"), X, self.graph.meta.get("estimator", "the model"))
         X32 = validate_input(self.graph, X)
@@ -184,6 +198,30 @@ class CompiledModel:
         self.last_run = result
         return result
 
+    def _run_network(self, X: Any) -> RunResult:
+        """Networks: X of shape (n_samples, *input shape), floats (quantized on the way in)."""
+        from . import nn_run
+        from edgekiln.targets.simulators.runner import run_network
+
+        X32 = nn_run.check_inputs(self.graph, X)
+        key = hashlib.sha1(X32.tobytes()).digest()
+        if self._cache and self._cache[0] == key:
+            return self._cache[1]
+        plan = nn_run.project_plan(self.project)
+        result = run_network(self.build.elf, self.target, nn_run.to_device(self.graph, X32, plan))
+        raw, outputs = nn_run.from_device(self.graph, result.tensors, plan)
+        result.outputs, result.extra["outputs_raw"] = outputs, raw
+        result.labels = outputs.reshape(len(outputs), -1).argmax(axis=1).astype(np.int32)
+        self._cache = (key, result)
+        self.last_run = result
+        return result
+
+    def predict_raw(self, X: Any) -> np.ndarray:
+        """Networks: each sample's output tensor as the device stores it (int8 for int8 models)."""
+        if not self.graph.is_network():
+            raise UnsupportedModelError("predict_raw is for networks; use predict")
+        return self.run(X).extra["outputs_raw"]
+
     def _run_in_process(self, X32: np.ndarray) -> RunResult:
         from edgekiln.targets.host_lib import load_model_library
 
@@ -194,7 +232,11 @@ class CompiledModel:
                          task={"classify": 0, "regress": 1, "cluster": 2}[self.graph.task])
 
     def predict(self, X: Any) -> np.ndarray:
+        """Classic models: labels or values. Networks: the output tensor per sample, as floats
+        (dequantized for int8 models), shape (n_samples, *output shape)."""
         r = self.run(X)
+        if self.graph.is_network():
+            return r.outputs
         if self.graph.task == "regress":
             return r.outputs[:, 0].astype(np.float64)
         if self.graph.task == "classify":

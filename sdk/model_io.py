@@ -41,10 +41,17 @@ def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
         from .frontends.lightgbm_text import load_file as load_lightgbm
 
         return load_lightgbm(p)
-    if suffix == ".onnx":
-        raise ModelLoadError(f"{p}: ONNX networks are not supported yet; export scikit-learn models as .skops")
+    if suffix == ".onnx":  # networks: read straight into the IR (docs/networks.md)
+        from .frontends.onnx import from_onnx
+
+        return from_onnx(p)
+    if suffix == ".tflite":
+        from .frontends.tflite import from_tflite
+
+        return from_tflite(p)
     raise ModelLoadError(f"{p}: unknown model file type {suffix!r}; use .skops (or .joblib/.pkl with "
-                         "--trust-pickle), XGBoost .json/.ubj or LightGBM .txt model files")
+                         "--trust-pickle), XGBoost .json/.ubj or LightGBM .txt model files, or a network "
+                         "(.onnx, int8 .tflite)")
 
 
 def _load_skops(p: Path) -> Any:

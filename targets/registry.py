@@ -48,6 +48,9 @@ class Target:
     parallel: str = "single"  # team port: runtime_c/parallel/ek_team_<parallel>.c (single, pthread, cluster)
     variant: str | None = None  # simulator variant ("gvsoc"), None for the base description
     variants: list[str] = field(default_factory=list)  # the variants this target offers
+    # [nn]: where a network's arena may go (arena_regions, in order of preference; the
+    # linker section of each but the first, arena_sections) and which region holds the stack
+    nn: dict = field(default_factory=dict)
 
     def region_bytes(self, kind: str) -> int | None:
         regions = [m.length for m in self.memory if m.kind == kind]
@@ -102,7 +105,7 @@ def _load(folder: Path, variant: str | None = None) -> Target:
         linker_template=tc.get("linker_template"), toolchain_apt=list(tc.get("apt_packages", [])),
         simulator=sim, memory=[MemoryRegion(**m) for m in d.get("memory", [])],
         stack_bytes=int(d.get("stack_bytes", 0)), kernel_families=list(tc.get("kernel_families", [])),
-        parallel=tc.get("parallel", "single"), variant=variant, variants=sorted(variants),
+        parallel=tc.get("parallel", "single"), variant=variant, variants=sorted(variants), nn=dict(d.get("nn", {})),
     )
 
 

@@ -19,7 +19,8 @@ import pytest
 # fingerprint: a hash of the IR (frontends stamp it, `kiln run --reference` compares it)
 CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version", "edgekiln.fingerprint",
         "edgekiln.registry"}
-SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekiln.profile", "edgekiln.demo"}
+SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekiln.profile", "edgekiln.demo",
+         "edgekiln.nn_run"}
 # stage -> module prefixes that belong to it
 STAGES = {
     # model loading, scikit-learn -> IR, and scikit-learn's rules for input DataFrames

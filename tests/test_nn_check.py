@@ -1,5 +1,6 @@
-"""`kiln check` on networks: ops, parameters and an activation estimate; unsupported ops
-all named in one error (exit 2); the classic check is untouched (tests/test_cli.py)."""
+"""`kiln check` on networks: ops, parameters and the plan export builds (arena, flash, peak
+RAM; tests/test_nn_plan.py compares it with export's); unsupported ops all named in one error
+(exit 2); the classic check is untouched (tests/test_cli.py)."""
 from __future__ import annotations
 
 import json
@@ -13,10 +14,12 @@ from test_cli import kiln
 def test_check_kws_tflite_prints_ops_parameters_and_arena(tmp_path):
     out = tmp_path / "s.json"
     proc = kiln("check", str(kws_dir() / "kws_ref_int8.tflite"), "--target", "cortex-m4", "--json", str(out))
-    assert "every op supported" in proc.stdout and "conv x9" in proc.stdout
-    s = json.loads(out.read_text())
-    assert s["parameters"] == 22604 and s["arena_estimate_bytes"] == 16000  # two live 25x5x64 int8 maps
+    assert "supported" in proc.stdout and "conv x9" in proc.stdout and "arena" in proc.stdout
+    p = json.loads(out.read_text())
+    s = p["summary"]
+    assert s["parameters"] == 22604 and p["arena_bytes"] == 16000  # two live 25x5x64 int8 maps
     assert s["largest_activations"][0]["bytes"] == 8000
+    assert p["peak_ram_bytes"] == 16000 + 16384 and p["macs"] == 2656768  # cortex-m4 reserves 16 KiB of stack
 
 
 def test_check_unsupported_onnx_names_every_node(tmp_path):

@@ -39,6 +39,33 @@ def channel_multipliers(q_in: QuantParams, q_w: QuantParams, q_out: QuantParams,
     return np.array([m for m, _ in pairs], np.int64), np.array([s for _, s in pairs], np.int64)
 
 
+def pack_int4(w: np.ndarray) -> np.ndarray:
+    """Packed int4 storage of weights in [-8, 7] (the *_s4 kernels' layout, ek_nn.h): two per
+    byte in C order, the even-indexed element in the low nibble; an odd count ends half-used."""
+    flat = np.asarray(w).astype(np.int64).ravel()
+    if flat.size and (flat.min() < -8 or flat.max() > 7):
+        raise ValueError("int4 weights must lie in [-8, 7]")
+    if flat.size % 2:
+        flat = np.append(flat, 0)
+    nib = flat & 0xF
+    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+
+
+def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
+    """The int8 values of `count` packed int4 weights (inverse of pack_int4)."""
+    b = np.asarray(packed, dtype=np.uint8).astype(np.int64)
+    nib = np.stack([b & 0xF, b >> 4], axis=-1).ravel()[:count]
+    return np.where(nib >= 8, nib - 16, nib).astype(np.int8)
+
+
+def _weights(node: Node, w: np.ndarray) -> np.ndarray:
+    """int8 weights; with attr weight_bits = 4 (packed int4 kernels) they must lie in [-8, 7]:
+    the arithmetic is int8's, only the storage differs."""
+    if node.attrs.get("weight_bits", 8) == 4 and w.size and (w.min() < -8 or w.max() > 7):
+        raise UnsupportedModelError(f"node {node.name}: int4 weights outside [-8, 7]")
+    return w.astype(np.int64)
+
+
 def _bias(a: list, channels: int) -> np.ndarray:
     return a[2].astype(np.int64) if len(a) > 2 and a[2] is not None else np.zeros(channels, np.int64)
 
@@ -46,7 +73,7 @@ def _bias(a: list, channels: int) -> np.ndarray:
 @kernel("conv")
 def _conv(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     x = a[0].astype(np.int64) - q[0].zero_point[0]
-    w = a[1].astype(np.int64)
+    w = _weights(node, a[1])
     acc = geometry.conv_accumulate(x, w, node.attrs) + _bias(a, w.shape[0])
     mult, shift = channel_multipliers(q[0], q[1], qout, w.shape[0])
     return _out(multiply_by_quantized_multiplier(acc, mult, shift) + qout.zero_point[0], node, qout)
@@ -54,7 +81,7 @@ def _conv(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
 
 @kernel("fully_connected")
 def _fc(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
-    w = a[1].astype(np.int64) - q[1].zero_point[0]
+    w = _weights(node, a[1]) - q[1].zero_point[0]
     x = a[0].astype(np.int64).reshape(-1, w.shape[1]) - q[0].zero_point[0]
     acc = x @ w.T + _bias(a, w.shape[0])
     if q[1].per_channel:

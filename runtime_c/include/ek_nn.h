@@ -52,6 +52,9 @@ typedef struct {
     int32_t pad_top, pad_left;
     int32_t filter_h, filter_w;
     int32_t act_min, act_max;
+    /* average pools: 0 divides by the in-bounds taps (TFLite, ONNX's default), 1 by
+     * filter_h * filter_w (ONNX count_include_pad=1). Max pools ignore it. */
+    int32_t count_include_pad;
 } ek_pool_params_t;
 
 /* TFLite's PrepareInt8AddSub: both inputs shifted left by left_shift, scaled to a common

@@ -7,6 +7,16 @@
  *                    "EKOUT <i> <label> <hex>...\n" per sample
  *                    "EKSTACK <bytes>\n" (-1 when the port cannot measure)
  *                    "EKDONE <n>\n" or "EKERR <message>\n"
+ *
+ * Protocol 2 (networks): tensors travel as their raw bytes, packed little-endian into 32-bit
+ * words written as 8 hex digits (the last word zero-padded).
+ *   host -> device:  "EKIN <n_samples> <words per input tensor> <flags>\n" then the words
+ *                    (flags bit 0: trace every layer); or preloaded as ek_bulk_input_t with
+ *                    n_features = words per sample and reserved = flags
+ *   device -> host:  "EKNET 2 <input bytes> <output bytes> <layers> <per-layer markers 0|1>\n"
+ *                    "EKTENSOR <i> <word>...\n" per sample (the output tensor)
+ *                    "EKTRACE <i> <layer> <word>...\n" per layer when tracing
+ *                    "EKSTACK <bytes>\n", "EKDONE <n>\n" or "EKERR <message>\n"
  */
 #ifndef EK_PROTOCOL_H
 #define EK_PROTOCOL_H
@@ -21,6 +31,9 @@ uint32_t ek_read_token(char *buf, uint32_t cap);
 int ek_parse_int(const char *s, int32_t *out);
 int ek_parse_hex32(const char *s, uint32_t *out);
 float ek_float_from_bits(uint32_t bits);
+/* Protocol 2: n bytes as little-endian 32-bit hex words, and words back into bytes. */
+void ek_write_bytes_hex(const uint8_t *bytes, uint32_t n);
+void ek_unpack_words(const uint32_t *words, uint8_t *bytes, uint32_t n);
 uint32_t ek_float_to_bits(float f);
 
 #endif

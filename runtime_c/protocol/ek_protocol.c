@@ -85,3 +85,18 @@ uint32_t ek_float_to_bits(float f)
     memcpy(&bits, &f, sizeof bits);
     return bits;
 }
+
+void ek_write_bytes_hex(const uint8_t *bytes, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i += 4u) {
+        uint32_t w = 0;
+        for (uint32_t k = 0; k < 4u && i + k < n; k++) w |= (uint32_t)bytes[i + k] << (8u * k);
+        if (i != 0u) ek_port_putc(' ');
+        ek_write_hex32(w);
+    }
+}
+
+void ek_unpack_words(const uint32_t *words, uint8_t *bytes, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) bytes[i] = (uint8_t)(words[i / 4u] >> (8u * (i % 4u)));
+}

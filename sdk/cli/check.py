@@ -31,7 +31,7 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
 
     tg = get_target(target, sim)
     if Path(model).suffix.lower() in (".onnx", ".tflite"):
-        return _check_network(model, name, tg, json_path)
+        return _check_network(model, name, tg, json_path, cores)
     graph = to_graph(load_model_file(model, trust_pickle), name)
     p = plan(graph, target, name=name, options=codegen_options(tree_layout, cores, batch, dtype),
              calibration=read_data(calib) if calib else None, sim=sim)
@@ -51,29 +51,34 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
     console.print("[green]fits[/] (code size is known after `kiln build`)")
 
 
-def _check_network(model: str, name: str, tg, json_path: str | None) -> None:
-    """Networks (issue 11, foundation): ops, parameters and an activation estimate; building
-    them comes with the network kernels. Unsupported ops fail here, all listed with node names."""
-    from edgekiln.codegen.nn_estimate import network_summary
+def _check_network(model: str, name: str, tg, json_path: str | None, cores: int = 1) -> None:
+    """Networks: ops, parameters, and the plan export builds (arena with its region, flash,
+    peak RAM, per layer kernel and MACs). Unsupported ops fail here, all named; a model over
+    the target's memory fails with the bytes needed and available."""
+    from edgekiln.codegen.nn_summary import network_summary
 
-    if model.lower().endswith(".onnx"):
-        from ..frontends.onnx import from_onnx as read
-    else:
-        from ..frontends.tflite import from_tflite as read
-    graph = read(model, name)
+    from ..api import plan, to_graph
+
+    graph = to_graph(model, name)
     s = network_summary(graph)
-    t = Table(title=f"{Path(model).name} on {tg.name}: every op supported by the frontend")
+    p = plan(graph, tg.name, name=name, options={"cores": cores}, sim=tg.variant)
+    t = Table(title=f"{Path(model).name} on {tg.name}: supported")
     t.add_column("item")
     t.add_column("value", justify="right")
     t.add_row("inputs", ", ".join(f"{v.name} {v.dtype}{list(v.dims)}" for v in graph.inputs))
     t.add_row("outputs", ", ".join(f"{v.name} {v.dtype}{list(v.dims)}" for v in graph.outputs))
     t.add_row("ops", " ".join(f"{op} x{n}" for op, n in sorted(s["ops"].items())))
-    t.add_row("parameters (flash bytes)", f"{s['parameters']} ({s['parameter_bytes']} B)")
-    t.add_row("activation arena estimate", f"{s['arena_estimate_bytes']} B (peak at {s['arena_peak_node']})")
+    t.add_row("parameters", f"{s['parameters']} ({s['parameter_bytes']} B as stored in the file)")
+    t.add_row("MACs per inference", f"{p['macs']:,}")
+    t.add_row("flash (constants)", f"{p['constants_flash_bytes']:,} B")
+    t.add_row("arena", f"{p['arena_bytes']:,} B in {p['arena_region']} (scratch {p['scratch_in_arena_bytes']} B inside)")
+    t.add_row("peak RAM", f"{p['peak_ram_bytes']:,} B (arena + the {p['stack_budget_bytes']:,} B stack the target reserves)")
+    t.add_row("kernels", " ".join(p["kernel_variants"].values()))
     for v in s["largest_activations"]:
         t.add_row("  largest tensor", f"{v['name']} {v['dtype']}{v['shape']} {v['bytes']} B")
     t.add_row("target flash / RAM", f"{kib(tg.region_bytes('flash'))} / {kib(tg.region_bytes('ram'))}")
     console.print(t)
+    console.print(p["arena_placement"], highlight=False)
     if json_path:
-        Path(json_path).write_text(json.dumps(s, indent=1))
-    console.print("[yellow]network C kernels arrive next (issue 11): nothing can be exported yet[/]")
+        Path(json_path).write_text(json.dumps({**p, "summary": s}, indent=1))
+    console.print("[green]fits[/] (code size is known after `kiln build`)")

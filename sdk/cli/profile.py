@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from ..errors import InputError
+from ..ir import Graph
 from ._app import main
 from ._console import console
 from ._inputs import read_data
@@ -29,12 +30,14 @@ def profile(project: str, data: str, cores: str | None, batch: bool, json_path: 
     from edgekiln.targets.build import load_project
 
     from ..api import validate_input
-    from ..ir import Graph
     from ..profile import profile_project
 
     path = Path(project)
     meta = load_project(path)
     target = get_target(meta["target"], sim) if sim else project_target(meta)
+    graph = Graph.from_json((path / "graph.json").read_text())
+    if graph.is_network():
+        return _profile_network(path, graph, data, cores, batch, json_path, timeout, sim, target)
     if cores is None:  # the powers of two the target has, and its full count
         cores = ",".join(str(c) for c in sorted({c for c in (1, 2, 4, 8) if c <= target.cores} | {target.cores}))
     try:
@@ -44,7 +47,6 @@ def profile(project: str, data: str, cores: str | None, batch: bool, json_path: 
     bad = [c for c in counts if not 1 <= c <= target.cores]
     if bad:
         raise InputError(f"target {target.name} has {target.cores} core(s); cannot profile {bad}")
-    graph = Graph.from_json((path / "graph.json").read_text())
     report = profile_project(path, validate_input(graph, read_data(data)), counts, timeout=timeout, batch=batch,
                              sim=target.variant)
     t = Table(title=f"{report['model']} ({report['estimator']}) on {report['target']}, {report['n_samples']} samples")
@@ -60,5 +62,24 @@ def profile(project: str, data: str, cores: str | None, batch: bool, json_path: 
                   "-" if r["identical_to_1_core"] is None else ("yes" if r["identical_to_1_core"] else "[red]NO[/]"))
     console.print(t)
     console.print(report["definition"], style="dim")
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+
+
+def _profile_network(path: Path, graph, data: str, cores: str | None, batch: bool, json_path: str | None,
+                     timeout: float | None, sim: str | None, target) -> None:
+    """Networks: per-layer instructions, MACs per instruction and the kernel file each layer ran,
+    at the core count the project was exported with (export with --cores N for another)."""
+    from .. import nn_run
+    from ._console import echo
+
+    if batch or cores is not None or (sim and sim != target.simulator.get("name")):
+        raise InputError("for a network, kiln profile reports per layer at the exported core count and simulator: "
+                         "export again with --cores N (and --sim) to profile another")
+    X = nn_run.check_inputs(graph, read_data(data))
+    report, _, _ = nn_run.run_project(path, graph, X, timeout=timeout, echo=lambda m: echo(m, err=True))
+    nn_run.print_network_summary(report, console)
+    console.print("instructions: QEMU TCG plugin, per layer between the markers model.c puts around each kernel "
+                  "call (median over samples); MACs count every kernel tap, padded ones included", style="dim")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))

@@ -49,6 +49,8 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
     meta = load_project(path)
     target = _exported_target(path, meta, sim)
     graph = Graph.from_json((path / "graph.json").read_text())
+    if graph.is_network():
+        return _run_network(path, graph, data, json_path, reference, labels_path, timeout)
     X32 = validate_input(graph, read_data(data))
     y_true = read_data(labels_path).reshape(-1) if labels_path else None
     if y_true is not None and len(y_true) != len(X32):
@@ -66,6 +68,26 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
     if y_true is not None:
         report["labels"] = label_scores(graph, report["predictions"], y_true)
     print_run_summary(report, console)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+        console.print(f"report written to {json_path}")
+
+
+def _run_network(path: Path, graph, data: str, json_path: str | None, reference: str | None,
+                 labels_path: str | None, timeout: float | None) -> None:
+    """Networks: --data holds float inputs (n_samples, *input shape); --reference a .tflite
+    (bit-exact count against LiteRT's reference kernels) or .onnx (float comparison)."""
+    from .. import nn_run
+
+    X = nn_run.check_inputs(graph, read_data(data))
+    if labels_path:
+        raise InputError("--labels is for classic models; compare a network's predictions in the JSON report")
+    report, result, stored = nn_run.run_project(path, graph, X, timeout=timeout, echo=lambda m: echo(m, err=True))
+    if reference:
+        kind, ref = nn_run.reference_outputs(reference, graph, stored, X)
+        raw, outputs = nn_run.from_device(graph, result.tensors, nn_run.project_plan(path))
+        report["reference"] = {"file": str(reference), "kind": kind, **nn_run.compare(kind, ref, raw, outputs)}
+    nn_run.print_network_summary(report, console)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))
         console.print(f"report written to {json_path}")

@@ -82,3 +82,63 @@ def run_firmware(elf: str | Path, target: Target, X: np.ndarray, *, count_instru
                      outputs=outputs, task=task, instructions=instructions, critical_path=critical,
                      per_core=per_core, stack_bytes=stack, log=text)
 
+
+
+def run_network(elf: str | Path, target: Target, raw: np.ndarray, *, trace: bool = False,
+                count_instructions: bool = True, timeout: float | None = None, preload: bool = True) -> RunResult:
+    """Run a network harness (protocol 2) over input tensors `raw` (n, input bytes, uint8).
+    With the harness's per-layer markers, instructions come per layer (summed per sample)."""
+    from edgekiln.results import encode_bulk_inputs, encode_network_inputs, network_words, parse_network_output
+
+    if target.simulator.get("name") == "gvsoc":
+        from edgekiln.errors import SimulatorError
+
+        raise SimulatorError("networks do not run on GVSoC yet (its runner speaks the classic protocol); "
+                             "leave out --sim gvsoc")
+    elf = Path(elf).resolve()
+    raw = np.ascontiguousarray(raw, dtype=np.uint8)
+    flags = 1 if trace else 0
+    count = count_instructions and target.simulator.get("name") == "qemu"
+    with tempfile.TemporaryDirectory(prefix="edgekiln-run-") as tmp:
+        counts_file = Path(tmp) / "counts.txt"
+        extra_args: list[str] = ["-plugin", plugin_arguments(elf, counts_file)] if count else []
+        stdin_data = encode_network_inputs(raw, flags)
+        bulk = target.simulator.get("bulk_input")
+        if bulk is not None and preload:
+            blob = encode_bulk_inputs(network_words(raw), flags)
+            if len(blob) <= bulk["size"]:
+                (Path(tmp) / "inputs.bin").write_bytes(blob)
+                extra_args += ["-device", f"loader,file={Path(tmp) / 'inputs.bin'},addr={bulk['addr']:#x},force-raw=on"]
+                stdin_data = b""
+        qmp = Path(tmp) / "qmp.sock"
+        if Path(str(target.simulator.get("binary", ""))).name.startswith("qemu-system"):
+            extra_args += qmp_args(qmp)
+        cmd = simulator_command(target, elf, extra_args)
+        n = len(raw)
+        # tracing prints every layer's tensor: a longer budget per sample
+        proc = QemuProcess(target, cmd, n * (40 if trace else 1), timeout=timeout, cwd=tmp,
+                           env={**os.environ, "QEMU_AUDIO_DRV": "none"}, qmp=qmp, elf=elf)
+        text = proc.run(stdin_data)
+        doc = parse_network_output(text, n)
+        instructions = critical = per_core = layers = None
+        if count:
+            totals, crit, cores = per_inference(parse_counts(counts_file))
+            per = doc["n_layers"] if doc["layer_marks"] else 1
+            if len(totals) != n * per:
+                from edgekiln.errors import SimulatorError
+
+                raise SimulatorError(f"instruction counter saw {len(totals)} timed runs, expected {n * per}")
+            layers = [totals[i * per:(i + 1) * per] for i in range(n)] if doc["layer_marks"] else None
+            instructions = [sum(totals[i * per:(i + 1) * per]) for i in range(n)]
+            critical = [sum(crit[i * per:(i + 1) * per]) for i in range(n)]
+            per_core = []
+            for i in range(n):
+                merged: dict[int, int] = {}
+                for d in cores[i * per:(i + 1) * per]:
+                    for k, v in d.items():
+                        merged[k] = merged.get(k, 0) + v
+                per_core.append(merged)
+    return RunResult(target=target.name, simulator=target.simulator.get("name", "?"),
+                     labels=np.zeros(n, np.int32), outputs=np.zeros((n, 0), np.float32), task=3,
+                     instructions=instructions, critical_path=critical, per_core=per_core, stack_bytes=doc["stack"],
+                     log=text, tensors=doc["tensors"], layer_instructions=layers, traces=doc["traces"] or None)
