@@ -194,3 +194,16 @@ def q16_to_s8(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     half = np.int64(1) << (total - 1)
     r = np.where(v >= 0, (v + half) >> total, -((-v + half) >> total))
     return np.clip(r + zero_point, -128, 127).astype(np.int8)
+
+
+CONST_KEYS = ("mel_start", "mel_count", "window_f32", "twiddle_re_f32", "twiddle_im_f32", "mel_weights_f32", "dct_f32",
+              "window_q30", "twiddle_re_q30", "twiddle_im_q30", "mel_weights_q15", "log2_table_q24", "dct_q30")
+
+
+def node_consts(attrs: dict) -> dict[str, np.ndarray]:
+    """The tables an `mfcc` node carries to codegen (node.consts): codegen decides no number."""
+    t = tables(attrs)
+    out = {k: np.ascontiguousarray(t[k]) for k in CONST_KEYS}
+    out["log_offset_q50"] = np.array([t["log_offset_q50"]], np.int64)
+    out["headroom_bits"] = np.array([headroom_bits(t["params"].frame_length)], np.int32)
+    return out

@@ -89,8 +89,13 @@ def node_params(graph: Graph, node: Node) -> dict | None:
 
 
 def prepare_int8(graph: Graph) -> Graph:
-    """Write `attrs["int8"]` into every int8 node of `graph` (in place; returns it)."""
+    """Write `attrs["int8"]` into every int8 node of `graph` and the tables into every `mfcc`
+    node's consts (in place; returns it)."""
     for node in graph.nodes:
+        if node.op == "mfcc":  # the audio front end's tables (float and integer): quantize/nn/mfcc_fixed.py
+            from .mfcc_fixed import node_consts
+
+            node.consts.update(node_consts(node.attrs))
         params = node_params(graph, node)
         if params is not None:
             node.attrs["int8"] = params

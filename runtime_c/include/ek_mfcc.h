@@ -9,7 +9,8 @@
  *   targets; bit-exact with quantize/nn/mfcc_fixed.py.
  * The constant tables come from Python (quantize/nn/mfcc_fixed.tables), rendered into a header
  * such as ek_mfcc_kws_tables.h (the DS-CNN's front end). Each kernel needs
- * *_scratch_bytes() bytes of ctx->scratch (4-byte aligned); ctx->n_cores is not used. */
+ * *_scratch_bytes(fft_length, num_mel_bins) bytes of ctx->scratch (4-byte aligned); ctx->n_cores
+ * is not used. */
 #ifndef EK_MFCC_H
 #define EK_MFCC_H
 #include "ek_common.h"
@@ -50,11 +51,12 @@ static inline int32_t ek_mfcc_shape_ok(const ek_mfcc_shape_t *s) {
            s->mel_count != 0;
 }
 
-int32_t ek_mfcc_f32_scratch_bytes(const ek_mfcc_f32_params_t *p);
+/* Scratch of either kernel: 2 * fft_length + num_mel_bins words (4 bytes each). */
+int32_t ek_mfcc_f32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins);
 /* audio: clip_samples floats; features: num_frames * num_coefficients floats. */
 ek_status_t ek_mfcc_f32(const ek_ctx_t *ctx, const ek_mfcc_f32_params_t *p, const float *audio, float *features);
 
-int32_t ek_mfcc_s32_scratch_bytes(const ek_mfcc_s32_params_t *p);
+int32_t ek_mfcc_s32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins);
 /* audio: clip_samples int16 PCM; features_q16: num_frames * num_coefficients values in Q16. */
 ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
                         int32_t *features_q16);

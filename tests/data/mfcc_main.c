@@ -46,8 +46,8 @@ static void head(const char *tag, int clip, ek_status_t st) {
 int main(void) {
     ek_port_setup();
     ek_ctx_t ctx = {1u, scratch, (uint32_t)sizeof scratch};
-    if (ek_mfcc_s32_scratch_bytes(&ek_mfcc_kws_s32) > (int32_t)sizeof scratch ||
-        ek_mfcc_f32_scratch_bytes(&ek_mfcc_kws_f32) > (int32_t)sizeof scratch) {
+    if (ek_mfcc_s32_scratch_bytes(512, 40) > (int32_t)sizeof scratch ||
+        ek_mfcc_f32_scratch_bytes(512, 40) > (int32_t)sizeof scratch) {
         put_str("mfcc-error scratch\n");
         ek_port_exit(3);
     }

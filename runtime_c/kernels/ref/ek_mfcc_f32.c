@@ -3,8 +3,8 @@
 
 #include "ek_mfcc.h"
 
-int32_t ek_mfcc_f32_scratch_bytes(const ek_mfcc_f32_params_t *p) {
-    return (int32_t)sizeof(float) * (2 * p->s.fft_length + p->s.num_mel_bins);
+int32_t ek_mfcc_f32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins) {
+    return (int32_t)sizeof(float) * (2 * fft_length + num_mel_bins);
 }
 
 static void ek_fft_f32(float *re, float *im, int32_t n, const float *tw_re, const float *tw_im) {
@@ -45,7 +45,7 @@ static void ek_fft_f32(float *re, float *im, int32_t n, const float *tw_re, cons
 ek_status_t ek_mfcc_f32(const ek_ctx_t *ctx, const ek_mfcc_f32_params_t *p, const float *audio, float *features) {
     const ek_mfcc_shape_t *s = &p->s;
     if (ctx == 0 || audio == 0 || features == 0 || !ek_mfcc_shape_ok(s)) return EK_ERR_ARG;
-    if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_f32_scratch_bytes(p)) return EK_ERR_SCRATCH;
+    if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_f32_scratch_bytes(s->fft_length, s->num_mel_bins)) return EK_ERR_SCRATCH;
     float *re = (float *)ctx->scratch, *im = re + s->fft_length, *logmel = im + s->fft_length;
     /* x / max(x); where max(x) <= 0, x / max|x|; an all-zero clip stays zero */
     float top = audio[0], mag = 0.0f;

@@ -9,8 +9,8 @@
 #define EK_MFCC_Q_OUT 16
 #define EK_MFCC_LOG2_BITS 8
 
-int32_t ek_mfcc_s32_scratch_bytes(const ek_mfcc_s32_params_t *p) {
-    return (int32_t)sizeof(int32_t) * (2 * p->s.fft_length + p->s.num_mel_bins);
+int32_t ek_mfcc_s32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins) {
+    return (int32_t)sizeof(int32_t) * (2 * fft_length + num_mel_bins);
 }
 
 static int32_t ek_bitlen64(uint64_t v) {
@@ -93,7 +93,7 @@ ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, cons
     if (ctx == 0 || audio == 0 || features_q16 == 0 || !ek_mfcc_shape_ok(s) || p->headroom_bits < 2 ||
         p->headroom_bits > 30)
         return EK_ERR_ARG;
-    if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_s32_scratch_bytes(p)) return EK_ERR_SCRATCH;
+    if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_s32_scratch_bytes(s->fft_length, s->num_mel_bins)) return EK_ERR_SCRATCH;
     int32_t *re = (int32_t *)ctx->scratch, *im = re + s->fft_length, *logmel = im + s->fft_length;
     /* m = max(x); where max(x) <= 0, max|x|; an all-zero clip: 1 */
     int32_t top = audio[0], mag = 0;
