@@ -51,6 +51,19 @@ static inline int32_t ek_mfcc_shape_ok(const ek_mfcc_shape_t *s) {
            s->mel_count != 0;
 }
 
+/* The FFT bins [*lo, *hi) the bands read; 0 when a band lies outside the fft_length/2 + 1 bins. */
+static inline int32_t ek_mfcc_band_range(const ek_mfcc_shape_t *s, int32_t *lo, int32_t *hi) {
+    *lo = s->fft_length;
+    *hi = 0;
+    for (int32_t j = 0; j < s->num_mel_bins; j++) {
+        if (s->mel_start[j] < 0 || s->mel_count[j] < 0 || s->mel_start[j] + s->mel_count[j] > s->fft_length / 2 + 1)
+            return 0;
+        if (s->mel_count[j] > 0 && s->mel_start[j] < *lo) *lo = s->mel_start[j];
+        if (s->mel_start[j] + s->mel_count[j] > *hi) *hi = s->mel_start[j] + s->mel_count[j];
+    }
+    return 1;
+}
+
 /* Scratch of either kernel: 2 * fft_length + num_mel_bins words (4 bytes each). */
 int32_t ek_mfcc_f32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins);
 /* audio: clip_samples floats; features: num_frames * num_coefficients floats. */

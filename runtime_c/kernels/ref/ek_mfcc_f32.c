@@ -55,6 +55,8 @@ ek_status_t ek_mfcc_f32(const ek_ctx_t *ctx, const ek_mfcc_f32_params_t *p, cons
         if (fabsf(a) > mag) mag = fabsf(a);
     }
     float d = top > 0.0f ? top : (mag > 0.0f ? mag : 1.0f);
+    int32_t lo, hi; /* the FFT bins the bands read */
+    if (!ek_mfcc_band_range(s, &lo, &hi)) return EK_ERR_ARG;
     for (int32_t f = 0; f < s->num_frames; f++) {
         const float *x = audio + f * s->frame_step;
         for (int32_t n = 0; n < s->fft_length; n++) {
@@ -62,13 +64,12 @@ ek_status_t ek_mfcc_f32(const ek_ctx_t *ctx, const ek_mfcc_f32_params_t *p, cons
             im[n] = 0.0f;
         }
         ek_fft_f32(re, im, s->fft_length, p->twiddle_re, p->twiddle_im);
+        /* |X_k| once per bin the bands read (bands overlap), in place of re[k] */
+        for (int32_t k = lo; k < hi; k++) re[k] = sqrtf(re[k] * re[k] + im[k] * im[k]);
         const float *w = p->mel_weights;
         for (int32_t j = 0; j < s->num_mel_bins; j++) {
             float acc = 0.0f;
-            for (int32_t c = 0; c < s->mel_count[j]; c++) {
-                int32_t k = s->mel_start[j] + c;
-                acc += sqrtf(re[k] * re[k] + im[k] * im[k]) * w[c];
-            }
+            for (int32_t c = 0; c < s->mel_count[j]; c++) acc += re[s->mel_start[j] + c] * w[c];
             w += s->mel_count[j];
             logmel[j] = logf(acc + p->log_offset);
         }

@@ -106,6 +106,8 @@ ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, cons
     int64_t log2m = ek_log2_q24((uint64_t)m, p->log2_table_q24);
     int64_t mk = m * p->log_offset_q50;
     const int32_t out_shift = EK_MFCC_Q_LOG + EK_MFCC_Q_DCT - EK_MFCC_Q_OUT;
+    int32_t lo, hi; /* the FFT bins the bands read */
+    if (!ek_mfcc_band_range(s, &lo, &hi)) return EK_ERR_ARG;
     for (int32_t f = 0; f < s->num_frames; f++) {
         const int16_t *x = audio + f * s->frame_step;
         uint64_t amax = 0;
@@ -125,14 +127,13 @@ ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, cons
         int32_t s2 = 50 - EK_MFCC_Q_WIN - EK_MFCC_Q_W + sh; /* the log offset in the units of mel */
         int64_t offset = s2 > 0 ? (mk + ((int64_t)1 << (s2 - 1))) >> s2 : mk * ((int64_t)1 << -s2);
         int64_t units = (int64_t)(sh - EK_MFCC_Q_WIN - EK_MFCC_Q_W) * ((int64_t)1 << EK_MFCC_Q_LOG) - log2m;
+        /* |X_k| once per bin the bands read (bands overlap), in place of re[k] */
+        for (int32_t k = lo; k < hi; k++)
+            re[k] = (int32_t)ek_isqrt64((uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]));
         const int32_t *w = p->mel_weights_q15;
         for (int32_t j = 0; j < s->num_mel_bins; j++) {
             int64_t acc = 0;
-            for (int32_t c = 0; c < s->mel_count[j]; c++) {
-                int32_t k = s->mel_start[j] + c;
-                uint64_t pw = (uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]);
-                acc += (int64_t)ek_isqrt64(pw) * w[c];
-            }
+            for (int32_t c = 0; c < s->mel_count[j]; c++) acc += (int64_t)re[s->mel_start[j] + c] * w[c];
             w += s->mel_count[j];
             logmel[j] = (int32_t)(ek_log2_q24((uint64_t)(acc + offset), p->log2_table_q24) + units);
         }
