@@ -1,7 +1,7 @@
 """Keyword-spotting figures: the DS-CNN (float ONNX, official int8 TFLite) and our small model on
 held-out espeak-ng clips.
 
-    python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N]
+    python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N] [--mfcc-targets cortex-m4,gap8]
 
 Clips: `edgekiln.audio.build_set("eval")` (288 clips: 240 words, 24 unknown, 24 silence;
 voices and speeds the training split never uses), featurised by the numpy MFCC golden model
@@ -12,6 +12,10 @@ voices and speeds the training split never uses), featurised by the numpy MFCC g
 `peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (None until the network C
 kernels land), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
 onnxruntime (optimisations off), int8 on LiteRT's reference kernels (`BUILTIN_REF`).
+MFCC rows (`--mfcc-targets`): the C front end (ek_mfcc_s32 everywhere, ek_mfcc_f32 where the
+target has an FPU and RAM for a float clip) on two eval clips in the firmware of
+benchmarks/mfcc_firmware.py: instructions per clip (QEMU plugin, mean), `bit_exact` (s32 vs
+its golden model), `mfcc_max_abs_error` (vs the float64 numpy MFCC).
 """
 from __future__ import annotations
 
@@ -140,17 +144,65 @@ def measure(limit: int | None = None) -> list[dict]:
     return rows
 
 
+def mfcc_rows(targets: list[str], limit: int | None = None) -> list[dict]:
+    import tempfile
+
+    from edgekiln.audio import build_set
+    from edgekiln.audio.features import KWS_MFCC
+    from edgekiln.quantize.nn.mfcc import mfcc
+    from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_float
+    from edgekiln.targets import get_target
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.mfcc_firmware import build, run
+
+    s = build_set("eval")
+    clips = s.audio[[0, 100]]
+    rows = []
+    for name in targets:
+        t = get_target(name)
+        ram = max((m.length for m in t.memory if m.kind == "ram"), default=0)
+        f32 = not t.fpu.startswith("none") and ram >= 128 * 1024
+        with tempfile.TemporaryDirectory(prefix="ek-mfcc-") as tmp:
+            r = run(name, build(name, clips, Path(tmp) / "fw", run_f32=f32))
+        counts = r.get("instructions") or []
+        per = {"s32": counts[0::2] if f32 else counts, "f32": counts[1::2] if f32 else []}
+        for kind in ("s32", "f32") if f32 else ("s32",):
+            got = [r[kind][i][1] for i in range(len(clips))]
+            if kind == "s32":
+                exact = all(np.array_equal(g, mfcc_s32(c, KWS_MFCC)) for g, c in zip(got, clips))
+                err = max(float(np.abs(q16_to_float(g) - mfcc(c.astype(np.float32) / 32768, KWS_MFCC)).max())
+                          for g, c in zip(got, clips))
+            else:
+                exact = None
+                err = max(float(np.abs(g - mfcc(c.astype(np.float32) / 32768, KWS_MFCC)).max()) for g, c in zip(got, clips))
+            ins = int(np.mean(per[kind])) if per[kind] else None
+            rows.append({"model": f"mfcc (ek_mfcc_{kind})", "target": name, "config": kind, "agreement": None,
+                         "accuracy": None, "logit_sqnr_db": None, "clips": len(clips),
+                         **{k: None for k in DEVICE_FIELDS}, "bit_exact": exact, "instructions_per_inference": ins,
+                         "mfcc_max_abs_error": err})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--limit", type=int, default=None, help="first N clips only (a quick run)")
+    ap.add_argument("--mfcc-targets", default="cortex-m4,gap8",
+                    help="targets for the C MFCC rows (comma separated; empty: none)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     rows = measure(args.limit)
+    rows += mfcc_rows([t for t in args.mfcc_targets.split(",") if t])
     if not rows:
         print(f"error: no model to measure ({SHARED} absent and no kws_small.onnx)", file=sys.stderr)
         return 2
     for r in rows:
+        if r["agreement"] is None:
+            print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} instructions/clip "
+                  f"{r['instructions_per_inference']} bit_exact {r['bit_exact']} max abs error "
+                  f"{r['mfcc_max_abs_error']:.2e} ({r['clips']} clips)")
+            continue
         sq = "-" if r["logit_sqnr_db"] is None else f"{r['logit_sqnr_db']:.2f} dB"
         print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} agreement {r['agreement']:.3f} "
               f"accuracy {r['accuracy']:.3f} logit SQNR {sq} bit_exact {r['bit_exact']} ({r['clips']} clips)")
@@ -158,7 +210,7 @@ def main(argv=None) -> int:
         from edgekiln.audio.espeak import espeak_version
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"command": "python benchmarks/nn_kws.py" + (f" --limit {args.limit}" if args.limit else ""),
+        args.json.write_text(json.dumps({"command": " ".join(["python benchmarks/nn_kws.py", *(argv or sys.argv[1:])]),
                                          "espeak": espeak_version(), "rows": rows}, indent=1))
     return 0
 

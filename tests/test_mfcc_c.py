@@ -17,9 +17,11 @@ from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_float, q16_to_s8
 from edgekiln.targets import get_target
 
 from conftest import require_target, target_params, targets_where
-import mfcc_firmware
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from benchmarks import mfcc_firmware  # noqa: E402
 SCALE, ZP = mfcc_firmware.KWS_SCALE, mfcc_firmware.KWS_ZERO_POINT
 
 

@@ -1,4 +1,4 @@
-/* mfcc_main.c - test firmware for the MFCC kernels (tests/test_mfcc_c.py).
+/* mfcc_main.c - firmware for the MFCC kernels (tests/test_mfcc_c.py, benchmarks/nn_kws.py).
  * For each clip of mfcc_clips.h: ek_mfcc_s32 (+ its int8 model input) and, where
  * MFCC_RUN_F32 is 1, ek_mfcc_f32 on the same clip / 32768. Each kernel call sits between
  * instruction-count markers (s32, then f32). Output, one line per result:

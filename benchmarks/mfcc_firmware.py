@@ -1,6 +1,7 @@
-"""Build and run the MFCC test firmware (tests/data/mfcc_main.c) on a target: the target's own
+"""Build and run the MFCC firmware (benchmarks/templates/mfcc_main.c) on a target: the target's own
 port, start-up and linker script (from an exported placeholder project), the MFCC kernels and
-tables from runtime_c, the clips rendered into mfcc_clips.h."""
+tables from runtime_c, the clips rendered into mfcc_clips.h. Used by tests/test_mfcc_c.py and
+benchmarks/nn_kws.py (instructions per MFCC)."""
 from __future__ import annotations
 
 import shutil
@@ -17,7 +18,7 @@ from edgekiln.targets import get_target
 from edgekiln.targets.simulators.plugin import parse_counts, per_inference, plugin_arguments
 from edgekiln.targets.simulators.runner import simulator_command
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "templates"
 RUNTIME = Path(edgekiln.__file__).resolve().parents[1] / "runtime_c"
 KWS_SCALE, KWS_ZERO_POINT = 0.5847029089927673, 83
 
