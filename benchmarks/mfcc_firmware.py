@@ -57,18 +57,18 @@ def run(target_name: str, elf: Path, count: bool = True, timeout: float = 600) -
     extra = ["-plugin", plugin_arguments(elf, counts)] if count else []
     proc = subprocess.run(simulator_command(target, elf, extra), capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, cwd=elf.parent)
-    out: dict = {"s32": {}, "s8": {}, "f32": {}, "err": None, "log": proc.stdout + proc.stderr}
+    out: dict = {"s32": {}, "s8": {}, "s8k": {}, "f32": {}, "err": None, "log": proc.stdout + proc.stderr}
     for line in proc.stdout.splitlines():
         parts = line.split()
-        if not parts or parts[0] not in ("s32", "s8", "f32", "err"):
+        if not parts or parts[0] not in ("s32", "s8", "s8k", "f32", "err"):
             continue
         clip, status = int(parts[1], 16), np.uint32(int(parts[2], 16)).astype(np.int32)
         vals = np.array([int(v, 16) for v in parts[3:]], dtype=np.uint64)
         if parts[0] == "err":
             out["err"] = (int(status), int(vals.astype(np.uint32).astype(np.int32)[0]))
             continue
-        kind = {"s32": np.int32, "s8": np.int8, "f32": np.float32}[parts[0]]
-        raw = vals.astype(np.uint8 if parts[0] == "s8" else np.uint32)
+        kind = {"s32": np.int32, "s8": np.int8, "s8k": np.int8, "f32": np.float32}[parts[0]]
+        raw = vals.astype(np.uint8 if parts[0].startswith("s8") else np.uint32)
         out[parts[0]][clip] = (int(status), raw.view(kind).reshape(49, 10))
     out["done"] = "mfcc-done" in proc.stdout and proc.returncode == 0
     if count and counts.exists():

@@ -54,6 +54,8 @@ def _check(result: dict, clips: np.ndarray, f32: bool) -> float:
         assert status == 0 and np.array_equal(got, want), (i, np.abs(got.astype(np.int64) - want).max())
         status, s8 = result["s8"][i]
         assert status == 0 and np.array_equal(s8, q16_to_s8(want, SCALE, ZP)), i
+        status, s8k = result["s8k"][i]
+        assert status == 0 and np.array_equal(s8k, s8), i
         if f32:
             status, f = result["f32"][i]
             err = float(np.abs(f - mfcc(c.astype(np.float32) / 32768, KWS_MFCC)).max())

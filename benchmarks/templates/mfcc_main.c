@@ -3,7 +3,8 @@
  * MFCC_RUN_F32 is 1, ek_mfcc_f32 on the same clip / 32768. Each kernel call sits between
  * instruction-count markers (s32, then f32). Output, one line per result:
  *   s32 <clip> <status> <hex int32 x frames*coefficients>
- *   s8 <clip> <status> <hex byte ...>
+ *   s8 <clip> <status> <hex byte ...>      (ek_mfcc_q16_to_s8 of the s32 features)
+ *   s8k <clip> <status> <hex byte ...>     (ek_mfcc_s8: the same, quantized on the fly)
  *   f32 <clip> <status> <hex float bits ...>
  * then "mfcc-done". */
 #include <stdint.h>
@@ -60,6 +61,11 @@ int main(void) {
         put_str("\n");
         st = ek_mfcc_q16_to_s8(q16, N_FEATURES, MFCC_S8_MULTIPLIER, MFCC_S8_SHIFT, MFCC_S8_ZERO_POINT, s8);
         head("s8", c, st);
+        for (int i = 0; i < N_FEATURES; i++) put_hex((uint32_t)(uint8_t)s8[i], 2);
+        put_str("\n");
+        const ek_mfcc_s8_quant_t q = {MFCC_S8_MULTIPLIER, MFCC_S8_SHIFT, MFCC_S8_ZERO_POINT};
+        st = ek_mfcc_s8(&ctx, &ek_mfcc_kws_s32, &q, mfcc_clips[c], s8);
+        head("s8k", c, st);
         for (int i = 0; i < N_FEATURES; i++) put_hex((uint32_t)(uint8_t)s8[i], 2);
         put_str("\n");
 #if MFCC_RUN_F32

@@ -74,6 +74,16 @@ int32_t ek_mfcc_s32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins);
 ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
                         int32_t *features_q16);
 
+/* The int8 model input's quantization: (multiplier, shift) = mfcc_fixed.s8_multiplier(scale). */
+typedef struct {
+    int32_t multiplier, shift, zero_point;
+} ek_mfcc_s8_quant_t;
+
+/* ek_mfcc_s32's features quantized on the fly for an int8 model (as ek_mfcc_q16_to_s8 does);
+ * the same scratch as ek_mfcc_s32. */
+ek_status_t ek_mfcc_s8(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const ek_mfcc_s8_quant_t *q,
+                       const int16_t *audio, int8_t *features);
+
 /* An int8 model's input from Q16 features: clamp(round(q * multiplier / 2^(16 + shift)) + zero_point),
  * rounding half away from zero; (multiplier, shift) = mfcc_fixed.s8_multiplier(input scale). */
 ek_status_t ek_mfcc_q16_to_s8(const int32_t *features_q16, int32_t n, int32_t multiplier, int32_t shift,

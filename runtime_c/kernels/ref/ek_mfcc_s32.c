@@ -87,11 +87,22 @@ static void ek_fft_s32(int32_t *re, int32_t *im, int32_t n, const int32_t *tw_re
     }
 }
 
-ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
-                        int32_t *features_q16) {
+static int8_t ek_q16_to_s8_one(int32_t v, int32_t multiplier, int32_t total, int32_t zero_point) {
+    int64_t x = (int64_t)v * multiplier, half = (int64_t)1 << (total - 1);
+    int64_t r = (x >= 0 ? (x + half) >> total : -((-x + half) >> total)) + zero_point;
+    return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
+}
+
+static int32_t ek_s8_quant_ok(const ek_mfcc_s8_quant_t *q) {
+    return q != 0 && q->multiplier > 0 && EK_MFCC_Q_OUT + q->shift >= 1 && EK_MFCC_Q_OUT + q->shift <= 62;
+}
+
+/* One pass for both outputs: Q16 features (q16) or, with q, the int8 model input (s8). */
+static ek_status_t ek_mfcc_s32_run(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
+                                   int32_t *features_q16, const ek_mfcc_s8_quant_t *q, int8_t *features_s8) {
     const ek_mfcc_shape_t *s = &p->s;
-    if (ctx == 0 || audio == 0 || features_q16 == 0 || !ek_mfcc_shape_ok(s) || p->headroom_bits < 2 ||
-        p->headroom_bits > 30)
+    if (ctx == 0 || audio == 0 || (features_q16 == 0 && features_s8 == 0) || !ek_mfcc_shape_ok(s) ||
+        p->headroom_bits < 2 || p->headroom_bits > 30 || (features_s8 != 0 && !ek_s8_quant_ok(q)))
         return EK_ERR_ARG;
     if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_s32_scratch_bytes(s->fft_length, s->num_mel_bins)) return EK_ERR_SCRATCH;
     int32_t *re = (int32_t *)ctx->scratch, *im = re + s->fft_length, *logmel = im + s->fft_length;
@@ -141,22 +152,33 @@ ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, cons
             const int32_t *row = p->dct_q30 + k * s->num_mel_bins;
             int64_t acc = 0;
             for (int32_t j = 0; j < s->num_mel_bins; j++) acc += (int64_t)row[j] * logmel[j];
-            features_q16[f * s->num_coefficients + k] = (int32_t)((acc + ((int64_t)1 << (out_shift - 1))) >> out_shift);
+            int32_t c = (int32_t)((acc + ((int64_t)1 << (out_shift - 1))) >> out_shift);
+            if (features_s8 != 0)
+                features_s8[f * s->num_coefficients + k] =
+                    ek_q16_to_s8_one(c, q->multiplier, EK_MFCC_Q_OUT + q->shift, q->zero_point);
+            else
+                features_q16[f * s->num_coefficients + k] = c;
         }
     }
     return EK_OK;
 }
 
+ek_status_t ek_mfcc_s32(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const int16_t *audio,
+                        int32_t *features_q16) {
+    if (features_q16 == 0) return EK_ERR_ARG;
+    return ek_mfcc_s32_run(ctx, p, audio, features_q16, 0, 0);
+}
+
+ek_status_t ek_mfcc_s8(const ek_ctx_t *ctx, const ek_mfcc_s32_params_t *p, const ek_mfcc_s8_quant_t *q,
+                       const int16_t *audio, int8_t *features) {
+    if (features == 0) return EK_ERR_ARG;
+    return ek_mfcc_s32_run(ctx, p, audio, 0, q, features);
+}
+
 ek_status_t ek_mfcc_q16_to_s8(const int32_t *features_q16, int32_t n, int32_t multiplier, int32_t shift,
                               int32_t zero_point, int8_t *out) {
-    int32_t total = EK_MFCC_Q_OUT + shift;
-    if (features_q16 == 0 || out == 0 || n < 0 || total < 1 || total > 62 || multiplier <= 0) return EK_ERR_ARG;
-    int64_t half = (int64_t)1 << (total - 1);
-    for (int32_t i = 0; i < n; i++) {
-        int64_t v = (int64_t)features_q16[i] * multiplier;
-        int64_t r = v >= 0 ? (v + half) >> total : -((-v + half) >> total);
-        r += zero_point;
-        out[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
-    }
+    ek_mfcc_s8_quant_t q = {multiplier, shift, zero_point};
+    if (features_q16 == 0 || out == 0 || n < 0 || !ek_s8_quant_ok(&q)) return EK_ERR_ARG;
+    for (int32_t i = 0; i < n; i++) out[i] = ek_q16_to_s8_one(features_q16[i], multiplier, EK_MFCC_Q_OUT + shift, zero_point);
     return EK_OK;
 }
