@@ -21,7 +21,7 @@ import numpy as np
 from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.ir import Graph, Node
 
-CTYPE = {"int8": "int8_t", "float32": "float", "int32": "int32_t"}
+CTYPE = {"int8": "int8_t", "int16": "int16_t", "float32": "float", "int32": "int32_t"}
 
 
 @dataclass

@@ -112,3 +112,44 @@ def test_training_script_is_seeded(tmp_path):
                        capture_output=True, timeout=600)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+def _int8_kws():
+    from nn_fixtures import kws_dir
+    from edgekiln.frontends.tflite import from_tflite
+
+    return from_tflite(kws_dir() / "kws_ref_int8.tflite", "kws")
+
+
+def test_int8_network_gets_int16_audio_and_the_integer_mfcc(clips):
+    from edgekiln.quantize.nn import int8_reference
+    from edgekiln.quantize.nn.mfcc_fixed import mfcc_s32, q16_to_s8
+
+    net = _int8_kws()
+    g = with_mfcc(net)
+    assert g.inputs[0].dtype == "int16" and g.inputs[0].quant.scale == [float(np.float32(1 / 32768))]
+    for a in clips.audio[::40]:
+        feats = q16_to_s8(mfcc_s32(a, KWS_MFCC), 0.5847029089927673, 83)[None, ..., None]
+        want = int8_reference.run(net, {"input_1": feats})["Identity"]
+        assert np.array_equal(int8_reference.run(g, {"audio": a[None]})["Identity"], want)
+
+
+def _audio_to_label_int8(target: str, clips, idx) -> None:
+    from edgekiln.quantize.nn import int8_reference
+
+    g = with_mfcc(_int8_kws())
+    gold = np.concatenate([int8_reference.run(g, {"audio": clips.audio[i][None]})["Identity"] for i in idx])
+    raw = np.asarray(edgekiln.convert(g, target=target, name="kws").predict_raw(clips.float_audio()[idx]))
+    assert np.array_equal(raw.reshape(gold.shape), gold)
+
+
+def test_int8_audio_to_label_on_the_host(clips):
+    require_target("host")
+    _audio_to_label_int8("host", clips, [0, 100, 250, 270])
+
+
+@pytest.mark.parametrize("target", target_params(targets_where(simulator=("qemu",))))
+def test_int8_audio_to_label_on_qemu(target, clips):
+    """gap8 runs it in integers only: ek_mfcc_s8 and the int8 network kernels."""
+    require_target(target)
+    _audio_to_label_int8(target, clips, [3, 260])

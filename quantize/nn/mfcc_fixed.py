@@ -207,3 +207,11 @@ def node_consts(attrs: dict) -> dict[str, np.ndarray]:
     out["log_offset_q50"] = np.array([t["log_offset_q50"]], np.int64)
     out["headroom_bits"] = np.array([headroom_bits(t["params"].frame_length)], np.int32)
     return out
+
+
+def s8_params(quant) -> dict:
+    """attrs["int8"] of an mfcc node writing an int8 model input (ek_mfcc_s8_quant_t)."""
+    if quant is None:
+        raise ValueError("an int8 mfcc output needs a scale and zero point")
+    mult, shift = s8_multiplier(quant.scale[0])
+    return {"multiplier": mult, "shift": shift, "zero_point": int(quant.zero_point[0])}

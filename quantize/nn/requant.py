@@ -93,9 +93,13 @@ def prepare_int8(graph: Graph) -> Graph:
     node's consts (in place; returns it)."""
     for node in graph.nodes:
         if node.op == "mfcc":  # the audio front end's tables (float and integer): quantize/nn/mfcc_fixed.py
-            from .mfcc_fixed import node_consts
+            from .mfcc_fixed import node_consts, s8_params
 
             node.consts.update(node_consts(node.attrs))
+            out = graph.value(node.outputs[0])
+            if out.dtype == "int8":
+                node.attrs["int8"] = s8_params(out.quant)
+            continue
         params = node_params(graph, node)
         if params is not None:
             node.attrs["int8"] = params

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 
 from ..errors import InputError
-from ..ir import Graph, Node, ValueInfo
+from ..ir import Graph, Node, QuantParams, ValueInfo
 from .features import KWS_MFCC
 
 
@@ -18,8 +18,10 @@ def mfcc_output_shape(attrs: dict) -> tuple[int, int]:
 
 
 def with_mfcc(graph: Graph, attrs: dict | None = None, input_name: str = "audio") -> Graph:
-    """A copy of `graph` whose input is `[1, clip_samples]` float32 audio (the clip as
-    edgekiln.audio.fit_clip returns it) feeding an `mfcc` node."""
+    """A copy of `graph` whose input is `[1, clip_samples]` audio feeding an `mfcc` node: float32
+    (the clip as edgekiln.audio.fit_clip returns it) for a float network; for an int8 network,
+    int16 PCM (scale 1/32768, so the same float clip quantizes to it) into the integer MFCC,
+    which writes the network's int8 input (quantize/nn/mfcc_fixed.py, ek_mfcc_s8)."""
     attrs = dict(KWS_MFCC if attrs is None else attrs)
     if len(graph.inputs) != 1:
         raise InputError(f"an audio front end feeds a network of one input; {graph.name} has {len(graph.inputs)}")
@@ -29,11 +31,16 @@ def with_mfcc(graph: Graph, attrs: dict | None = None, input_name: str = "audio"
     if dims != (1, frames, coeffs, 1):
         raise InputError(f"the network input {feat.name!r} has shape {list(dims)}; the mfcc node writes NHWC "
                          f"[1, {frames}, {coeffs}, 1] ({frames} frames x {coeffs} coefficients)")
-    if feat.dtype != "float32" or feat.quant is not None:
-        raise InputError(f"the network input {feat.name!r} is {feat.dtype}; put the MFCC in front of the float graph "
-                         "(quantize the features with quantize.nn.mfcc.quantize_features for an int8 model)")
+    if feat.dtype == "float32" and feat.quant is None:
+        audio = ValueInfo.tensor(input_name, (1, int(attrs["clip_samples"])))
+    elif feat.dtype == "int8" and feat.quant is not None and not feat.quant.per_channel:
+        # int16 PCM (x * 32768) into the integer MFCC, which writes the int8 input directly
+        audio = ValueInfo.tensor(input_name, (1, int(attrs["clip_samples"])), "int16",
+                                 QuantParams([1.0 / 32768.0], [0]))
+    else:
+        raise InputError(f"the network input {feat.name!r} is {feat.dtype}; the mfcc node feeds float32 or "
+                         "per-tensor int8 inputs")
     g = copy.deepcopy(graph)
-    audio = ValueInfo.tensor(input_name, (1, int(attrs["clip_samples"])))
     node = Node("mfcc", "mfcc", [input_name], [feat.name], attrs)
     g.inputs = [audio]
     g.intermediates = [feat] + list(g.intermediates)
