@@ -2,6 +2,7 @@
 held-out espeak-ng clips.
 
     python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N] [--mfcc-targets cortex-m4,gap8]
+                                [--device-targets cortex-m4,gap8] [--device-clips 8]
 
 Clips: `edgekiln.audio.build_set("eval")` (288 clips: 240 words, 24 unknown, 24 silence;
 voices and speeds the training split never uses), featurised by the numpy MFCC golden model
@@ -16,6 +17,14 @@ MFCC rows (`--mfcc-targets`): the C front end (ek_mfcc_s32 everywhere, ek_mfcc_f
 target has an FPU and RAM for a float clip) on two eval clips in the firmware of
 benchmarks/mfcc_firmware.py: instructions per clip (QEMU plugin, mean), `bit_exact` (s32 vs
 its golden model), `mfcc_max_abs_error` (vs the float64 numpy MFCC).
+Device rows (`--device-targets`): audio to label in one firmware (an `mfcc` node in front of the
+network, edgekiln.audio.graph.with_mfcc; `edgekiln.convert(...).run`): the official int8 DS-CNN
+from int16 audio (ek_mfcc_s8 + the int8 kernels) and our float model from float audio, on the
+first `--device-clips` eval clips: `bit_exact` (device output == golden model on every clip;
+for float: max abs difference <= 1e-5), `instructions_per_inference` (median, QEMU plugin),
+`flash_bytes` (the model's objects in the link map: tables, weights, kernels), `peak_ram_bytes`
+(the planned arena, the 1 s audio input included, + the measured stack; `arena_region` says
+where the arena went).
 """
 from __future__ import annotations
 
@@ -184,20 +193,71 @@ def mfcc_rows(targets: list[str], limit: int | None = None) -> list[dict]:
     return rows
 
 
+def device_rows(targets: list[str], n_clips: int) -> list[dict]:
+    import edgekiln
+    from edgekiln.audio import build_set
+    from edgekiln.audio.graph import with_mfcc
+    from edgekiln.frontends.onnx import from_onnx
+    from edgekiln.frontends.tflite import from_tflite
+    from edgekiln import nn_run
+    from edgekiln.quantize.nn import float_reference, int8_reference
+
+    s = build_set("eval")
+    idx = np.linspace(0, len(s) - 1, n_clips).astype(int)  # words, unknown and silence clips
+    models = []
+    if (SHARED / "kws_ref_int8.tflite").is_file():
+        models.append(("kws_dscnn", "official-int8", with_mfcc(from_tflite(SHARED / "kws_ref_int8.tflite", "kws"))))
+    small = ROOT / "sdk" / "audio" / "models" / "kws_small.onnx"
+    models.append(("kws_small (ours)", "float", with_mfcc(from_onnx(small, "kws_small"))))
+    rows = []
+    for model, config, g in models:
+        out = g.outputs[0].name
+        if config == "float":
+            gold = np.concatenate([float_reference.run(g, {"audio": a[None]})[out] for a in s.float_audio()[idx]])
+        else:
+            gold = np.concatenate([int8_reference.run(g, {"audio": a[None]})[out] for a in s.audio[idx]])
+        for name in targets:
+            m = edgekiln.convert(g, target=name, name=model.split()[0])
+            r = m.run(s.float_audio()[idx])
+            raw = np.asarray(r.extra["outputs_raw"]).reshape(gold.shape)
+            exact = bool(np.array_equal(raw, gold)) if config != "float" else bool(np.abs(raw - gold).max() <= 1e-5)
+            b = m.build
+            plan = nn_run.project_plan(m.project)
+            rows.append({"model": model, "target": name, "config": f"{config} (audio -> label)",
+                         "agreement": None, "accuracy": float(np.mean(raw.argmax(1) == s.labels[idx])),
+                         "logit_sqnr_db": None, "clips": int(len(idx)), "bit_exact": exact,
+                         "macs_per_instruction": None,
+                         "peak_ram_bytes": int(plan["arena_bytes"] + (r.stack_bytes or 0)),
+                         "arena_region": plan.get("arena_region"),
+                         "flash_bytes": int(b.model_flash_bytes) if b else None,
+                         "instructions_per_inference": int(np.median(r.instructions)) if r.instructions else None})
+            m.close()
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--limit", type=int, default=None, help="first N clips only (a quick run)")
     ap.add_argument("--mfcc-targets", default="cortex-m4,gap8",
                     help="targets for the C MFCC rows (comma separated; empty: none)")
+    ap.add_argument("--device-targets", default="cortex-m4,gap8",
+                    help="targets for the audio-to-label firmware rows (comma separated; empty: none)")
+    ap.add_argument("--device-clips", type=int, default=8, help="eval clips per device row")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     rows = measure(args.limit)
     rows += mfcc_rows([t for t in args.mfcc_targets.split(",") if t])
+    rows += device_rows([t for t in args.device_targets.split(",") if t], args.device_clips)
     if not rows:
         print(f"error: no model to measure ({SHARED} absent and no kws_small.onnx)", file=sys.stderr)
         return 2
     for r in rows:
+        if r["config"].endswith("(audio -> label)"):
+            print(f"{r['model']:18s} {r['config']:30s} {r['target']:10s} bit_exact {r['bit_exact']} instructions "
+                  f"{r['instructions_per_inference']} flash {r['flash_bytes']} B peak RAM {r['peak_ram_bytes']} B "
+                  f"accuracy {r['accuracy']:.3f} ({r['clips']} clips)")
+            continue
         if r["agreement"] is None:
             print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} instructions/clip "
                   f"{r['instructions_per_inference']} bit_exact {r['bit_exact']} max abs error "
