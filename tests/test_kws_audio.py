@@ -153,3 +153,14 @@ def test_int8_audio_to_label_on_qemu(target, clips):
     """gap8 runs it in integers only: ek_mfcc_s8 and the int8 network kernels."""
     require_target(target)
     _audio_to_label_int8(target, clips, [3, 260])
+
+
+def test_bad_audio_through_the_api_is_refused(clips):
+    require_target("host")
+    m = edgekiln.convert(with_mfcc(from_onnx(MODEL, "kws_small")), target="host", name="kws_small")
+    x = clips.float_audio()[:1].copy()
+    with pytest.raises(InputError, match=r"shape \(n_samples, 16000\)"):
+        m.predict(x[:, :8000])
+    x[0, 5] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        m.predict(x)
