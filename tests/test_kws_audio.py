@@ -164,3 +164,32 @@ def test_bad_audio_through_the_api_is_refused(clips):
     x[0, 5] = np.nan
     with pytest.raises(InputError, match="NaN"):
         m.predict(x)
+
+
+def test_cli_audio_clips_export_build_run(tmp_path, clips):
+    """kiln audio clips -> kiln audio export (our model) -> kiln build -> kiln run, on the host."""
+    import subprocess
+    import sys
+
+    require_target("host")
+
+    def kiln(*args, ok=True):
+        p = subprocess.run([sys.executable, "-m", "edgekiln.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+        assert (p.returncode == 0) == ok, p.stdout + p.stderr
+        return p
+
+    kiln("audio", "clips", "--split", "eval", "-o", "x.npy", "--labels", "y.npy", "--limit", "3")
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (3, 16000) and np.array_equal(x, clips.float_audio()[:3])
+    assert np.array_equal(np.load(tmp_path / "y.npy"), clips.labels[:3])
+    kiln("audio", "export", str(MODEL), "-t", "host", "-o", "out", "--name", "kws_small")
+    kiln("build", "out")
+    kiln("run", "out", "--data", "x.npy", "--json", "r.json")
+    got = np.array(json.loads((tmp_path / "r.json").read_text())["outputs"])
+    g = with_mfcc(from_onnx(MODEL, "kws_small"))
+    want = np.concatenate([float_reference.run(g, {"audio": a[None]})[g.outputs[0].name] for a in x])
+    assert np.abs(got - want).max() < 1e-5
+    bad = kiln("audio", "clips", "-o", "x.txt", ok=False)
+    assert bad.returncode == 2 and "a .npy file" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    (tmp_path / "m.txt").write_text("tree\n")
+    assert kiln("audio", "export", "m.txt", "-t", "host", "-o", "o2", ok=False).returncode == 2
