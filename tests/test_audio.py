@@ -144,3 +144,48 @@ def test_mfcc_of_the_readme_recipes_classifies_as_the_stored_features():
         same += int(probs.argmax() == d["probs"][i].argmax())
     assert same >= 18, same
     assert max(gaps) < 1.0, gaps
+
+
+def _wav(path, data: np.ndarray, rate: int, width: int = 2, channels: int = 1):
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(data.tobytes())
+    return path
+
+
+def test_read_wav_and_kiln_audio_wav(tmp_path):
+    import subprocess
+    import sys
+
+    from edgekiln.audio.clips import read_wav
+
+    pcm = (np.sin(np.arange(11025) / 9.0) * 12000).astype("<i2")
+    x, rate = read_wav(_wav(tmp_path / "a.wav", pcm, 22050))
+    assert rate == 22050 and x.dtype == np.int16 and np.array_equal(x, pcm)
+    u8 = np.array([0, 128, 255], np.uint8)
+    x, _ = read_wav(_wav(tmp_path / "u8.wav", u8, 16000, width=1))
+    np.testing.assert_allclose(x, [-1.0, 0.0, 127 / 128])
+    x, _ = read_wav(_wav(tmp_path / "st.wav", np.zeros(8, "<i2"), 16000, channels=2))
+    assert x.shape == (4, 2)
+    (tmp_path / "junk.wav").write_text("hello")
+    with pytest.raises(InputError, match="not a PCM WAV"):
+        read_wav(tmp_path / "junk.wav")
+    with pytest.raises(InputError, match="does not exist"):
+        read_wav(tmp_path / "none.wav")
+
+    def kiln(*args):
+        return subprocess.run([sys.executable, "-m", "edgekiln.cli", "audio", "wav", *args], capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    ok = kiln("a.wav", "-o", "x.npy")
+    assert ok.returncode == 0, ok.stderr
+    assert "notice: a.wav: resampled the clip from 22050 Hz to 16000 Hz" in ok.stderr and "zero-padded" in ok.stderr
+    assert np.load(tmp_path / "x.npy").shape == (1, 16000)
+    for args, msg in ((("a.wav", "--no-resample"), "22050 Hz"), (("st.wav",), "mono"), (("junk.wav",), "not a PCM WAV")):
+        bad = kiln(*args, "-o", "y.npy")
+        assert bad.returncode == 2 and msg in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert not (tmp_path / "y.npy").exists()  # nothing half-written

@@ -8,7 +8,9 @@ as x / 32768."""
 from __future__ import annotations
 
 import warnings
+import wave
 from math import gcd
+from pathlib import Path
 
 import numpy as np
 
@@ -84,3 +86,33 @@ def fit_clip(audio, sample_rate: int = SAMPLE_RATE, *, resample_ok: bool = True)
                       stacklevel=2)
         x = np.concatenate([x, np.zeros(CLIP_SAMPLES - len(x), np.float32)])
     return x
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """(samples, sample rate) of a PCM WAV file: int16 for 16-bit files, float32 for 8/24/32-bit
+    ones (scaled to [-1, 1)); channels are refused, not mixed (`fit_clip` says how)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"audio file {p} does not exist")
+    try:
+        with wave.open(str(p), "rb") as w:
+            rate, width, channels, n = w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()
+            data = w.readframes(n)
+    except (wave.Error, EOFError) as e:
+        raise InputError(f"{p} is not a PCM WAV file ({e or type(e).__name__})") from None
+    if len(data) != n * width * channels:
+        raise InputError(f"{p} is truncated: {len(data)} bytes of audio for {n} frames")
+    if width == 2:
+        x = np.frombuffer(data, dtype="<i2").astype(np.int16)
+    elif width == 1:
+        x = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width in (3, 4):
+        b = np.frombuffer(data, dtype=np.uint8).reshape(-1, width)
+        v = np.zeros(len(b), np.int64)
+        for i in range(width):
+            v |= b[:, i].astype(np.int64) << (8 * i)
+        v = np.where(v >= 1 << (8 * width - 1), v - (1 << (8 * width)), v)
+        x = (v / float(1 << (8 * width - 1))).astype(np.float32)
+    else:
+        raise InputError(f"{p}: {8 * width}-bit samples are not supported (8, 16, 24 or 32-bit PCM)")
+    return (x.reshape(-1, channels) if channels > 1 else x), rate

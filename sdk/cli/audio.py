@@ -1,6 +1,7 @@
 """`kiln audio`: keyword-spotting audio from the command line (docs/networks.md, "Audio").
 
     kiln audio clips --split eval -o clips.npy --labels labels.npy   # espeak-ng clips, float32 [n, 16000]
+    kiln audio wav a.wav b.wav -o clips.npy                          # your recordings, fitted to 1 s at 16 kHz
     kiln audio export kws_ref_int8.tflite -t gap8 -o out/           # an mfcc node in front of the network
     kiln build out/ && kiln run out/ --data clips.npy --json r.json
 """
@@ -55,6 +56,33 @@ def clips(split: str, output: str, labels_path: str | None, limit: int | None) -
         np.save(lab, y)
     console.print(f"wrote {len(x)} clips of 16,000 samples to {out}" + (f", labels to {lab}" if lab else "")
                   + f" (labels: {', '.join(LABELS)})", highlight=False)
+
+
+@audio.command("wav")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, help="float32 clips [n, 16000] (.npy), the input `kiln run --data` takes")
+@click.option("--no-resample", is_flag=True, help="refuse a file that is not 16 kHz instead of resampling it")
+def wav(files: tuple[str, ...], output: str, no_resample: bool) -> None:
+    """Fit WAV recordings to the model's window: mono, 16 kHz (resampled with a notice), 1 s
+    (a shorter one zero-padded at the end with a notice; a longer one, NaN or stereo refused)."""
+    import warnings
+
+    from ..audio.clips import AudioNotice, fit_clip, read_wav
+
+    out = _npy_out(output)
+    rows = []
+    for f in files:
+        x, rate = read_wav(f)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", AudioNotice)
+            try:
+                rows.append(fit_clip(x, rate, resample_ok=not no_resample))
+            except InputError as e:
+                raise InputError(f"{f}: {e}") from None
+        for n in notes:
+            echo(f"notice: {f}: {n.message}", err=True)
+    np.save(out, np.stack(rows))
+    console.print(f"wrote {len(rows)} clips of 16,000 samples to {out}", highlight=False)
 
 
 @audio.command("export")
