@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent / "nn_kernels"
 RUNTIME = Path(__import__("edgekiln.runtime_c", fromlist=["x"]).__file__).resolve().parent
 NN_OPS = ("conv", "dwconv", "fc", "avgpool", "maxpool", "add", "softmax")
 NN_DTYPES = ("s8", "s4", "f32")
-WARN = ["-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wno-sign-conversion"]
+WARN = ["-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wdouble-promotion"]  # as codegen/project.py
 
 
 @dataclass

@@ -61,8 +61,7 @@ def lowers(op: str, dtype: str = "float32"):
     return wrap
 
 
-def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":
-    """The lowering of `node` for `dtype`, holding its own copy of the codegen options."""
+def _load_ops() -> None:
     global _loaded
     if not _loaded:
         from . import ops
@@ -70,6 +69,23 @@ def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None
         for mod in pkgutil.iter_modules(ops.__path__):
             importlib.import_module(f"{ops.__name__}.{mod.name}")
         _loaded = True
+
+
+def find_lowering(op: str, dtype: str):
+    """The lowering class registered for (op, dtype), or None (network nodes: nn_project)."""
+    _load_ops()
+    return _LOWERINGS.get((op, dtype))
+
+
+def registered(dtypes: tuple[str, ...]) -> list[str]:
+    """'op/dtype' of every lowering of these dtypes."""
+    _load_ops()
+    return sorted(f"{o}/{d}" for o, d in _LOWERINGS if d in dtypes)
+
+
+def lowering_for(node: Node, dtype: str = "float32", options: dict | None = None) -> "Lowering":
+    """The lowering of `node` for `dtype`, holding its own copy of the codegen options."""
+    _load_ops()
     if (node.op, "float32") not in _LOWERINGS:
         known = sorted({op for op, _ in _LOWERINGS})
         raise UnsupportedModelError(f"no C lowering for op {node.op!r}; known ops: {', '.join(known)}")

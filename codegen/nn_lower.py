@@ -67,11 +67,22 @@ def network_dtype(graph: Graph, node: Node) -> str:
     if out == "float32":
         return "f32"
     if out == "int8":
-        weights = [graph.constants[i] for i in node.inputs[1:2] if i in graph.constants]
-        if weights and weights[0].data.dtype == np.uint8 and node.attrs.get("weight_bits") == 4:
+        if node.attrs.get("weight_bits", 8) == 4:  # int8 values in [-8, 7], stored packed
             return "s4"
         return "s8"
     raise UnsupportedModelError(f"node {node.name}: output dtype {out} has no network kernel (int8 or float32)")
+
+
+def pack_int4(node: Node, w: np.ndarray) -> np.ndarray:
+    """The *_s4 kernels' storage (ek_nn.h): two weights per byte in C order, the even-indexed
+    one in the low nibble; an odd count ends with a half-used byte."""
+    flat = np.asarray(w).astype(np.int64).ravel()
+    if flat.size and (flat.min() < -8 or flat.max() > 7):
+        raise UnsupportedModelError(f"node {node.name}: weight_bits 4 but weights outside [-8, 7]")
+    if flat.size % 2:
+        flat = np.append(flat, 0)
+    nib = flat & 0xF
+    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
 
 
 def int8_attrs(node: Node) -> dict:

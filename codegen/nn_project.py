@@ -8,19 +8,14 @@ compare the two). The generated model keeps every tensor in one static arena
 tensor bytes; runtime_c/include/ek_protocol.h)."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from edgekiln.errors import InputError, MemoryBudgetError, UnsupportedModelError
 from edgekiln.ir import Graph
 
-from . import lowering as _lowering
 from .arena import ArenaPlan, plan_arena
-from .lowering import CArray
+from .lowering import find_lowering, registered
 from .nn_lower import CTYPE, CRef, NnLowering, fuse_activations, network_dtype, strip_boundary_transposes
 from .scratch_probe import probe_scratch
 
@@ -28,16 +23,11 @@ PROTOCOL_VERSION = 2
 
 
 def network_lowering(op: str, dtype: str, options: dict) -> NnLowering:
-    if not _lowering._loaded:
-        from . import ops
-
-        for mod in pkgutil.iter_modules(ops.__path__):
-            importlib.import_module(f"{ops.__name__}.{mod.name}")
-        _lowering._loaded = True
-    cls = _lowering._LOWERINGS.get((op, dtype))
+    cls = find_lowering(op, dtype)
     if cls is None:
-        have = sorted(f"{o}/{d}" for o, d in _lowering._LOWERINGS if d in ("s8", "s4", "f32"))
-        raise UnsupportedModelError(f"no {dtype} network kernel for op {op!r} yet; network lowerings: {', '.join(have)}")
+        have = registered(("s8", "s4", "f32"))
+        raise UnsupportedModelError(f"no {dtype} network kernel for op {op!r} yet; network lowerings: "
+                                    f"{', '.join(have)}")
     return cls(options)
 
 
@@ -96,7 +86,8 @@ def _arena_region(target: Any, arena_bytes: int) -> tuple[str, str | None, str]:
         tried.append(f"{rname} ({free} B free)")
     total = max((next(m.length for m in target.memory if m.name == r) for r in names), default=0)
     raise MemoryBudgetError(f"the network needs {arena_bytes} bytes of RAM for its arena but {target.name} has "
-                            f"{'; '.join(tried) or '0 B'} (largest region {total} B). Use a smaller model or a larger target.")
+                            f"{'; '.join(tried) or '0 B'} (largest region {total} B). Use a smaller model or a "
+                            "larger target.")
 
 
 def lower_network(graph: Graph, target: Any, options: dict) -> tuple[list[dict], dict]:
@@ -123,7 +114,7 @@ def lower_network(graph: Graph, target: Any, options: dict) -> tuple[list[dict],
     used = [p for k, p in files if any(r["fn"].startswith(k[:-2]) for r in requests)]
     port_headers = sorted({(target.path / s).parent for s in target.port_sources if s.endswith(".h")})
     scratch = probe_scratch(requests, used, [RUNTIME / "include", *port_headers], environment(),
-                            int(options.get("cores", 1)))
+                            int(options.get("cores", 1)), options.get("scratch_probe"))
     order = [(n.inputs, n.outputs, low.alias) for n, _, low in chosen]
     sizes = {v.name: v.nbytes for v in g.all_values()}
     arena = plan_arena(order, sizes, [v.name for v in g.inputs], [v.name for v in g.outputs], scratch)
@@ -189,11 +180,7 @@ def render_network(graph: Graph, target: Any, out: Path, options: dict, lowered)
     env = environment()
     plan = facts["plan"]
     g = facts["graph"]
-    headers = []
-    for n in nodes:
-        for h in ("ek_nn.h",):
-            if h not in headers:
-                headers.append(h)
+    headers = sorted({h for n in nodes for h in n.get("headers", ("ek_nn.h",))})
     ctx = dict(name=g.name, version=options.get("_version", ""), source=g.meta.get("source", "?"), nodes=nodes,
                headers=headers, arena_bytes=plan["arena_bytes"], arena_section=facts["section"],
                arena_region=plan["arena_region"], input=plan["input"], output=plan["output"],
@@ -204,6 +191,3 @@ def render_network(graph: Graph, target: Any, out: Path, options: dict, lowered)
     (out / "model.c").write_text(env.get_template("nn/model.c.j2").render(ctx))
     (out / "main.c").write_text(env.get_template("nn/main.c.j2").render(ctx))
     return ctx, plan["kernels"]
-
-
-__all__ = ["network_plan", "lower_network", "render_network", "CArray"]

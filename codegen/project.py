@@ -31,7 +31,8 @@ TASK_CODES = {"classify": 0, "regress": 1, "cluster": 2}
 # itself into project.json, which `kiln profile` renders again.
 OPTION_KEYS = ("tree_layout", "cores", "batch", "dtype", "fixed_headroom_bits", "soft_float", "tree_keys",
                "fixed", "sim", "main",
-               "board")  # board: written by codegen.mains for --main board (sizes, model hash)
+               "board",  # board: written by codegen.mains for --main board (sizes, model hash)
+               "scratch_probe")  # networks: kernel scratch sizes a probe run on the target answered
 
 
 def check_option_keys(options: dict | None) -> None:

@@ -73,7 +73,8 @@ def plan(model: Any, target: str, *, name: str = "model", options: dict | None =
     from edgekiln.targets import get_target
 
     graph, options = prepare_graph(model, name, options, calibration)
-    return codegen_plan(graph, get_target(target, sim), options)
+    tgt = get_target(target, sim)
+    return _probing_on_target(lambda o: codegen_plan(graph, tgt, o), tgt, options)
 
 
 def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model", harness_outputs: bool = True,
@@ -90,8 +91,29 @@ def export(model: Any, target: str, out_dir: str | Path, *, name: str = "model",
     from edgekiln.targets import get_target
 
     graph, options = prepare_graph(model, name, options, calibration)
-    return render_project(graph, get_target(target, sim), out_dir, harness_outputs=harness_outputs, options=options,
-                          force=force)
+    tgt = get_target(target, sim)
+    return _probing_on_target(lambda o: render_project(graph, tgt, out_dir, harness_outputs=harness_outputs,
+                                                       options=o, force=force), tgt, options)
+
+
+def _probing_on_target(step, target, options: dict):
+    """Run a codegen step; when a kernel file's scratch function builds only for the target
+    (an override with intrinsics), build the scratch probe for the target, run it on its
+    simulator, and run the step again with the answers (options["scratch_probe"])."""
+    from edgekiln.codegen.scratch_probe import ScratchProbeNeedsTarget, render_target_probe, target_answers
+
+    try:
+        return step(options)
+    except ScratchProbeNeedsTarget as err:
+        from edgekiln.targets.build import build_project
+        from edgekiln.targets.simulators.runner import run_network
+
+        with tempfile.TemporaryDirectory(prefix="edgekiln-scratch-") as tmp:
+            render_target_probe(err, target, Path(tmp))
+            build = build_project(tmp)
+            result = run_network(build.elf, target, np.zeros((1, 4), np.uint8), count_instructions=False)
+        known = {**(options or {}).get("scratch_probe", {}), err.key: target_answers(err, result.tensors[0].tobytes())}
+        return step({**(options or {}), "scratch_probe": known})
 
 
 def convert(model: Any, target: str = "host", *, name: str = "model", workdir: str | Path | None = None,

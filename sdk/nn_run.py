@@ -169,10 +169,13 @@ def network_report(graph: Graph, plan: dict, result, build: dict) -> dict:
     flat = outputs.reshape(n, -1)
     layers = []
     per_layer = np.asarray(result.layer_instructions) if result.layer_instructions else None
+    crit = result.extra.get("layer_critical_path")
+    crit = np.asarray(crit) if crit else None
     for j, layer in enumerate(plan["layers"]):
         insn = int(np.median(per_layer[:, j])) if per_layer is not None else None
         layers.append({**{k: layer[k] for k in ("index", "name", "op", "dtype", "kernel", "variant", "macs")},
                        "instructions": insn,
+                       "critical_path": int(np.median(crit[:, j])) if crit is not None else None,
                        "macs_per_instruction": (layer["macs"] / insn) if insn and layer["macs"] else None})
     insn = int(np.median(result.instructions)) if result.instructions else None
     stack = result.stack_bytes
@@ -181,6 +184,8 @@ def network_report(graph: Graph, plan: dict, result, build: dict) -> dict:
         "n_samples": n, "predictions": [int(np.argmax(r)) for r in flat],
         "outputs": outputs.tolist(), "outputs_raw": raw.tolist(), "output_dtype": graph.outputs[0].dtype,
         "instructions": result.instruction_summary(),
+        "critical_path_median": int(np.median(result.critical_path)) if result.critical_path else None,
+        "cores": plan["cores"],
         "macs": plan["macs"], "macs_per_instruction": (plan["macs"] / insn) if insn else None,
         "layers": layers,
         "memory": {"arena_bytes": plan["arena_bytes"], "arena_region": plan["arena_region"], "stack_bytes": stack,
@@ -202,7 +207,8 @@ def print_network_summary(report: dict, console) -> None:
                   "-" if layer["macs_per_instruction"] is None else f"{layer['macs_per_instruction']:.3f}")
     console.print(t)
     mem = report["memory"]
-    line = f"arena {mem['arena_bytes']:,} B in {mem['arena_region']}, stack {mem['stack_bytes'] if mem['stack_bytes'] is not None else '?'} B, flash {mem['flash_bytes']:,} B"
+    stack = mem["stack_bytes"] if mem["stack_bytes"] is not None else "?"
+    line = f"arena {mem['arena_bytes']:,} B in {mem['arena_region']}, stack {stack} B, flash {mem['flash_bytes']:,} B"
     if report["instructions"]:
         line += (f"; {report['instructions']['per_inference_median']:,} instructions per inference (median), "
                  f"{report['macs_per_instruction']:.3f} MACs per instruction")

@@ -211,3 +211,18 @@ def test_debug_compares_every_layer_and_finds_a_planted_difference(tmp_path, dat
     assert rows[0]["status"] == rows[1]["status"] == "same" and rows[2]["status"] == "DIFFERS"
     first = rows[2]["first_difference"]
     assert first["index"][-1] == 5 and first["device"] != first["golden"]
+
+
+@pytest.mark.parametrize("target", target_params(targets_where(simulator=("qemu",), min_cores=2)))
+def test_kws_int8_on_all_cores_stays_bit_exact(tmp_path, data, target):
+    """--cores N reaches the kernels (ctx.n_cores); whatever they split, the bytes stay LiteRT's."""
+    cores = get_target(target).cores
+    out = tmp_path / "p"
+    kiln("export", str(kws_dir() / "kws_ref_int8.tflite"), "-t", target, "-o", str(out), "--name", "kws",
+         "--cores", str(cores))
+    kiln("run", str(out), "--data", str(data / "x3.npy"), "--json", str(tmp_path / "r.json"), "--reference",
+         str(kws_dir() / "kws_ref_int8.tflite"))
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["cores"] == cores and r["reference"]["reference_bit_exact"] == 3
+    assert all(layer["critical_path"] is not None for layer in r["layers"])
+    assert r["critical_path_median"] >= max(layer["critical_path"] for layer in r["layers"])

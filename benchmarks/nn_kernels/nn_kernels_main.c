@@ -43,10 +43,11 @@ static void put_hex(const uint8_t *p, uint32_t n)
 int main(void)
 {
     ek_port_setup();
-    ek_ctx_t ctx = {ek_team_max_cores(), scratch, (uint32_t)sizeof scratch};
     for (uint32_t i = 0; i < EK_N_CASES; i++) {
         const ek_case_t *c = &ek_cases[i];
         const uint32_t need = c->scratch();
+        const uint32_t have = (uint32_t)sizeof scratch;
+        ek_ctx_t ctx = {ek_team_max_cores(), scratch, c->scratch_limit < have ? c->scratch_limit : have};
         ek_mark_begin();
         const ek_status_t st = c->run(&ctx, out_buf);
         ek_mark_end();

@@ -1,14 +1,11 @@
-"""Lowering of network `conv` (standard and depthwise; 1-D and 2-D): int8 (`s8`, TFLite's
-per-channel requantization) and float32 (`f32`). Grouped convs other than depthwise have no
-kernel yet."""
+"""Lowering of network `conv` (standard, grouped and depthwise; 1-D and 2-D): int8 (`s8`,
+TFLite's per-channel requantization), packed int4 weights (`s4`) and float32 (`f32`)."""
 from __future__ import annotations
 
 import numpy as np
 
-from edgekiln.errors import UnsupportedModelError
-
 from ..lowering import CArray, lowers
-from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc, window_2d
+from ..nn_lower import NnLowering, act_range_f32, int8_attrs, nhwc, pack_int4, window_2d
 
 
 def conv_geometry(node, graph, refs) -> dict:
@@ -20,15 +17,12 @@ def conv_geometry(node, graph, refs) -> dict:
     in_c, out_c = x.dims[-1], w.shape[0]
     if rank == 1:
         w = w[:, None]  # [O, K, I] -> [O, 1, K, I]
-    if group == 1:
-        kind, filt, fdims = "conv", w, list(w.shape)
-    elif group == in_c and w.shape[-1] == 1:
+    if group == in_c and w.shape[-1] == 1 and group > 1:
         kind = "dwconv"  # IR [C*M, KH, KW, 1] -> the kernels' [1, KH, KW, C*M]
         filt = np.ascontiguousarray(np.transpose(w, (3, 1, 2, 0)))
         fdims = list(filt.shape)
-    else:
-        raise UnsupportedModelError(f"node {node.name}: grouped conv ({group} groups of {in_c // group} channels) "
-                                    "has no kernel yet (standard and depthwise convs do)")
+    else:  # standard and grouped: the conv kernels take groups = in_c / filter depth
+        kind, filt, fdims = "conv", w, list(w.shape)
     out = nhwc(y.dims)
     macs = int(np.prod(out)) * w.shape[1] * w.shape[2] * (in_c // group)
     return {"kind": kind, "filter": filt, "in_dims": nhwc(x.dims), "filter_dims": fdims, "out_dims": out,
@@ -73,3 +67,17 @@ class ConvF32(NnLowering):
         return {"arrays": list(arrays.values()), "a": arrays, "fn": fn, "kernel": f"{fn}.c", "dtype": "f32",
                 "params": params, "in_dims": g["in_dims"], "filter_dims": g["filter_dims"], "out_dims": g["out_dims"],
                 "x": refs[node.inputs[0]], "y": refs[node.outputs[0]], "macs": g["macs"], "scratch": None}
+
+
+@lowers("conv", dtype="s4")
+class ConvS4(ConvS8):
+    """Packed int4 weights, int8 activations: the int8 arithmetic, weights two per byte."""
+
+    def context(self, node, graph, cid, refs) -> dict:
+        c = super().context(node, graph, cid, refs)
+        packed = CArray(f"{cid}_filter", pack_int4(node, c["a"]["filter"].values))
+        c["a"]["filter"] = packed
+        c["arrays"] = list(c["a"].values())
+        fn = c["fn"].replace("_s8", "_s4")
+        c.update(fn=fn, kernel=f"{fn}.c", dtype="s4", scratch={**c["scratch"], "fn": f"{fn}_scratch_bytes"})
+        return c

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lowering import CArray, lowers
-from ..nn_lower import NnLowering, act_range_f32, int8_attrs
+from ..nn_lower import NnLowering, act_range_f32, int8_attrs, pack_int4
 
 
 def fc_geometry(node, graph, refs) -> dict:
@@ -46,3 +46,16 @@ class FcF32(NnLowering):
         return {**g, "arrays": list(arrays.values()), "a": arrays, "fn": "ek_fc_f32", "kernel": "ek_fc_f32.c",
                 "dtype": "f32", "act_min": lo, "act_max": hi, "x": refs[node.inputs[0]], "y": refs[node.outputs[0]],
                 "scratch": None}
+
+
+@lowers("fully_connected", dtype="s4")
+class FcS4(FcS8):
+    """Packed int4 weights [N, K] (two per byte), int8 activations."""
+
+    def context(self, node, graph, cid, refs) -> dict:
+        c = super().context(node, graph, cid, refs)
+        c["a"]["w"] = CArray(f"{cid}_w", pack_int4(node, c["a"]["w"].values.reshape(c["out_features"], -1)))
+        c["arrays"] = list(c["a"].values())
+        c.update(fn="ek_fc_s4", kernel="ek_fc_s4.c", dtype="s4",
+                 scratch={**c["scratch"], "fn": "ek_fc_s4_scratch_bytes"})
+        return c

@@ -49,7 +49,8 @@ class AddS8(NnLowering):
             raise UnsupportedModelError(f"node {node.name}: int8 add of a constant has no kernel yet")
         a, b = refs[node.inputs[0]], refs[node.inputs[1]]
         if a.dims != b.dims:
-            raise UnsupportedModelError(f"node {node.name}: int8 add with broadcasting ({list(a.dims)} + {list(b.dims)})")
+            raise UnsupportedModelError(f"node {node.name}: int8 add with broadcasting "
+                                        f"({list(a.dims)} + {list(b.dims)})")
         return {"arrays": [], "fn": "ek_add_s8", "kernel": "ek_add_s8.c", "dtype": "s8", "q": int8_attrs(node),
                 "n": int(np.prod(a.dims)), "x": a, "x2": b, "y": refs[node.outputs[0]], "macs": 0, "scratch": None}
 

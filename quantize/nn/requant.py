@@ -117,4 +117,5 @@ def quantize_input(x: np.ndarray, quant: QuantParams, dtype: str = "int8") -> np
 
 def dequantize(q: np.ndarray, quant: QuantParams) -> np.ndarray:
     """Stored integers -> real values: scale * (q - zero point), in float32."""
-    return (np.float32(quant.scale[0]) * (np.asarray(q, np.int32) - quant.zero_point[0]).astype(np.float32)).astype(np.float32)
+    centred = (np.asarray(q, np.int32) - quant.zero_point[0]).astype(np.float32)
+    return (np.float32(quant.scale[0]) * centred).astype(np.float32)

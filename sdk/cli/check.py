@@ -71,8 +71,10 @@ def _check_network(model: str, name: str, tg, json_path: str | None, cores: int 
     t.add_row("parameters", f"{s['parameters']} ({s['parameter_bytes']} B as stored in the file)")
     t.add_row("MACs per inference", f"{p['macs']:,}")
     t.add_row("flash (constants)", f"{p['constants_flash_bytes']:,} B")
-    t.add_row("arena", f"{p['arena_bytes']:,} B in {p['arena_region']} (scratch {p['scratch_in_arena_bytes']} B inside)")
-    t.add_row("peak RAM", f"{p['peak_ram_bytes']:,} B (arena + the {p['stack_budget_bytes']:,} B stack the target reserves)")
+    t.add_row("arena", f"{p['arena_bytes']:,} B in {p['arena_region']} "
+                       f"(scratch {p['scratch_in_arena_bytes']} B inside)")
+    t.add_row("peak RAM", f"{p['peak_ram_bytes']:,} B "
+                          f"(arena + the {p['stack_budget_bytes']:,} B stack the target reserves)")
     t.add_row("kernels", " ".join(p["kernel_variants"].values()))
     for v in s["largest_activations"]:
         t.add_row("  largest tensor", f"{v['name']} {v['dtype']}{v['shape']} {v['bytes']} B")

@@ -33,5 +33,8 @@ def export(model: str, target: str, output: str, force: bool, name: str, tree_la
         echo(f"kept your file: {moved}", err=True)
     console.print(f"wrote {info.path}/ ({len(info.sources)} C files, constants "
                   f"{info.plan['constants_flash_bytes']} bytes); next: kiln build {info.path}")
+    if info.plan.get("kind") == "network":
+        console.print(f"network: {len(info.plan['layers'])} layers, arena {info.plan['arena_bytes']} bytes in "
+                      f"{info.plan['arena_region']}, {info.plan['macs']:,} MACs per inference", highlight=False)
     for node in info.options.get("fixed", {}).get("nodes", []):
         console.print("fixed point: " + ", ".join(f"{k}={v}" for k, v in node.items()), highlight=False)

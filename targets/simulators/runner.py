@@ -120,7 +120,7 @@ def run_network(elf: str | Path, target: Target, raw: np.ndarray, *, trace: bool
                            env={**os.environ, "QEMU_AUDIO_DRV": "none"}, qmp=qmp, elf=elf)
         text = proc.run(stdin_data)
         doc = parse_network_output(text, n)
-        instructions = critical = per_core = layers = None
+        instructions = critical = per_core = layers = layer_critical = None
         if count:
             totals, crit, cores = per_inference(parse_counts(counts_file))
             per = doc["n_layers"] if doc["layer_marks"] else 1
@@ -129,6 +129,7 @@ def run_network(elf: str | Path, target: Target, raw: np.ndarray, *, trace: bool
 
                 raise SimulatorError(f"instruction counter saw {len(totals)} timed runs, expected {n * per}")
             layers = [totals[i * per:(i + 1) * per] for i in range(n)] if doc["layer_marks"] else None
+            layer_critical = [crit[i * per:(i + 1) * per] for i in range(n)] if doc["layer_marks"] else None
             instructions = [sum(totals[i * per:(i + 1) * per]) for i in range(n)]
             critical = [sum(crit[i * per:(i + 1) * per]) for i in range(n)]
             per_core = []
@@ -141,4 +142,5 @@ def run_network(elf: str | Path, target: Target, raw: np.ndarray, *, trace: bool
     return RunResult(target=target.name, simulator=target.simulator.get("name", "?"),
                      labels=np.zeros(n, np.int32), outputs=np.zeros((n, 0), np.float32), task=3,
                      instructions=instructions, critical_path=critical, per_core=per_core, stack_bytes=doc["stack"],
-                     log=text, tensors=doc["tensors"], layer_instructions=layers, traces=doc["traces"] or None)
+                     log=text, tensors=doc["tensors"], layer_instructions=layers, traces=doc["traces"] or None,
+                     extra={"layer_critical_path": layer_critical} if layer_critical else {})
