@@ -8,7 +8,9 @@ where max(x) <= 0). Per frame:
    stay below frame_length * 2^H < 2^31); right shifts round half up;
 2. radix-2 complex FFT of `fft_length` points (decimation in time, bit-reversed input),
    twiddles in Q30, each product rounded: t = (b*w + 2^29) >> 30; no scaling between stages;
-3. |X_k| = floor(sqrt(re^2 + im^2)) for the `fft_length/2 + 1` bins;
+3. |X_k| = floor(sqrt(p >> e)) << (e / 2), p = re^2 + im^2 and e the smallest even shift that
+   brings p under 2^32 (a 32-bit square root: 16 significant bits, relative error < 2^-15),
+   for the bins the bands read;
 4. mel_j = sum |X_k| * W_jk (weights Q15, the float model's triangles, sparse per band);
 5. y_j = mel_j + (m * K + round) >> (50 - 45 + sh) (a left shift where that is negative), K = round(log_offset * 2^50): the offset of
    ln(mel / m + log_offset) in the same units (mel_j * 2^(sh - 45) is the float mel);
@@ -55,6 +57,14 @@ def isqrt(n: np.ndarray) -> np.ndarray:
         s = np.where(s * s > n, s - 1, s)
         s = np.where((s + 1) * (s + 1) <= n, s + 1, s)
     return s
+
+
+def magnitude(power: np.ndarray) -> np.ndarray:
+    """|X| from re^2 + im^2 (int64, below 2^62) as ek_mfcc_s32 computes it: a 32-bit isqrt."""
+    power = np.asarray(power, dtype=np.int64)
+    e = np.maximum(_bitlen(power) - 32, 0)
+    e = e + (e & 1)
+    return isqrt(power >> e) << (e // 2)
 
 
 def tables(attrs: dict) -> dict:
@@ -155,7 +165,7 @@ def mfcc_s32(audio, attrs: dict, t: dict | None = None) -> np.ndarray:
     re[:, :p.frame_length] = v
     re, im = _fft_int(re, np.zeros_like(re), t["twiddle_re_q30"], t["twiddle_im_q30"])
     nb = p.num_bins
-    mag = isqrt(re[:, :nb] * re[:, :nb] + im[:, :nb] * im[:, :nb])
+    mag = magnitude(re[:, :nb] * re[:, :nb] + im[:, :nb] * im[:, :nb])
     mel = np.zeros((p.num_frames, p.num_mel_bins), np.int64)
     off = 0
     for j, (s, c) in enumerate(zip(t["mel_start"], t["mel_count"])):

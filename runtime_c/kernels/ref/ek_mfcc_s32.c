@@ -24,8 +24,8 @@ static int32_t ek_bitlen64(uint64_t v) {
     return n + (int32_t)v;
 }
 
-static uint32_t ek_isqrt64(uint64_t n) { /* floor(sqrt(n)), digit by digit */
-    uint64_t res = 0, bit = (uint64_t)1 << 62;
+static uint32_t ek_isqrt32(uint32_t n) { /* floor(sqrt(n)), digit by digit */
+    uint32_t res = 0, bit = (uint32_t)1 << 30;
     while (bit > n) bit >>= 2;
     while (bit) {
         if (n >= res + bit) {
@@ -36,7 +36,16 @@ static uint32_t ek_isqrt64(uint64_t n) { /* floor(sqrt(n)), digit by digit */
         }
         bit >>= 2;
     }
-    return (uint32_t)res;
+    return res;
+}
+
+/* |X| from re^2 + im^2 (< 2^62): isqrt(p >> e) << (e / 2), e the smallest even shift bringing p
+ * under 2^32 (32-bit arithmetic; 16 significant bits). */
+static int32_t ek_magnitude(uint64_t power) {
+    int32_t e = ek_bitlen64(power) - 32;
+    if (e < 0) e = 0;
+    e += e & 1;
+    return (int32_t)(ek_isqrt32((uint32_t)(power >> e)) << (e / 2));
 }
 
 /* log2(y) in Q24 for y >= 1: exponent + table of log2(1 + i/256), linear interpolation. */
@@ -140,7 +149,7 @@ static ek_status_t ek_mfcc_s32_run(const ek_ctx_t *ctx, const ek_mfcc_s32_params
         int64_t units = (int64_t)(sh - EK_MFCC_Q_WIN - EK_MFCC_Q_W) * ((int64_t)1 << EK_MFCC_Q_LOG) - log2m;
         /* |X_k| once per bin the bands read (bands overlap), in place of re[k] */
         for (int32_t k = lo; k < hi; k++)
-            re[k] = (int32_t)ek_isqrt64((uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]));
+            re[k] = ek_magnitude((uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]));
         const int32_t *w = p->mel_weights_q15;
         for (int32_t j = 0; j < s->num_mel_bins; j++) {
             int64_t acc = 0;
