@@ -4,18 +4,22 @@ targets without an FPU (gap8). int16 PCM in, int32 Q16 features out; int64 insid
 Per clip: m = max(x) (the float model's x / max(x), applied in the log domain; the same rule
 where max(x) <= 0). Per frame:
 1. v = x * w (Hann in Q30, int32; v in int64); block floating point: v shifted by `sh` so that max|v|
-   lies in [2^(H-1), 2^H), H = 31 - bit_length(frame_length) (22 for 480: the FFT's values
-   stay below frame_length * 2^H < 2^31); right shifts round half up;
-2. radix-2 complex FFT of `fft_length` points (decimation in time, bit-reversed input),
-   twiddles in Q30, each product rounded: t = (b*w + 2^29) >> 30; no scaling between stages;
+   lies in [2^(H-1), 2^H), H = 30 - bit_length(frame_length) (21 for 480: the FFT's values,
+   doubled by step 2, stay below 2 * frame_length * 2^H < 2^31); right shifts round half up;
+2. the real frame's FFT through a complex one of half the length: z[m] = v[2m] + i v[2m+1],
+   Z = radix-2 FFT of fft_length/2 points (decimation in time, bit-reversed input, twiddles in
+   Q30 (the table of fft_length, every second entry), each product rounded:
+   t = (b*w + 2^29) >> 30; no scaling between stages); then for each bin k the bands read,
+   2 X[k] = E + W^k (-i D) with E = Z[k] + conj(Z[M-k]), D = Z[k] - conj(Z[M-k]) (the product
+   rounded as above): twice the spectrum, one bit of gain (`FFT_GAIN_BITS`);
 3. |X_k| = floor(sqrt(p >> e)) << (e / 2), p = re^2 + im^2 and e the smallest even shift that
    brings p under 2^32 (a 32-bit square root: 16 significant bits, relative error < 2^-15),
    for the bins the bands read;
 4. mel_j = sum |X_k| * W_jk (weights Q15, the float model's triangles, sparse per band);
-5. y_j = mel_j + (m * K + round) >> (50 - 45 + sh) (a left shift where that is negative), K = round(log_offset * 2^50): the offset of
-   ln(mel / m + log_offset) in the same units (mel_j * 2^(sh - 45) is the float mel);
+5. y_j = mel_j + (m * K + round) >> (50 - 46 + sh) (a left shift where that is negative), K = round(log_offset * 2^50): the offset of
+   ln(mel / m + log_offset) in the same units (mel_j * 2^(sh - 46) is the float mel);
 6. log2(y_j) in Q24: exponent + a 257-entry table of log2(1 + i/256) with linear interpolation;
-   L_j = log2(y_j) + (sh - 45) * 2^24 - log2(m) (the units and the normalisation);
+   L_j = log2(y_j) + (sh - 46) * 2^24 - log2(m) (the units and the normalisation);
 7. c_k = (sum_j D_kj * L_j + 2^37) >> 38 with D = the float DCT * ln 2 in Q30: features in Q16.
 `q16_to_s8` quantizes the features for an int8 model (scale as a multiplier and shift,
 rounding half away from zero, as quantize_features does with floats)."""
@@ -28,6 +32,7 @@ import numpy as np
 from .mfcc import MfccParams, check_audio, dct_matrix, hann, mel_matrix
 
 Q_LOG, Q_DCT, Q_TW, Q_W, Q_WIN = 24, 30, 30, 15, 30
+FFT_GAIN_BITS = 1  # the real-input FFT computes 2 X[k]
 LOG2_TABLE_BITS = 8
 OUT_Q = 16
 
@@ -45,8 +50,9 @@ def _bitlen(a: np.ndarray) -> np.ndarray:
 
 
 def headroom_bits(frame_length: int) -> int:
-    """Bits of max|v| after the block shift: frame_length * (2^H - 1) < 2^31 bounds every FFT value."""
-    return 31 - int(frame_length).bit_length()   # 480 -> 22 (480 * 2^22 < 2^31)
+    """Bits of max|v| after the block shift: 2 * frame_length * (2^H - 1) < 2^31 bounds every
+    FFT value, the doubled spectrum of the real-input step included."""
+    return 30 - int(frame_length).bit_length()   # 480 -> 21 (2 * 480 * 2^21 < 2^31)
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:
@@ -110,8 +116,10 @@ def log2_q24(y: np.ndarray, table: np.ndarray) -> np.ndarray:
     return (p << Q_LOG) + val
 
 
-def _fft_int(re: np.ndarray, im: np.ndarray, tw_re: np.ndarray, tw_im: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In-place-order radix-2 DIT FFT of int64 rows [frames, n] (bit-reversed first)."""
+def _fft_int(re: np.ndarray, im: np.ndarray, tw_re: np.ndarray, tw_im: np.ndarray,
+             tw_stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Radix-2 DIT FFT of int64 rows [frames, n] (bit-reversed first); twiddle j of a stage of
+    `size` points is table entry j * (n / size) * tw_stride."""
     n = re.shape[-1]
     bits = n.bit_length() - 1
     rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)])
@@ -120,7 +128,7 @@ def _fft_int(re: np.ndarray, im: np.ndarray, tw_re: np.ndarray, tw_im: np.ndarra
     while size <= n:
         half, step = size // 2, n // size
         j = np.arange(half)
-        wr, wi = tw_re[j * step].astype(np.int64), tw_im[j * step].astype(np.int64)
+        wr, wi = tw_re[j * step * tw_stride].astype(np.int64), tw_im[j * step * tw_stride].astype(np.int64)
         starts = np.arange(0, n, size)
         a_idx = (starts[:, None] + j[None, :]).ravel()
         b_idx = a_idx + half
@@ -161,22 +169,34 @@ def mfcc_s32(audio, attrs: dict, t: dict | None = None) -> np.ndarray:
     right = np.maximum(sh, 0)[:, None]
     rnd = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
     v = np.where(sh[:, None] > 0, (v + rnd) >> right, v << np.maximum(-sh, 0)[:, None])
-    re = np.zeros((p.num_frames, p.fft_length), np.int64)
-    re[:, :p.frame_length] = v
-    re, im = _fft_int(re, np.zeros_like(re), t["twiddle_re_q30"], t["twiddle_im_q30"])
-    nb = p.num_bins
-    mag = magnitude(re[:, :nb] * re[:, :nb] + im[:, :nb] * im[:, :nb])
+    frame = np.zeros((p.num_frames, p.fft_length), np.int64)
+    frame[:, :p.frame_length] = v
+    half = p.fft_length // 2
+    zr, zi = _fft_int(frame[:, 0::2].copy(), frame[:, 1::2].copy(), t["twiddle_re_q30"], t["twiddle_im_q30"], 2)
+    k = np.arange(p.num_bins)
+    kc = (half - k) % half                      # conj(Z[M - k]), Z[M] = Z[0]
+    kz = k % half
+    er, ei = zr[:, kz] + zr[:, kc], zi[:, kz] - zi[:, kc]
+    dr, di = zr[:, kz] - zr[:, kc], zi[:, kz] + zi[:, kc]
+    orr, oi = di, -dr                           # -i D
+    tw = np.concatenate([t["twiddle_re_q30"], -t["twiddle_re_q30"][:1]]).astype(np.int64)   # W^k, k <= M
+    twi = np.concatenate([t["twiddle_im_q30"], -t["twiddle_im_q30"][:1]]).astype(np.int64)
+    wr, wi = tw[k], twi[k]
+    rnd = np.int64(1) << (Q_TW - 1)
+    xr = er + ((orr * wr - oi * wi + rnd) >> Q_TW)
+    xi = ei + ((orr * wi + oi * wr + rnd) >> Q_TW)
+    mag = magnitude(xr * xr + xi * xi)
     mel = np.zeros((p.num_frames, p.num_mel_bins), np.int64)
     off = 0
     for j, (s, c) in enumerate(zip(t["mel_start"], t["mel_count"])):
         mel[:, j] = mag[:, s:s + c] @ t["mel_weights_q15"][off:off + c].astype(np.int64)
         off += c
-    s2 = 50 - Q_WIN - Q_W + sh
+    s2 = 50 - Q_WIN - Q_W - FFT_GAIN_BITS + sh
     mk = np.int64(m) * np.int64(t["log_offset_q50"])
     offset = np.where(s2 > 0, (mk + (np.int64(1) << np.maximum(s2 - 1, 0))) >> np.maximum(s2, 0),
                       mk << np.maximum(-s2, 0))
     y = mel + offset[:, None]
-    L = log2_q24(y, t["log2_table_q24"]) + ((sh - Q_WIN - Q_W) << Q_LOG)[:, None] - log2m
+    L = log2_q24(y, t["log2_table_q24"]) + ((sh - Q_WIN - Q_W - FFT_GAIN_BITS) << Q_LOG)[:, None] - log2m
     acc = L @ t["dct_q30"].astype(np.int64).T
     shift = Q_LOG + Q_DCT - OUT_Q
     return ((acc + (np.int64(1) << (shift - 1))) >> shift).astype(np.int32)

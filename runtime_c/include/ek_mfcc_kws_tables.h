@@ -500,6 +500,6 @@ static const ek_mfcc_f32_params_t ek_mfcc_kws_f32 = {
 
 static const ek_mfcc_s32_params_t ek_mfcc_kws_s32 = {
     EK_MFCC_KWS_TABLES_SHAPE, ek_mfcc_kws_window_q30, ek_mfcc_kws_twiddle_re_q30, ek_mfcc_kws_twiddle_im_q30,
-    ek_mfcc_kws_mel_weights_q15, ek_mfcc_kws_log2_table_q24, ek_mfcc_kws_dct_q30, 1125899907, 22};
+    ek_mfcc_kws_mel_weights_q15, ek_mfcc_kws_log2_table_q24, ek_mfcc_kws_dct_q30, 1125899907, 21};
 
 #endif

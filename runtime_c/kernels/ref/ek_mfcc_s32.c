@@ -8,6 +8,7 @@
 #define EK_MFCC_Q_DCT 30
 #define EK_MFCC_Q_OUT 16
 #define EK_MFCC_LOG2_BITS 8
+#define EK_MFCC_FFT_GAIN 1 /* the real-input FFT step computes 2 X[k] */
 
 int32_t ek_mfcc_s32_scratch_bytes(int32_t fft_length, int32_t num_mel_bins) {
     return (int32_t)sizeof(int32_t) * (2 * fft_length + num_mel_bins);
@@ -60,7 +61,10 @@ static int64_t ek_log2_q24(uint64_t y, const int32_t *table) {
     return (int64_t)p * ((int64_t)1 << EK_MFCC_Q_LOG) + val;
 }
 
-static void ek_fft_s32(int32_t *re, int32_t *im, int32_t n, const int32_t *tw_re, const int32_t *tw_im) {
+/* Radix-2 DIT FFT of n points in place; twiddle j of a stage of `size` points is table entry
+ * j * (n / size) * tw_stride (the table is that of n * tw_stride points). */
+static void ek_fft_s32(int32_t *re, int32_t *im, int32_t n, const int32_t *tw_re, const int32_t *tw_im,
+                       int32_t tw_stride) {
     int32_t i, j = 0;
     for (i = 1; i < n; i++) { /* bit-reversal permutation */
         int32_t bit = n >> 1;
@@ -80,7 +84,7 @@ static void ek_fft_s32(int32_t *re, int32_t *im, int32_t n, const int32_t *tw_re
     }
     const int64_t rnd = (int64_t)1 << 29;
     for (int32_t size = 2; size <= n; size <<= 1) {
-        int32_t half = size >> 1, step = n / size;
+        int32_t half = size >> 1, step = n / size * tw_stride;
         for (int32_t start = 0; start < n; start += size) {
             for (int32_t k = 0; k < half; k++) {
                 int64_t wr = tw_re[k * step], wi = tw_im[k * step];
@@ -114,7 +118,10 @@ static ek_status_t ek_mfcc_s32_run(const ek_ctx_t *ctx, const ek_mfcc_s32_params
         p->headroom_bits < 2 || p->headroom_bits > 30 || (features_s8 != 0 && !ek_s8_quant_ok(q)))
         return EK_ERR_ARG;
     if (ctx->scratch == 0 || ctx->scratch_bytes < (uint32_t)ek_mfcc_s32_scratch_bytes(s->fft_length, s->num_mel_bins)) return EK_ERR_SCRATCH;
-    int32_t *re = (int32_t *)ctx->scratch, *im = re + s->fft_length, *logmel = im + s->fft_length;
+    /* scratch (2 * fft_length + num_mel_bins words): Z = re + i im (fft_length / 2 each), the
+     * magnitudes by bin (up to fft_length / 2 + 1), the log-mel energies */
+    const int32_t half = s->fft_length / 2;
+    int32_t *re = (int32_t *)ctx->scratch, *im = re + half, *bins = im + half, *logmel = re + 2 * s->fft_length;
     /* m = max(x); where max(x) <= 0, max|x|; an all-zero clip: 1 */
     int32_t top = audio[0], mag = 0;
     for (int32_t i = 0; i < s->clip_samples; i++) {
@@ -138,22 +145,34 @@ static ek_status_t ek_mfcc_s32_run(const ek_ctx_t *ctx, const ek_mfcc_s32_params
         }
         int32_t bits = ek_bitlen64(amax);
         int32_t sh = (bits > 1 ? bits : 1) - p->headroom_bits; /* block floating point */
-        for (int32_t n = 0; n < s->fft_length; n++) {
+        for (int32_t n = 0; n < s->fft_length; n++) { /* z[m] = v[2m] + i v[2m + 1] */
             int64_t v = n < s->frame_length ? (int64_t)x[n] * p->window_q30[n] : 0;
-            re[n] = sh > 0 ? (int32_t)((v + ((int64_t)1 << (sh - 1))) >> sh) : (int32_t)(v * ((int64_t)1 << -sh));
-            im[n] = 0;
+            int32_t q = sh > 0 ? (int32_t)((v + ((int64_t)1 << (sh - 1))) >> sh) : (int32_t)(v * ((int64_t)1 << -sh));
+            if (n & 1)
+                im[n >> 1] = q;
+            else
+                re[n >> 1] = q;
         }
-        ek_fft_s32(re, im, s->fft_length, p->twiddle_re_q30, p->twiddle_im_q30);
-        int32_t s2 = 50 - EK_MFCC_Q_WIN - EK_MFCC_Q_W + sh; /* the log offset in the units of mel */
+        ek_fft_s32(re, im, half, p->twiddle_re_q30, p->twiddle_im_q30, 2);
+        int32_t s2 = 50 - EK_MFCC_Q_WIN - EK_MFCC_Q_W - EK_MFCC_FFT_GAIN + sh; /* the log offset in mel's units */
         int64_t offset = s2 > 0 ? (mk + ((int64_t)1 << (s2 - 1))) >> s2 : mk * ((int64_t)1 << -s2);
-        int64_t units = (int64_t)(sh - EK_MFCC_Q_WIN - EK_MFCC_Q_W) * ((int64_t)1 << EK_MFCC_Q_LOG) - log2m;
+        int64_t units = (int64_t)(sh - EK_MFCC_Q_WIN - EK_MFCC_Q_W - EK_MFCC_FFT_GAIN) * ((int64_t)1 << EK_MFCC_Q_LOG) - log2m;
         /* |X_k| once per bin the bands read (bands overlap), in place of re[k] */
-        for (int32_t k = lo; k < hi; k++)
-            re[k] = ek_magnitude((uint64_t)((int64_t)re[k] * re[k] + (int64_t)im[k] * im[k]));
+        for (int32_t k = lo; k < hi; k++) { /* 2 X[k] = E + W^k (-i D), E/D = Z[k] +/- conj(Z[M - k]) */
+            int32_t a = k % half, c = (half - k) % half;
+            int64_t er = (int64_t)re[a] + re[c], ei = (int64_t)im[a] - im[c];
+            int64_t orr = (int64_t)im[a] + im[c], oi = (int64_t)re[c] - re[a];
+            int64_t wr = k < half ? p->twiddle_re_q30[k] : -(int64_t)p->twiddle_re_q30[0];
+            int64_t wi = k < half ? p->twiddle_im_q30[k] : -(int64_t)p->twiddle_im_q30[0];
+            const int64_t rnd = (int64_t)1 << 29;
+            int64_t xr = er + ((orr * wr - oi * wi + rnd) >> 30);
+            int64_t xi = ei + ((orr * wi + oi * wr + rnd) >> 30);
+            bins[k] = ek_magnitude((uint64_t)(xr * xr + xi * xi));
+        }
         const int32_t *w = p->mel_weights_q15;
         for (int32_t j = 0; j < s->num_mel_bins; j++) {
             int64_t acc = 0;
-            for (int32_t c = 0; c < s->mel_count[j]; c++) acc += (int64_t)re[s->mel_start[j] + c] * w[c];
+            for (int32_t c = 0; c < s->mel_count[j]; c++) acc += (int64_t)bins[s->mel_start[j] + c] * w[c];
             w += s->mel_count[j];
             logmel[j] = (int32_t)(ek_log2_q24((uint64_t)(acc + offset), p->log2_table_q24) + units);
         }
