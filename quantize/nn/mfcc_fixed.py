@@ -16,8 +16,9 @@ where max(x) <= 0). Per frame:
    brings p under 2^32 (a 32-bit square root: 16 significant bits, relative error < 2^-15),
    for the bins the bands read;
 4. mel_j = sum |X_k| * W_jk (weights Q15, the float model's triangles, sparse per band);
-5. y_j = mel_j + (m * K + round) >> (50 - 46 + sh) (a left shift where that is negative), K = round(log_offset * 2^50): the offset of
-   ln(mel / m + log_offset) in the same units (mel_j * 2^(sh - 46) is the float mel);
+5. y_j = mel_j + (m * K + round) >> (50 - 46 + sh) (a left shift where that is negative),
+   K = round(log_offset * 2^50): the offset of ln(mel / m + log_offset) in the same units
+   (mel_j * 2^(sh - 46) is the float mel);
 6. log2(y_j) in Q24: exponent + a 257-entry table of log2(1 + i/256) with linear interpolation;
    L_j = log2(y_j) + (sh - 46) * 2^24 - log2(m) (the units and the normalisation);
 7. c_k = (sum_j D_kj * L_j + 2^37) >> 38 with D = the float DCT * ln 2 in Q30: features in Q16.

@@ -39,7 +39,7 @@ typedef struct {
     const int32_t *log2_table_q24;                 /* [257] log2(1 + i/256) in Q24 */
     const int32_t *dct_q30;                        /* [num_coefficients][num_mel_bins], ln 2 folded in */
     int64_t log_offset_q50;                        /* round(log_offset * 2^50) */
-    int32_t headroom_bits;                         /* 31 - bit_length(frame_length) */
+    int32_t headroom_bits;                         /* 30 - bit_length(frame_length) */
 } ek_mfcc_s32_params_t;
 
 /* The geometry the kernels accept (one check for both). */
