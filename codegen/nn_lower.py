@@ -22,7 +22,7 @@ from edgekiln.errors import InputError, UnsupportedModelError
 from edgekiln.ir import Graph, Node
 from edgekiln.ir import pack_int4 as ir_pack_int4
 
-CTYPE = {"int8": "int8_t", "float32": "float", "int32": "int32_t"}
+CTYPE = {"int8": "int8_t", "int16": "int16_t", "float32": "float", "int32": "int32_t"}
 
 
 @dataclass

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc make python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   qemu-system-misc qemu-user gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf
-  gcc-aarch64-linux-gnu libgomp1 clang libclang-rt-14-dev)  # libgomp1: LightGBM; clang + runtime: libFuzzer (board parser test)
+  gcc-aarch64-linux-gnu libgomp1 clang libclang-rt-14-dev espeak-ng)  # libgomp1: LightGBM; clang + runtime: libFuzzer (board parser test); espeak-ng: KWS clips
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

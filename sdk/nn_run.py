@@ -13,7 +13,7 @@ import numpy as np
 from .errors import InputError
 from .ir import Graph, ValueInfo
 
-NP_DTYPES = {"int8": np.int8, "float32": np.float32, "int32": np.int32}
+NP_DTYPES = {"int8": np.int8, "int16": np.int16, "float32": np.float32, "int32": np.int32}
 
 
 def sample_shape(v: ValueInfo) -> tuple[int, ...]:
@@ -91,7 +91,7 @@ def golden(graph: Graph, q: np.ndarray, keep_all: bool = False) -> list[dict[str
     from edgekiln.quantize.nn import float_reference, int8_reference
 
     v = graph.inputs[0]
-    run = int8_reference.run if v.dtype == "int8" else float_reference.run
+    run = float_reference.run if v.dtype == "float32" else int8_reference.run  # int16: audio into an int8 mfcc
     return [run(graph, {v.name: q[i]}, keep_all=keep_all) for i in range(len(q))]
 
 

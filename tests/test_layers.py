@@ -3,7 +3,7 @@ inside functions count, relative ones resolved). docs/architecture.md ("Layers")
 the same table; a stage may import core, itself and the stages ALLOWED names, nothing else.
 
 - core: the IR, results, errors, version, the IR's fingerprint, the file-found registry. Imports only core.
-- stages: frontends (model loading, scikit-learn -> IR, feature-name rules), quantize, codegen, runtime_c
+- stages: frontends (model loading, scikit-learn -> IR, feature-name rules), audio (clips), quantize, codegen, runtime_c
   (the C runtime's package: data files), targets, boards, flash_offload.
 - shell: the facade (edgekiln/__init__, kept lazy), api, cli, report, profile, demo. May
   import anything.
@@ -25,6 +25,7 @@ SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekil
 STAGES = {
     # model loading, scikit-learn -> IR, and scikit-learn's rules for input DataFrames
     "frontends": ("edgekiln.frontends", "edgekiln.model_io", "edgekiln.skops_guard", "edgekiln.feature_names"),
+    "audio": ("edgekiln.audio",),           # keyword clips (espeak-ng), the 1 s window, the MFCC front end's attrs
     "quantize": ("edgekiln.quantize",),
     "codegen": ("edgekiln.codegen",),
     "runtime_c": ("edgekiln.runtime_c",),
@@ -35,6 +36,7 @@ STAGES = {
 # stage -> the other stages it may import (besides core and itself)
 ALLOWED = {
     "frontends": set(),
+    "audio": set(),
     "quantize": set(),                      # decides integers and formats, writes them into the IR
     "codegen": {"runtime_c"},               # reads the IR (quantized nodes included); copies runtime files
     "runtime_c": set(),

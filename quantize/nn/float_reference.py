@@ -124,6 +124,13 @@ def _softmax(node: Node, a: list) -> np.ndarray:
     return _f32(e / e.sum(axis=node.attrs["axis"], keepdims=True))
 
 
+@kernel("mfcc")
+def _mfcc(node: Node, a: list) -> np.ndarray:
+    from .mfcc import mfcc  # audio front end (quantize/nn/mfcc.py): [1, samples] -> [1, frames, coefficients, 1]
+
+    return mfcc(a[0], node.attrs)[..., None]  # NHWC: H = frames, W = coefficients, C = 1
+
+
 def supported_ops() -> list[str]:
     return _KERNELS.names()
 
@@ -147,3 +154,4 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> 
     if keep_all:
         return {k: v for k, v in values.items() if k not in graph.constants}
     return {n: values[n] for n in names}
+

@@ -145,6 +145,18 @@ def _softmax(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     return np.where(keep, np.clip(out, -128, 127), -128).astype(np.int8)
 
 
+@kernel("mfcc")
+def _mfcc(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
+    """int16 audio -> the int8 features (quantize/nn/mfcc_fixed.py, ek_mfcc_s8). The MFCC divides
+    each clip by its maximum, so the audio's scale does not matter; its zero point must be 0."""
+    from .mfcc_fixed import mfcc_s32, q16_to_s8
+
+    if q[0] is not None and q[0].zero_point[0] != 0:
+        raise UnsupportedModelError(f"node {node.name}: int16 audio with zero point {q[0].zero_point[0]} (0 only)")
+    f = q16_to_s8(mfcc_s32(a[0].reshape(-1).astype(np.int16), node.attrs), qout.scale[0], qout.zero_point[0])
+    return f.reshape((1,) + f.shape + (1,))
+
+
 def supported_ops() -> list[str]:
     _more()
     return _KERNELS.names()
@@ -159,7 +171,7 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> 
     values: dict[str, np.ndarray] = {}
     quant: dict[str, QuantParams | None] = {v.name: v.quant for v in graph.all_values()}
     for v in graph.inputs:
-        values[v.name] = np.asarray(inputs[v.name]).astype(np.int8).reshape(v.dims)
+        values[v.name] = np.asarray(inputs[v.name]).astype(v.dtype if v.dtype == "int16" else np.int8).reshape(v.dims)
     for name, c in graph.constants.items():
         values[name], quant[name] = c.data, c.quant
     _more()

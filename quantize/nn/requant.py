@@ -86,8 +86,17 @@ def node_params(graph: Graph, node: Node) -> dict | None:
 
 
 def prepare_int8(graph: Graph) -> Graph:
-    """Write `attrs["int8"]` into every int8 node of `graph` (in place; returns it)."""
+    """Write `attrs["int8"]` into every int8 node of `graph` and the tables into every `mfcc`
+    node's consts (in place; returns it)."""
     for node in graph.nodes:
+        if node.op == "mfcc":  # the audio front end's tables (float and integer): quantize/nn/mfcc_fixed.py
+            from .mfcc_fixed import node_consts, s8_params
+
+            node.consts.update(node_consts(node.attrs))
+            out = graph.value(node.outputs[0])
+            if out.dtype == "int8":
+                node.attrs["int8"] = s8_params(out.quant)
+            continue
         params = node_params(graph, node)
         if params is not None:
             node.attrs["int8"] = params
