@@ -29,6 +29,13 @@
     /* Classifier: returns the class index; writes mean probabilities to proba if not NULL. */   \
     int32_t ek_tree_classify_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, \
                                        const float *x, float *proba);                           \
+    /* Forest classifier with integer votes: leaf l < leaf_width (n_classes) is pure and adds \
+     * `one` to class l, leaf l >= n_classes adds row l - n_classes of `votes` (each a row of \
+     * probabilities times `one`). proba[c] = votes of c / denom (n_trees * one) if not NULL. \
+     * Runs on ctx->n_cores: trees, then classes split across the team. */                    \
+    int32_t ek_tree_vote_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t,    \
+                                   const int32_t *votes, int32_t one, float denom, const float *x, \
+                                   float *proba);                                               \
     /* Regressor: mean of the trees' leaf values. */                                            \
     float ek_tree_regress_f32_##sfx(const ek_ctx_t *ctx, const ek_tree_ensemble_##sfx##_t *t, const float *x); \
     /* Boosting (additive): margin[k] = base[k] + the leaf values of trees k, k+K, k+2K, ... \
@@ -43,5 +50,7 @@ EK_DECLARE_TREE(i32_u16, int32_t, uint16_t)
 
 /* Scratch: class accumulators, then one leaf per tree when trees run on several cores. */
 uint32_t ek_tree_classify_f32_scratch_bytes(uint32_t n_classes, uint32_t n_trees);
+/* Scratch of ek_tree_vote_f32_*: the class totals, then one row of votes per core. */
+uint32_t ek_tree_vote_f32_scratch_bytes(uint32_t n_classes, uint32_t n_cores);
 
 #endif

@@ -75,6 +75,73 @@ int32_t EK_TREE(ek_tree_classify_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, c
     return label;
 }
 
+typedef struct {
+    const EK_TREE_T *t;
+    const int32_t *votes;
+    const float *x;
+    int32_t *partial; /* n_classes x team size (class-major): each core's votes */
+    int32_t *total;   /* n_classes */
+    float *proba;
+    int32_t one;
+    float denom;
+} EK_TREE(vote_job);
+
+/* One core's share of a forest vote: its slice of the trees into its own partial counts,
+ * then (after a barrier) its slice of the classes summed over the partials. Integer sums
+ * are exact, so neither the split nor the order of the additions changes a bit. */
+static void EK_TREE(vote)(void *arg)
+{
+    const EK_TREE(vote_job) *j = (const EK_TREE(vote_job) *)arg;
+    const EK_TREE_T *t = j->t;
+    const uint32_t k = t->leaf_width, cores = ek_team_size(), id = ek_core_id();
+    /* one core: straight into the totals; several: column `id` of the class-major partials */
+    int32_t *acc = cores == 1u ? j->total : &j->partial[id];
+    const uint32_t stride = cores == 1u ? 1u : cores;
+    for (uint32_t c = 0; c < k; c++) acc[c * stride] = 0;
+    const uint32_t n = t->n_trees, base = n / cores, extra = n % cores;
+    const uint32_t begin = id * base + (id < extra ? id : extra), end = begin + base + (id < extra ? 1u : 0u);
+    for (uint32_t i = begin; i < end; i++) {
+        const uint32_t leaf = (uint32_t)EK_TREE(ek_tree_leaf_f32)(t, i, j->x);
+        if (leaf < k) {
+            acc[leaf * stride] += j->one; /* a pure leaf: one vote */
+        } else {
+            const int32_t *row = &j->votes[(leaf - k) * k];
+            for (uint32_t c = 0; c < k; c++) acc[c * stride] += row[c];
+        }
+    }
+    /* Classes: core 0 takes the last slice (the smallest), as it argmaxes after the join. */
+    uint32_t cb = 0, ce = k;
+    if (cores > 1u) {
+        ek_barrier();
+        const uint32_t r = cores - 1u - id, cbase = k / cores, cextra = k % cores;
+        cb = r * cbase + (r < cextra ? r : cextra);
+        ce = cb + cbase + (r < cextra ? 1u : 0u);
+        for (uint32_t c = cb; c < ce; c++) {
+            const int32_t *col = &j->partial[c * cores];
+            int32_t sum = 0;
+            for (uint32_t p = 0; p < cores; p++) sum += col[p];
+            j->total[c] = sum;
+        }
+    }
+    if (j->proba != NULL) {
+        for (uint32_t c = cb; c < ce; c++) j->proba[c] = (float)j->total[c] / j->denom;
+    }
+}
+
+int32_t EK_TREE(ek_tree_vote_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const int32_t *votes, int32_t one,
+                                  float denom, const float *x, float *proba)
+{
+    const uint32_t k = t->leaf_width;
+    const uint32_t cores = ctx->n_cores < t->n_trees ? ctx->n_cores : t->n_trees;
+    int32_t *total = (int32_t *)ctx->scratch;
+    EK_TREE(vote_job) job = {t, votes, x, &total[k], total, proba, one, denom};
+    if (cores > 1u)
+        ek_team_fork(cores, EK_TREE(vote), &job);
+    else
+        EK_TREE(vote)(&job);
+    return ek_argmax_i32(total, k);
+}
+
 float EK_TREE(ek_tree_regress_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x)
 {
     const int32_t *leaves = EK_TREE(parallel_leaves)(ctx, t, x, (int32_t *)ctx->scratch);
