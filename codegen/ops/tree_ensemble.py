@@ -125,6 +125,8 @@ class TreeEnsemble(Lowering):
             "widths": f"i{np.dtype(index_t).itemsize * 8}_u{np.dtype(feature_t).itemsize * 8}",
             "has_nan_left": has_nan_left, "n_trees": node.attrs["n_trees"], "leaf_width": votes["n_classes"],
             "one": votes["one"], "denom": votes["denom"],
+            # a power-of-two denominator (n_trees a power of two): an exponent shift
+            "denom_log2": int(votes["denom"]).bit_length() - 1 if int(votes["denom"]) & (int(votes["denom"]) - 1) == 0 else 0,
         }
 
     def scratch_bytes(self, node) -> int:

@@ -84,6 +84,7 @@ typedef struct {
     float *proba;
     int32_t one;
     float denom;
+    uint32_t denom_log2; /* denom = 2^denom_log2, or 0: divide */
 } EK_TREE(vote_job);
 
 /* One core's share of a forest vote: its slice of the trees into its own partial counts,
@@ -124,17 +125,19 @@ static void EK_TREE(vote)(void *arg)
         }
     }
     if (j->proba != NULL) {
-        for (uint32_t c = cb; c < ce; c++) j->proba[c] = (float)j->total[c] / j->denom;
+        for (uint32_t c = cb; c < ce; c++)
+            j->proba[c] = j->denom_log2 != 0u ? ek_f32_scale_down((float)j->total[c], j->denom_log2)
+                                              : (float)j->total[c] / j->denom;
     }
 }
 
 int32_t EK_TREE(ek_tree_vote_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const int32_t *votes, int32_t one,
-                                  float denom, const float *x, float *proba)
+                                  float denom, uint32_t denom_log2, const float *x, float *proba)
 {
     const uint32_t k = t->leaf_width;
     const uint32_t cores = ctx->n_cores < t->n_trees ? ctx->n_cores : t->n_trees;
     int32_t *total = (int32_t *)ctx->scratch;
-    EK_TREE(vote_job) job = {t, votes, x, &total[k], total, proba, one, denom};
+    EK_TREE(vote_job) job = {t, votes, x, &total[k], total, proba, one, denom, denom_log2};
     if (cores > 1u)
         ek_team_fork(cores, EK_TREE(vote), &job);
     else
