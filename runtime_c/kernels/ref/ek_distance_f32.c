@@ -69,17 +69,19 @@ static float point_distance(ek_metric_t metric, const void *points, ek_elem_t el
 }
 
 /* One core's nearest point of its slice (the first on ties), as the 1-core loop picks it:
- * slices are contiguous and combined in core order, so the result is the same point. */
+ * slices are contiguous and combined in core order, so the result is the same point.
+ * k: the team size. */
 static void slice_nearest(void *arg)
 {
     const distance_job_t *j = (const distance_job_t *)arg;
-    const uint32_t core = ek_core_id();
-    uint32_t begin, end;
-    ek_team_slice(j->n_points, &begin, &end);
+    const uint32_t core = ek_core_id(), cores = j->k, nf = j->n_features;
+    const uint32_t base = j->n_points / cores, extra = j->n_points % cores;
+    const uint32_t begin = core * base + (core < extra ? core : extra), end = begin + base + (core < extra ? 1u : 0u);
+    const float *points = (const float *)j->points;
     int32_t best = -1;
     float best_d = 0.0f;
     for (uint32_t p = begin; p < end; p++) {
-        const float d = point_distance(j->metric, j->points, j->elem, p, j->n_features, j->x);
+        const float d = ek_distance_f32(j->metric, &points[p * nf], j->x, nf);
         if (best < 0 || d < best_d) {
             best_d = d;
             best = (int32_t)p;
@@ -108,7 +110,7 @@ int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *poi
     const uint32_t max = ek_team_max_cores(), team = ctx->n_cores < max ? ctx->n_cores : max;
     float *dist = (float *)ctx->scratch;        /* one per core */
     int32_t *idx = (int32_t *)&dist[team];      /* one per core */
-    distance_job_t job = {metric, points, EK_ELEM_F32, n_points, n_features, 0u, x, dist, idx, NULL};
+    distance_job_t job = {metric, points, EK_ELEM_F32, n_points, n_features, team, x, dist, idx, NULL};
     ek_team_fork(team, slice_nearest, &job);
     int32_t best = idx[0];
     float best_d = dist[0];
