@@ -19,4 +19,4 @@ class NearestCentroid(Lowering):
                 "metric": METRICS[node.attrs["metric"]]}
 
     def scratch_bytes(self, node) -> int:
-        return 4 * node.attrs["n_centroids"]  # one distance per centroid on several cores
+        return 8 * self.cores  # several cores: each one's nearest centroid (distance, index)

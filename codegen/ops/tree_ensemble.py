@@ -52,8 +52,12 @@ class TreeEnsemble(Lowering):
         if self.layout(node) == "inline":
             # No FPU (options["soft_float"], set from the target): compare integer keys.
             ctx = inline_context(node, cid, bool(self.options.get("soft_float")), self.options.get("tree_keys", "auto"))
+            if ctx["classify"] and ctx["forest"]:
+                ctx = inline_votes(ctx, node, cid)
             return {**ctx, **boost_context(node, cid, graph), "parallel": self.cores > 1 and node.attrs["n_trees"] > 1}
         c = node.consts
+        if node.attrs["mode"] == "classify" and node.attrs["n_trees"] > 1:
+            return self.vote_context(node, cid)
         index_t, feature_t = self._types(node)
         arrays = {
             "feature": CArray(f"{cid}_feature", c["feature"].astype(feature_t)),
@@ -87,13 +91,103 @@ class TreeEnsemble(Lowering):
             **boost,
         }
 
+    def vote_context(self, node, cid: str) -> dict:
+        """Table layout, forest classifier: integer votes (ek_tree_vote_f32_*). The leaf
+        table becomes vote codes: pure leaves are their class, impure ones index rows of
+        probabilities times `one` (vote_tables); the float rows stay out of flash."""
+        c = node.consts
+        votes = vote_tables(node)
+        code = votes["codes"]
+
+        def remap(a: np.ndarray) -> np.ndarray:
+            a = np.asarray(a, dtype=np.int64)
+            return np.where(a < 0, ~code[np.where(a < 0, ~a, 0)], a)
+
+        left, right, roots = remap(c["left"]), remap(c["right"]), remap(c["roots"])
+        idx = np.concatenate([left, right, roots])
+        index_t = np.int16 if smallest_int_type(int(idx.min()), int(idx.max())) in (np.int8, np.int16) else np.int32
+        n_feat = int(c["feature"].max()) + 1 if c["feature"].size else 1
+        feature_t = np.uint8 if n_feat <= 256 else np.uint16
+        rows = votes["rows"] if len(votes["rows"]) else np.zeros((1, votes["n_classes"]), np.int32)
+        arrays = {
+            "feature": CArray(f"{cid}_feature", c["feature"].astype(feature_t)),
+            "threshold": CArray(f"{cid}_threshold", c["threshold"]),
+            "left": CArray(f"{cid}_left", left.astype(index_t)),
+            "right": CArray(f"{cid}_right", right.astype(index_t)),
+            "roots": CArray(f"{cid}_roots", roots.astype(index_t)),
+            "votes": CArray(f"{cid}_votes", rows.astype(np.int32)),
+        }
+        has_nan_left = bool(c["nan_left"].any())
+        if has_nan_left:
+            arrays["nan_left"] = CArray(f"{cid}_nan_left", pack_bits(c["nan_left"]))
+        return {
+            "arrays": list(arrays.values()), "a": arrays, "vote": True, "classify": True, "boost": False,
+            "widths": f"i{np.dtype(index_t).itemsize * 8}_u{np.dtype(feature_t).itemsize * 8}",
+            "has_nan_left": has_nan_left, "n_trees": node.attrs["n_trees"], "leaf_width": votes["n_classes"],
+            "one": votes["one"], "denom": votes["denom"],
+            # a power-of-two denominator (n_trees a power of two): an exponent shift
+            "denom_log2": int(votes["denom"]).bit_length() - 1 if int(votes["denom"]) & (int(votes["denom"]) - 1) == 0 else 0,
+        }
+
     def scratch_bytes(self, node) -> int:
+        if node.attrs["mode"] == "classify" and node.attrs["n_trees"] > 1:
+            # integer votes: the class totals, then one row per core (ek_tree_vote_f32_scratch_bytes)
+            cores = min(self.cores, node.attrs["n_trees"])
+            return 4 * node.attrs["n_classes"] * (1 + (cores if cores > 1 else 0))
         # class accumulators, then one leaf (or leaf code) per tree for the parallel pass
         # (boosting: one leaf or value per tree; its margins live on the stack)
         return 4 * (node.attrs["n_classes"] + node.attrs["n_trees"])
 
 
+def vote_shift(n_trees: int) -> int:
+    """Votes are integers: a pure leaf adds one = 2^shift, an impure leaf round(p * one) per
+    class. shift keeps every class total below 2^31: n_trees * one < 2^bit_length(n_trees)
+    * 2^(31 - bit_length(n_trees))."""
+    return 31 - int(n_trees).bit_length()
+
+
+def vote_tables(node) -> dict:
+    """The integer votes of a forest classifier (docs/architecture.md, Exactness rules).
+
+    codes[l]: leaf row l's vote code (its class for a pure, one-hot row; n_classes + j for
+    impure row j); rows: the impure rows' probabilities times one, rounded; denom: the float
+    (exact) that turns a class total back into the mean probability."""
+    leaves = np.asarray(node.consts["leaves"], dtype=np.float32)
+    n_classes = int(leaves.shape[1])
+    one = 1 << vote_shift(node.attrs["n_trees"])
+    codes = np.zeros(len(leaves), dtype=np.int64)
+    rows: list[np.ndarray] = []
+    seen: dict[bytes, int] = {}
+    for i, row in enumerate(leaves):
+        nz = np.flatnonzero(row)
+        if len(nz) == 1 and row[nz[0]] == 1.0:
+            codes[i] = int(nz[0])
+            continue
+        q = np.round(row.astype(np.float64) * one).astype(np.int64)
+        key = q.tobytes()
+        if key not in seen:
+            seen[key] = len(rows)
+            rows.append(q)
+        codes[i] = n_classes + seen[key]
+    return {"codes": codes, "rows": np.asarray(rows, dtype=np.int32).reshape(-1, n_classes),
+            "one": one, "n_classes": n_classes, "denom": float(node.attrs["n_trees"] * one)}
+
+
 LINKS = ("identity", "exp", "sigmoid", "softmax")
+
+
+def inline_votes(ctx: dict, node, cid: str) -> dict:
+    """Inline forest classifier with integer votes: each tree's leaves add to the class totals
+    themselves (a pure leaf `one`, an impure one its sparse entries of round(p * one)), so
+    the probability table holds integers and no float arithmetic runs per tree."""
+    one = 1 << vote_shift(node.attrs["n_trees"])
+    arrays = []
+    for a in ctx["arrays"]:
+        if a.name == f"{cid}_p":
+            a = CArray(f"{cid}_q", np.round(np.asarray(a.values, np.float64) * one).astype(np.int32))
+        arrays.append(a)
+    return {**ctx, "arrays": arrays, "vote": True, "one": one, "denom": float(node.attrs["n_trees"] * one),
+            "headers": tuple(ctx["headers"])}
 
 
 def boost_context(node, cid: str, graph) -> dict:

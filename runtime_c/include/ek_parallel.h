@@ -7,7 +7,10 @@
  * no atomic instructions: every shared flag has one writer (rv32imc has no 'A').
  *
  * Results must not depend on the core count: kernels split work so that every float sum
- * keeps its order (per-item results in scratch, reduced in item order by core 0). */
+ * keeps its order (per-item results in scratch, reduced in item order by core 0). Integer
+ * sums (forest votes) are exact in any order: per-core partial rows, then each core sums
+ * its slice of the classes after an ek_barrier(); an argmin/argmax keeps one candidate per
+ * contiguous slice, compared in core order (first on ties, as one core). */
 #ifndef EK_PARALLEL_H
 #define EK_PARALLEL_H
 #include <stdint.h>

@@ -75,6 +75,79 @@ int32_t EK_TREE(ek_tree_classify_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, c
     return label;
 }
 
+typedef struct {
+    const EK_TREE_T *t;
+    const int32_t *votes;
+    const float *x;
+    int32_t *partial; /* team size x n_classes: each core's votes */
+    int32_t *total;   /* n_classes */
+    float *proba;
+    int32_t one;
+    float denom;
+    uint32_t denom_log2; /* denom = 2^denom_log2, or 0: divide */
+    uint32_t cores;      /* the team */
+} EK_TREE(vote_job);
+
+/* One core's share of a forest vote: its slice of the trees into its own row of partial
+ * counts, then (after a barrier) its slice of the classes summed over the rows. Integer
+ * sums are exact, so neither the split nor the order of the additions changes a bit. */
+static void EK_TREE(vote)(void *arg)
+{
+    const EK_TREE(vote_job) *j = (const EK_TREE(vote_job) *)arg;
+    const EK_TREE_T *t = j->t;
+    const uint32_t k = t->leaf_width, cores = j->cores, id = cores == 1u ? 0u : ek_core_id();
+    int32_t *acc = cores == 1u ? j->total : &j->partial[id * k];
+    for (uint32_t c = 0; c < k; c++) acc[c] = 0;
+    const uint32_t n = t->n_trees, base = n / cores, extra = n % cores;
+    const uint32_t begin = id * base + (id < extra ? id : extra), end = begin + base + (id < extra ? 1u : 0u);
+    const int32_t one = j->one;
+    for (uint32_t i = begin; i < end; i++) {
+        const uint32_t leaf = (uint32_t)EK_TREE(ek_tree_leaf_f32)(t, i, j->x);
+        if (leaf < k) {
+            acc[leaf] += one; /* a pure leaf: one vote */
+        } else {
+            const int32_t *row = &j->votes[(leaf - k) * k];
+            for (uint32_t c = 0; c < k; c++) acc[c] += row[c];
+        }
+    }
+    /* Classes: core 0 takes the last slice (the smallest), as it argmaxes after the join. */
+    uint32_t cb = 0, ce = k;
+    if (cores > 1u) {
+        ek_barrier();
+        const uint32_t r = cores - 1u - id, cbase = k / cores, cextra = k % cores;
+        cb = r * cbase + (r < cextra ? r : cextra);
+        ce = cb + cbase + (r < cextra ? 1u : 0u);
+        for (uint32_t c = cb; c < ce; c++) {
+            const int32_t *col = &j->partial[c];
+            int32_t sum = 0;
+            uint32_t p = 0;
+            for (; p + 2u <= cores; p += 2u) sum += col[p * k] + col[(p + 1u) * k];
+            if (p < cores) sum += col[p * k];
+            j->total[c] = sum;
+        }
+    }
+    if (j->proba != NULL) {
+        for (uint32_t c = cb; c < ce; c++)
+            j->proba[c] = j->denom_log2 != 0u ? ek_f32_scale_down((float)j->total[c], j->denom_log2)
+                                              : (float)j->total[c] / j->denom;
+    }
+}
+
+int32_t EK_TREE(ek_tree_vote_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const int32_t *votes, int32_t one,
+                                  float denom, uint32_t denom_log2, const float *x, float *proba)
+{
+    const uint32_t k = t->leaf_width;
+    const uint32_t max = ek_team_max_cores(), want = ctx->n_cores < t->n_trees ? ctx->n_cores : t->n_trees;
+    const uint32_t cores = want < max ? want : max;
+    int32_t *total = (int32_t *)ctx->scratch;
+    EK_TREE(vote_job) job = {t, votes, x, &total[k], total, proba, one, denom, denom_log2, cores};
+    if (cores > 1u)
+        ek_team_fork(cores, EK_TREE(vote), &job);
+    else
+        EK_TREE(vote)(&job);
+    return ek_argmax_i32(total, k);
+}
+
 float EK_TREE(ek_tree_regress_f32)(const ek_ctx_t *ctx, const EK_TREE_T *t, const float *x)
 {
     const int32_t *leaves = EK_TREE(parallel_leaves)(ctx, t, x, (int32_t *)ctx->scratch);

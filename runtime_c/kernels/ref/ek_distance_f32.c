@@ -68,13 +68,27 @@ static float point_distance(ek_metric_t metric, const void *points, ek_elem_t el
     }
 }
 
-static void all_distances(void *arg)
+/* One core's nearest point of its slice (the first on ties), as the 1-core loop picks it:
+ * slices are contiguous and combined in core order, so the result is the same point.
+ * k: the team size. */
+static void slice_nearest(void *arg)
 {
     const distance_job_t *j = (const distance_job_t *)arg;
-    uint32_t begin, end;
-    ek_team_slice(j->n_points, &begin, &end);
-    for (uint32_t p = begin; p < end; p++)
-        j->dist[p] = point_distance(j->metric, j->points, j->elem, p, j->n_features, j->x);
+    const uint32_t core = ek_core_id(), cores = j->k, nf = j->n_features;
+    const uint32_t base = j->n_points / cores, extra = j->n_points % cores;
+    const uint32_t begin = core * base + (core < extra ? core : extra), end = begin + base + (core < extra ? 1u : 0u);
+    const float *points = (const float *)j->points;
+    int32_t best = -1;
+    float best_d = 0.0f;
+    for (uint32_t p = begin; p < end; p++) {
+        const float d = ek_distance_f32(j->metric, &points[p * nf], j->x, nf);
+        if (best < 0 || d < best_d) {
+            best_d = d;
+            best = (int32_t)p;
+        }
+    }
+    j->dist[core] = best_d;
+    j->idx[core] = best; /* -1: an empty slice */
 }
 
 int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *points, uint32_t n_points,
@@ -92,14 +106,21 @@ int32_t ek_nearest_f32(const ek_ctx_t *ctx, ek_metric_t metric, const float *poi
         }
         return (int32_t)best;
     }
-    float *dist = (float *)ctx->scratch; /* n_points */
-    distance_job_t job = {metric, points, EK_ELEM_F32, n_points, n_features, 0u, x, dist, NULL, NULL};
-    ek_team_fork(ctx->n_cores, all_distances, &job);
-    uint32_t best = 0;
-    for (uint32_t p = 1; p < n_points; p++) {
-        if (dist[p] < dist[best]) best = p; /* first nearest on ties */
+    /* Each core finds the nearest of its slice; core 0 compares the team's candidates. */
+    const uint32_t max = ek_team_max_cores(), team = ctx->n_cores < max ? ctx->n_cores : max;
+    float *dist = (float *)ctx->scratch;        /* one per core */
+    int32_t *idx = (int32_t *)&dist[team];      /* one per core */
+    distance_job_t job = {metric, points, EK_ELEM_F32, n_points, n_features, team, x, dist, idx, NULL};
+    ek_team_fork(team, slice_nearest, &job);
+    int32_t best = idx[0];
+    float best_d = dist[0];
+    for (uint32_t c = 1; c < team; c++) {
+        if (idx[c] >= 0 && dist[c] < best_d) {
+            best_d = dist[c];
+            best = idx[c];
+        }
     }
-    return (int32_t)best;
+    return best;
 }
 
 EK_DEFINE_TOPK_INSERT(topk_insert, float)
