@@ -98,7 +98,9 @@ def test_bytes_fall_from_naive_to_bundle(ekf, oracle):
     assert rest <= per["naive"]["bytes_read_per_token"] <= rest + naive.L * calls * 2 * 4096
     plan = naive.memory_report()["read_plan"]
     assert plan["chunk_bytes"] in naive.cost_model.chunks and plan["threads"] in naive.cost_model.params
-    assert per["hybrid"]["bytes_read_per_token"] < per["naive"]["bytes_read_per_token"]
+    # hybrid's static set is as large as naive's resident part (same budget), but spread over
+    # blocks: it saves no bytes over the fair naive, only the predictor does
+    assert per["predictor"]["bytes_read_per_token"] < per["naive"]["bytes_read_per_token"]
     assert per["predictor"]["bytes_read_per_token"] < per["hybrid"]["bytes_read_per_token"]
     assert per["window"]["neurons_loaded_per_token"] <= per["predictor"]["neurons_loaded_per_token"]
     assert per["bundle"]["neurons_loaded_per_token"] == per["window"]["neurons_loaded_per_token"]
