@@ -246,6 +246,8 @@ def write_ekf(path, config: dict, resident: dict, ffn: list, layouts=LAYOUTS,
         if name in resident or len(name.encode()) >= NAME_BYTES:
             raise InputError(f"blob name {name!r} clashes with a tensor or is over {NAME_BYTES - 1} bytes")
     secs, extra = _plan(resident, ffn, layouts, bundle_align, storage, blobs)
+    if config.get("arch", "toy") != "toy":  # a version 1 reader would run it as the byte-level toy
+        extra["layout"].update(storage=storage, gated=len(ffn[0]) == 4, row_bytes=RowCodec(storage, d, len(ffn[0]) == 4).row_bytes)
     version = 2 if "storage" in extra["layout"] else 1
     meta = {"format": "ekf", "version": version, "config": config,
             "model_hash": model_hash(config, resident, stored_ffn(ffn, storage)), "layout": extra["layout"]}

@@ -340,6 +340,8 @@ class OffloadEngine:
 
     def step(self, token: int) -> tuple[np.ndarray, TokenStats]:
         """Logits after `token`; the stats of this token's work."""
+        if not 0 <= int(token) < self.cfg["V"]:
+            raise InputError(f"token {token} outside the vocabulary 0..{self.cfg['V'] - 1}")
         st = TokenStats()
         t0 = time.perf_counter()
         logits = forward_token(self.cfg, self.resident, int(token), self.kv, lambda i, h: self._ffn(i, h, st))

@@ -26,12 +26,21 @@ def converter(model_type: str):
     return deco
 
 
-def convert(hf: dict, t: Tensors) -> Converted:
+def check_supported(hf: dict) -> None:
+    """Refuse an architecture before any weight is read."""
     mt = hf.get("model_type")
     if mt not in CONVERTERS:
         arch = ", ".join(hf.get("architectures") or []) or "unknown"
         raise InputError(f"unsupported architecture: model_type {mt!r} ({arch}); supported: {SUPPORTED}")
-    return CONVERTERS[mt](hf, t)
+    if mt == "opt":
+        _need_relu(hf, "activation_function", "relu", "opt")
+    if mt == "llama":
+        _need_relu(hf, "hidden_act", "silu", "llama")
+
+
+def convert(hf: dict, t: Tensors) -> Converted:
+    check_supported(hf)
+    return CONVERTERS[hf["model_type"]](hf, t)
 
 
 def _int(hf: dict, key: str, default=None) -> int:

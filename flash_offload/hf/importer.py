@@ -13,7 +13,7 @@ from edgekiln.errors import InputError
 from edgekiln.flash_offload.dense.ekf_format import LAYOUTS, EkfFile, write_ekf
 from edgekiln.flash_offload.dense.predictor import Predictor, evaluate, train_predictor
 from edgekiln.flash_offload.dense.storage import stored_ffn, storage_name
-from edgekiln.flash_offload.hf.archs import convert
+from edgekiln.flash_offload.hf.archs import check_supported, convert
 from edgekiln.flash_offload.hf.checkpoint import Tensors, read_config
 from edgekiln.flash_offload.hf.tokenizer import HfTokenizer
 
@@ -24,6 +24,7 @@ def load_hf(folder: str | Path) -> tuple[dict, dict, list, dict]:
     """(config, resident, ffn, the checkpoint's config.json) of a checkpoint folder."""
     folder = Path(folder)
     hf = read_config(folder)
+    check_supported(hf)
     cfg, r, ffn = convert(hf, Tensors(folder))
     cfg["source"] = {"model_type": hf.get("model_type"), "architectures": hf.get("architectures"),
                      "folder": folder.name}
