@@ -297,3 +297,25 @@ def test_toy_files_stay_version_1(tmp_path):
     assert f2.version == 2 and f2.model_hash != f.model_hash
     with pytest.raises(InputError, match="unknown storage"):
         write_ekf(tmp_path / "bad.ekf", cfg, r, ffn, storage="int4")
+
+
+def test_trained_toy_as_an_opt_checkpoint(tmp_path):
+    """The committed trained toy written as OPT: transformers, the toy and the import agree, and
+    the byte-level tokenizer.json maps bytes to their own ids."""
+    from flash_offload_synth import TINY_FIXTURE
+
+    from edgekiln.flash_offload.hf.export import toy_to_opt
+    from edgekiln.flash_offload.hf.tokenizer import HfTokenizer
+
+    cfg, r, ffn = lm.load_checkpoint(TINY_FIXTURE)
+    folder = toy_to_opt(cfg, r, ffn, tmp_path / "opt")
+    text = "import os\ndef main(argv):\n    return 'é'\n"
+    tok = HfTokenizer.from_file(folder / "tokenizer.json")
+    assert tok.encode(text) == list(text.encode()) and tok.decode(tok.encode(text)) == text
+    toks = np.array(tok.encode(text))
+    ref = hf_logits(folder, toks)
+    c2, r2, f2, _ = load_hf(folder)
+    for c, rr, ff in ((cfg, r, ffn), (c2, r2, f2)):
+        cache = lm.KVCache.empty(c)
+        got = np.stack([lm.forward_token(c, rr, int(t), cache, lm.dense_ffn(ff)) for t in toks])
+        np.testing.assert_allclose(got, ref, rtol=0, atol=TOL)
