@@ -85,15 +85,16 @@ class CostModel:
         return max(sorted(self.params),
                    key=lambda n: chunk_bytes / self.read_seconds(1, chunk_bytes, n))
 
-    def best_read(self, max_chunk: int | None = None) -> tuple[int, int]:
+    def best_read(self, max_inflight: int | None = None) -> tuple[int, int]:
         """(chunk bytes, threads) of the highest predicted streaming throughput, over the
-        measured chunk sizes (at most max_chunk) and thread counts: how a reader that must
-        read everything (the naive baseline) should issue its reads."""
-        chunks = [c for c in (self.chunks or (256 << 10,)) if max_chunk is None or c <= max_chunk] or \
-            [min(self.chunks or (256 << 10,))]
-        best = max(((c, n) for c in chunks for n in sorted(self.params)),
-                   key=lambda cn: (cn[0] / self.read_seconds(1, cn[0], cn[1]), -cn[1]))
-        return best
+        measured chunk sizes and thread counts with chunk x threads <= max_inflight (the
+        landing buffer): how a reader that must read everything (the naive baseline) issues
+        its reads."""
+        chunks = self.chunks or (256 << 10,)
+        pairs = [(c, n) for c in chunks for n in sorted(self.params) if max_inflight is None or c * n <= max_inflight]
+        if not pairs:
+            pairs = [(min(chunks), min(self.params))]
+        return max(pairs, key=lambda cn: (cn[0] / self.read_seconds(1, cn[0], cn[1]), -cn[1]))
 
     def throughput(self, chunk_bytes: int, threads: int) -> float:
         """Predicted bytes per second of chunk_bytes reads with `threads` threads."""

@@ -138,19 +138,18 @@ class OffloadEngine:
             self.cost_model, _ = measure_file(self.ekf.path, direct=direct)
         self.read_plan: dict = {"threads": threads}
         if config == "naive":
-            # the fair baseline reads its non-resident range as the disk streams fastest
-            chunk_bytes, read_threads = self.cost_model.best_read()
+            # the fair baseline reads its non-resident range as the disk streams fastest, with
+            # at most a quarter of what the budget leaves for the landing buffer and staging rows
             layout = "bundled" if "bundled" in self.ekf.layouts else "split"
-            self.reader = NeuronReader(self.ekf, threads=read_threads, direct=direct, mode=layout, cold=cold,
-                                       gap_bytes=0, max_read_bytes=max(chunk_bytes, 4096))
             stored = self.ekf.codec().row_bytes if layout == "bundled" else sum(
                 s.stride for s in self.ekf.split_sections(0))
-            want = max(self.chunk, -(-read_threads * chunk_bytes // stored))
-            # the landing buffer and staging rows take at most a quarter of what the budget leaves
             free = (budget_bytes if budget_bytes is not None else (self.ekf.resident_bytes + self.ekf.ffn_bytes) // 2) \
                 - sum(a.nbytes for a in self.resident.values()) - KVCache.bytes_for(self.cfg)
-            fit = max(64, free // (4 * (row_bytes + stored + 2 * ALIGN // max(1, read_threads))))
-            self.chunk = int(min(self.f, want, fit))
+            fit = int(min(self.f, max(64, free // (4 * (row_bytes + stored)))))
+            chunk_bytes, read_threads = self.cost_model.best_read(max_inflight=fit * stored)
+            self.reader = NeuronReader(self.ekf, threads=read_threads, direct=direct, mode=layout, cold=cold,
+                                       gap_bytes=0, max_read_bytes=max(chunk_bytes, ALIGN))
+            self.chunk = int(min(fit, max(-(-read_threads * chunk_bytes // stored), 1)))
             self.read_plan = {"chunk_bytes": chunk_bytes, "threads": read_threads, "layout": layout,
                               "rows_per_call": self.chunk}
             arena = self.reader.buffer_bytes_for(0, self.chunk)
