@@ -132,9 +132,16 @@ def run_mmap(ekf: Path, windows: list, budget: int, build: Path) -> dict:
     out = build / "mmap_result.json"
     cmd = [sys.executable, str(HERE / "flash_offload_mmap.py"), str(ekf), str(tok), "--limit-bytes", str(budget),
            "--json", str(out)]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if p.returncode != 0 or not out.is_file():
-        reason = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(timeout=3600)
+    for root in (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+        left = root / f"edgekiln-mmap-{proc.pid}"
+        if left.is_dir():  # the worker was killed inside its cgroup
+            left.rmdir()
+    if proc.returncode != 0 or not out.is_file():
+        reason = (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        if proc.returncode == -9:
+            reason = f"killed by the OOM killer: the process' own allocations do not fit a {budget}-byte limit"
         log(f"mmap baseline did not run: {reason}")
         return {"name": "mmap", "error": reason}
     r = json.loads(out.read_text())
