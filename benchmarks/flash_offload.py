@@ -41,18 +41,19 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def cached_model(build: Path, preset: str, seed: int) -> Path:
+def cached_model(build: Path, preset: str, seed: int, steps: int | None = None) -> Path:
     from edgekiln.flash_offload.dense.train import PRESETS
-    path = build / f"{preset}-seed{seed}.npz"
+    want = dict(PRESETS[preset], **({"steps": steps} if steps else {}))
+    path = build / (f"{preset}-seed{seed}.npz" if not steps else f"{preset}-seed{seed}-steps{steps}.npz")
     if path.is_file():  # a cache trained with other hyperparameters is stale
         training = lm.load_checkpoint(path)[0].get("training", {})
-        if any(training.get(k) != PRESETS[preset][k] for k in ("steps", "batch", "lr", "l1")):
+        if any(training.get(k) != want[k] for k in ("steps", "batch", "lr", "l1")):
             log(f"{path} was trained with other settings than the {preset!r} preset; training again")
             path.unlink()
     if not path.is_file():
         from edgekiln.flash_offload.dense.train import train
         log(f"training the {preset} model (cached at {path}) ...")
-        train(path, preset, seed=seed, log=log)
+        train(path, preset, seed=seed, log=log, **({"steps": steps} if steps else {}))
     return path
 
 
@@ -213,6 +214,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--preset", default="large", choices=["tiny", "large"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="train the preset for this many steps instead of its own")
     ap.add_argument("--build", type=Path, default=Path("build/flash_offload"))
     ap.add_argument("--budgets", default="0.25,0.5,0.75", help="DRAM budgets as fractions of the model bytes")
     ap.add_argument("--windows", type=int, default=2, help="held-out windows of T tokens timed per config")
@@ -237,7 +239,7 @@ def main() -> None:
     disk_peak = peak_mb_s(bio)
     log(f"disk peak {disk_peak:.0f} MB/s; naive reads with {cost.best_read()}")
 
-    ckpt = cached_model(args.build, args.preset, args.seed)
+    ckpt = cached_model(args.build, args.preset, args.seed, args.steps)
     cfg, r, ffn = lm.load_checkpoint(ckpt)
     corpus = load_corpus()
     train_w = heldout_windows(corpus.train, cfg["T"], args.train_windows)
