@@ -145,13 +145,11 @@ class OffloadEngine:
                 s.stride for s in self.ekf.split_sections(0))
             free = (budget_bytes if budget_bytes is not None else (self.ekf.resident_bytes + self.ekf.ffn_bytes) // 2) \
                 - sum(a.nbytes for a in self.resident.values()) - KVCache.bytes_for(self.cfg)
-            fit = int(min(self.f, max(64, free // (4 * (row_bytes + stored)))))
-            chunk_bytes, read_threads = self.cost_model.best_read(max_inflight=fit * stored)
+            chunk_bytes, read_threads, self.chunk, predicted = self._naive_plan(free, row_bytes, stored)
             self.reader = NeuronReader(self.ekf, threads=read_threads, direct=direct, mode=layout, cold=cold,
                                        gap_bytes=0, max_read_bytes=max(chunk_bytes, ALIGN))
-            self.chunk = int(min(fit, max(-(-read_threads * chunk_bytes // stored), 1)))
             self.read_plan = {"chunk_bytes": chunk_bytes, "threads": read_threads, "layout": layout,
-                              "rows_per_call": self.chunk}
+                              "rows_per_call": self.chunk, "predicted_io_ms_per_token": predicted * 1e3}
             arena = self.reader.buffer_bytes_for(0, self.chunk)
         else:
             # hybrid reads "the rest" whole: holes the cost model says are cheaper to read through
@@ -174,6 +172,26 @@ class OffloadEngine:
         self.token_index = 0
         # audit: count active neurons the engine did not compute (full FFN kept outside the budget)
         self.audit = [self.ekf.ffn(i) for i in range(self.L)] if audit else None
+
+    def _naive_plan(self, free: int, row_bytes: int, stored: int) -> tuple[int, int, int, float]:
+        """(chunk bytes, threads, rows per read call, predicted seconds per token) of the fair
+        naive: over the cost model's measured chunk sizes and thread counts, the landing buffer
+        + staging rows one call needs (threads x chunk in flight) against the resident rows
+        they cost; the plan with the least predicted read time for what is not resident."""
+        best = None
+        for c in self.cost_model.chunks or (256 << 10,):
+            for n in sorted(self.cost_model.params):
+                rows = int(min(self.f, max(1, -(-n * c // stored))))
+                buf = rows * (row_bytes + stored) + 2 * ALIGN
+                if buf > free // 2 and best is not None:
+                    continue  # at most half of what the budget leaves goes to buffers
+                static = min(self.f, max(0, (free - buf) // (self.L * row_bytes)))
+                rest = self.L * (self.f - static) * stored
+                lat, bw = self.cost_model.params[n]
+                sec = (rest / c) * (lat + c / bw) if rest else 0.0
+                if best is None or sec < best[3]:
+                    best = (c, n, rows, sec)
+        return best
 
     # --- memory ---
     def _plan(self, budget, row_bytes, cache_fraction, static_fraction, predictor, arena) -> MemoryPlan:
