@@ -180,7 +180,7 @@ def bench_model(label: str, ekf_path: Path, pred: Predictor, windows: list, budg
             log(f"{label} {frac:.0%} {name}: {row['total_ms_per_token']:.2f} ms/token, "
                 f"{row['bytes_per_token']:.0f} B/token at {row['achieved_mb_s']:.0f} MB/s, "
                 f"dropped {row['dropped_neurons_per_token']:.2f}, ppl {row['perplexity']:.4f}")
-        if args.mmap:
+        if args.mmap and label in args.mmap_models.split(","):
             row = run_mmap(ekf_path, windows, budget, build)
             rows.append({"model": label, "budget_fraction": frac, "budget_bytes": budget, "storage": ekf.storage, **row})
             if "error" not in row:
@@ -226,6 +226,7 @@ def main() -> None:
     ap.add_argument("--storages", default="float16,int8", help="extra storage rows (bundle, middle budget)")
     ap.add_argument("--no-opt", dest="opt", action="store_false", help="skip the imported OPT-architecture model")
     ap.add_argument("--no-mmap", dest="mmap", action="store_false", help="skip the mmap baseline")
+    ap.add_argument("--mmap-models", default="trained", help="models the mmap baseline runs on (trained,opt_imported)")
     ap.add_argument("--bio-size-mib", type=int, default=256)
     args = ap.parse_args()
     args.build.mkdir(parents=True, exist_ok=True)
