@@ -211,7 +211,8 @@ def ratios(rows: list) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--json", type=Path, required=False)
+    ap.add_argument("--report", type=Path, default=None, help="print the tables of a saved result and stop")
     ap.add_argument("--preset", default="large", choices=["tiny", "large"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=None, help="train the preset for this many steps instead of its own")
@@ -229,6 +230,11 @@ def main() -> None:
     ap.add_argument("--mmap-models", default="trained", help="models the mmap baseline runs on (trained,opt_imported)")
     ap.add_argument("--bio-size-mib", type=int, default=256)
     args = ap.parse_args()
+    if args.report:
+        print_report(json.loads(args.report.read_text()))
+        return
+    if args.json is None:
+        ap.error("--json is required")
     args.build.mkdir(parents=True, exist_ok=True)
     budgets = [float(x) for x in args.budgets.split(",")]
 
@@ -293,20 +299,31 @@ def main() -> None:
            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
            "heldout_tokens": sum(len(w) - 1 for w in held)}
     args.json.write_text(json.dumps(out, indent=1))
-    print(f"disk peak {disk_peak:.0f} MB/s (bench-io, this run); the cost model streams fastest with {cost.best_read()[0] >> 10} KiB "
-          f"reads with {cost.best_read()[1]} threads; model {out['model_bytes'] / 2**20:.1f} MiB; "
+    print_report(out)
+
+
+def _f(v, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def print_report(out: dict) -> None:
+    """The markdown tables of a result (also: --report R.json prints a saved one)."""
+    rows = out["configs"]
+    cm = out["naive_read"]
+    print(f"disk peak {out['disk_peak_mb_s']:.0f} MB/s (bench-io, this run); the cost model streams fastest with "
+          f"{cm['chunk_bytes'] >> 10} KiB reads and {cm['threads']} threads; model {out['model_bytes'] / 2**20:.1f} MiB; "
           f"{out['heldout_tokens']} held-out tokens per row\n")
     print("| model | budget | config | storage | MB/s | bytes/token | I/O ms | total ms | dropped/token | perplexity |")
     print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
-    for x in rows + storage_rows:
+    for x in rows:
         if "error" in x:
             print(f"| {x['model']} | {x['budget_fraction']:.0%} | {x['name']} | {x.get('storage', '')} | "
-                  f"does not run: {x['error'][:120]} |||||| ")
+                  f"does not run: {x['error'][:150]} ||||||")
             continue
         print(f"| {x['model']} | {x['budget_fraction']:.0%} | {x['name']} | {x['storage']} | "
-              f"{x['achieved_mb_s']:.0f} | {x['bytes_per_token']:,.0f} | {x['io_ms_per_token']:.2f} | "
+              f"{x['achieved_mb_s']:.0f} | {x['bytes_per_token']:,.0f} | {_f(x['io_ms_per_token'], '.2f')} | "
               f"{x['total_ms_per_token']:.2f} | {x['dropped_neurons_per_token']:.2f} | {x['perplexity']:.4f} |")
-    print(f"\nperplexity dense: {', '.join(f'{k} {v:.4f}' for k, v in dense.items())}")
+    print(f"\nperplexity dense: {', '.join(f'{k} {v:.4f}' for k, v in out['perplexity_dense_by_model'].items())}")
     for q in out["ratios"]:
         print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in q.items()))
 

@@ -28,6 +28,7 @@ from edgekiln.errors import InputError, MemoryBudgetError
 from edgekiln.flash_offload.dense.cost_model import CostModel
 from edgekiln.flash_offload.dense.ekf_format import EkfFile
 from edgekiln.flash_offload.lm.model import KVCache, forward_token
+from edgekiln.flash_offload.lm.model import ffn_rows as lm_ffn_rows
 from edgekiln.flash_offload.dense.window_cache import WindowCache
 from edgekiln.flash_offload.dense.neuron_io import NeuronReader
 from edgekiln.flash_offload.io.sections import ALIGN
@@ -280,7 +281,12 @@ class OffloadEngine:
             mask = np.zeros(self.f, bool)
             mask[ids] = True
             self.static_ids.append(ids)
-            self.static_rows.append(rows)
+            # kept as contiguous up / b_up / down (/ lin) blocks: slicing one wide matrix per token
+            # would copy the whole static set every call
+            d = self.d
+            self.static_rows.append((np.ascontiguousarray(rows[:, :d]), rows[:, 2 * d].copy(),
+                                     np.ascontiguousarray(rows[:, d:2 * d]),
+                                     np.ascontiguousarray(rows[:, 2 * d + 1:]) if self.gated else None))
             self.static_mask.append(mask)
         self.reader.stats.reset()
 
@@ -309,7 +315,7 @@ class OffloadEngine:
 
     def _ffn(self, i: int, h: np.ndarray, st: TokenStats) -> np.ndarray:
         t0 = time.perf_counter()
-        y = self._rows_ffn(self.static_rows[i], h) if len(self.static_ids[i]) else np.zeros(len(h), np.float32)
+        y = lm_ffn_rows(h, *self.static_rows[i]) if len(self.static_ids[i]) else np.zeros(len(h), np.float32)
         st.neurons_computed += len(self.static_ids[i])
         st.compute_ms += (time.perf_counter() - t0) * 1e3
         if self.name in ("naive", "hybrid"):
