@@ -220,8 +220,10 @@ def test_predictor_mode_matches_spec(rand, rand_pred):
     np.testing.assert_allclose([rec.margin for rec in r.records], margins, atol=5e-5, rtol=0)
 
 
+# The C runtime still has the old naive (reads every neuron: static 0) and one cache size for
+# all layers (the Python engine's cache_fraction form); the rows pin the Python engine to those.
 ENGINE_CONFIGS = [  # (python config, C mode, static_fraction, cache_fraction)
-    ("naive", "naive", None, 0.125),
+    ("naive", "naive", 0.0, 0.125),
     ("hybrid", "hybrid", 0.25, 0.125),
     ("predictor", "predictor", 0.1, 0.9),
     ("window", "window", 0.1, 0.9),
@@ -388,7 +390,8 @@ def test_trained_fixture_same_as_python_engine(trained, target, config, mode):
     prompt, n = b"import os\ndef ", 30
     budget = int(0.9 * (EkfFile(path).resident_bytes + EkfFile(path).ffn_bytes))
     eng = OffloadEngine(path, config, predictor=None if config == "naive" else pred, budget_bytes=budget,
-                        window_k=3, direct=False, cold=False)
+                        window_k=3, direct=False, cold=False, cache_fraction=0.125,
+                        static_fraction=0.0 if config == "naive" else None)
     toks, stats = eng.generate(list(prompt), n)
     r = run_c(path, prompt, n, target=target, mode=mode, predictor=None if config == "naive" else ppath, window=3,
               static_rows=eng.plan.static_per_layer, cache_rows=eng.plan.cache_per_layer, check_cache=True)

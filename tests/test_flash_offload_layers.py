@@ -1,5 +1,6 @@
 """flash_offload's subpackages import in one direction: lm/ and io/ are the base, dense/ and
-moe/ build on them and never on each other, and quantize/ never imports flash_offload."""
+moe/ build on them and never on each other, hf/ builds on lm/ and dense/, and quantize/
+never imports flash_offload."""
 from __future__ import annotations
 
 import ast
@@ -8,10 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # package (folder under flash_offload/, or a top-level folder) -> what it may not import
 FORBIDDEN = {
-    "flash_offload/lm": ("edgekiln.flash_offload.dense", "edgekiln.flash_offload.moe", "edgekiln.flash_offload.io"),
-    "flash_offload/io": ("edgekiln.flash_offload.lm", "edgekiln.flash_offload.dense", "edgekiln.flash_offload.moe"),
-    "flash_offload/dense": ("edgekiln.flash_offload.moe",),
-    "flash_offload/moe": ("edgekiln.flash_offload.dense",),
+    "flash_offload/lm": ("edgekiln.flash_offload.dense", "edgekiln.flash_offload.moe", "edgekiln.flash_offload.io",
+                         "edgekiln.flash_offload.hf"),
+    "flash_offload/io": ("edgekiln.flash_offload.lm", "edgekiln.flash_offload.dense", "edgekiln.flash_offload.moe",
+                         "edgekiln.flash_offload.hf"),
+    "flash_offload/dense": ("edgekiln.flash_offload.moe", "edgekiln.flash_offload.hf"),
+    "flash_offload/moe": ("edgekiln.flash_offload.dense", "edgekiln.flash_offload.hf"),
+    # hf/ (Hugging Face import) builds on lm/ and dense/; nothing below it imports it
+    "flash_offload/hf": ("edgekiln.flash_offload.moe",),
     "quantize": ("edgekiln.flash_offload",),
 }
 

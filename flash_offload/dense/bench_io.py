@@ -113,6 +113,23 @@ def run_bench(file=None, folder=None, threads=(1, 2, 4, 8), chunk_kib=(4, 16, 64
             "best_gap_bytes": {n: model.best_gap_bytes(n) for n in sorted(set(threads))}}
 
 
+def measure_file(path, direct: bool = True, threads=(1, 2, 4), chunk_kib=(4, 16, 64, 256, 1024),
+                 read_mib: int = 8, max_reads: int = 512) -> tuple[CostModel, dict]:
+    """A cost model measured on an existing file (the .ekf itself), for engines given none;
+    chunk sizes larger than an eighth of the file are left out. Returns (model, bench result)."""
+    size = Path(path).stat().st_size
+    chunks = tuple(c for c in chunk_kib if (c << 10) * 8 <= size) or (4,)
+    r = run_bench(file=path, threads=threads, chunk_kib=chunks, read_mib=read_mib, max_reads=max_reads, direct=direct)
+    model = CostModel.from_json(r["cost_model"])
+    model.source = f"measured on {Path(path).name} ({r['cold']})"
+    return model, r
+
+
+def peak_mb_s(result: dict) -> float:
+    """The best measured throughput of a bench result (MB/s)."""
+    return max(p["mb_s"] for p in result["points"])
+
+
 def format_table(result: dict) -> str:
     """Throughput (MB/s) table: rows thread counts, columns chunk sizes; then the fit."""
     pts = result["points"]

@@ -26,6 +26,7 @@ class CostModel:
     """threads -> (latency seconds per read, bandwidth bytes per second)."""
     params: dict[int, tuple[float, float]] = field(default_factory=dict)
     source: str = "fit"
+    chunks: tuple[int, ...] = ()  # chunk sizes (bytes) the fit saw: plans stay inside them
 
     @classmethod
     def default(cls) -> "CostModel":
@@ -53,7 +54,7 @@ class CostModel:
             lat = max(float(lat), 1e-7)
             inv_bw = max(float(inv_bw), 1e-12)
             params[n] = (lat, 1.0 / inv_bw)
-        return cls(params)
+        return cls(params, chunks=tuple(sorted({int(p["chunk_bytes"]) for p in points})))
 
     def _at(self, threads: int) -> tuple[float, float]:
         """Parameters of the nearest measured thread count not above `threads` (else lowest)."""
@@ -84,13 +85,28 @@ class CostModel:
         return max(sorted(self.params),
                    key=lambda n: chunk_bytes / self.read_seconds(1, chunk_bytes, n))
 
+    def best_read(self, max_inflight: int | None = None) -> tuple[int, int]:
+        """(chunk bytes, threads) of the highest predicted streaming throughput, over the
+        measured chunk sizes and thread counts with chunk x threads <= max_inflight (the
+        landing buffer): how a reader that must read everything (the naive baseline) issues
+        its reads."""
+        chunks = self.chunks or (256 << 10,)
+        pairs = [(c, n) for c in chunks for n in sorted(self.params) if max_inflight is None or c * n <= max_inflight]
+        if not pairs:
+            pairs = [(min(chunks), min(self.params))]
+        return max(pairs, key=lambda cn: (cn[0] / self.read_seconds(1, cn[0], cn[1]), -cn[1]))
+
+    def throughput(self, chunk_bytes: int, threads: int) -> float:
+        """Predicted bytes per second of chunk_bytes reads with `threads` threads."""
+        return chunk_bytes / self.read_seconds(1, chunk_bytes, threads)
+
     def plan_cost(self, runs: np.ndarray, threads: int = 1) -> float:
         """Predicted seconds to read runs (n, 2) [start, end) byte ranges."""
         runs = np.asarray(runs)
         return self.read_seconds(len(runs), int((runs[:, 1] - runs[:, 0]).sum()), threads)
 
     def to_json(self) -> dict:
-        return {"source": self.source, "per_threads": [
+        return {"source": self.source, "chunk_bytes": list(self.chunks), "per_threads": [
             {"threads": n, "latency_us": lat * 1e6, "bandwidth_mb_s": bw / 1e6}
             for n, (lat, bw) in sorted(self.params.items())]}
 
@@ -99,7 +115,8 @@ class CostModel:
         doc = doc.get("cost_model", doc)  # a bench-io result or the model alone
         try:
             return cls({int(p["threads"]): (p["latency_us"] * 1e-6, p["bandwidth_mb_s"] * 1e6)
-                        for p in doc["per_threads"]}, doc.get("source", "fit"))
+                        for p in doc["per_threads"]}, doc.get("source", "fit"),
+                       tuple(int(c) for c in doc.get("chunk_bytes", ())))
         except (KeyError, TypeError) as e:
             raise InputError(f"not a cost model ({e}); write one with "
                              "`kiln flash-offload bench-io --json out.json`") from None

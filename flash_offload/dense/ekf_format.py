@@ -1,8 +1,11 @@
 """EKF: the bundled weight file of flash_offload (byte layout in docs/flash_offload_format.md).
 
 One file holds a decoder LM: the DRAM-resident tensors, and per layer the FFN neurons in
-the "bundled" layout (bundle j = [up row j | down row j | b_up j], fixed stride) and/or the
-"split" layout (up, down, b_up as separate sections). Every section starts on a 4 KiB
+the "bundled" layout (bundle j = [up row j | down row j | b_up j (| lin row j)], fixed
+stride) and/or the "split" layout (up, down, b_up (, lin) as separate sections), stored as
+float32, float16 or int8 with per-row scales (storage.py). Version 1 files (float32, ReLU
+FFN, no blobs) are still written for such models and read as before; anything else is
+version 2 (also: blob sections such as the tokenizer, and the `arch` config of lm/arch.py). Every section starts on a 4 KiB
 boundary so O_DIRECT reads work; every section has a crc32; a binary section table (for C)
 and a JSON header (for Python and humans) describe the same sections.
 """
@@ -19,15 +22,18 @@ import numpy as np
 
 from edgekiln.errors import InputError
 from edgekiln.flash_offload.io.sections import ALIGN, SectionChecksumError, align_up, atomic_write, crc_hex
+from edgekiln.flash_offload.dense.storage import RowCodec, canonical, row_width, split_canonical, storage_name
 
 MAGIC = b"\x89EKF\r\n\x1a\n"  # PNG-style: catches text-mode transfers and truncation at byte 0
-VERSION = 1
+VERSION = 2            # the newest this edgekiln writes
+READABLE = (1, 2)      # versions it reads
 FIXED_HEADER = struct.Struct("<8sIIQQIIIIII8x")  # 64 bytes, see the doc
 TABLE_ENTRY = struct.Struct("<64sIIIIIIIIQQQ")    # 120 bytes, padded to 128
 TABLE_ENTRY_BYTES = 128
 NAME_BYTES = 64
 NO_LAYER = 0xFFFFFFFF
-KINDS = {"resident": 0, "bundled": 1, "split_up": 2, "split_down": 3, "split_b_up": 4}
+KINDS = {"resident": 0, "bundled": 1, "split_up": 2, "split_down": 3, "split_b_up": 4, "split_lin": 5, "blob": 6}
+SPLIT_PARTS = {"split_up": "up", "split_down": "down", "split_b_up": "b_up", "split_lin": "lin"}
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 LAYOUTS = ("bundled", "split")
 
@@ -98,10 +104,12 @@ def model_hash(config: dict, resident: dict, ffn: list) -> str:
 
     for name in sorted(resident):
         put(name, resident[name])
-    for i, (up, b_up, down) in enumerate(ffn):
-        put(f"l{i}.up", up)
-        put(f"l{i}.b_up", b_up)
-        put(f"l{i}.down", down)
+    for i, layer in enumerate(ffn):
+        put(f"l{i}.up", layer[0])
+        put(f"l{i}.b_up", layer[1])
+        put(f"l{i}.down", layer[2])
+        if len(layer) > 3:
+            put(f"l{i}.lin", layer[3])
     return h.hexdigest()
 
 
@@ -122,13 +130,18 @@ def _check_model(resident: dict, ffn: list, layouts) -> tuple[int, int]:
     if not ffn:
         raise InputError("the model has no FFN layers: pass one (up, b_up, down) per layer")
     d = np.shape(ffn[0][0])[1]
-    for i, (up, b_up, down) in enumerate(ffn):
+    arity = len(ffn[0])
+    for i, layer in enumerate(ffn):
+        if len(layer) != arity or arity not in (3, 4):
+            raise InputError(f"layer {i}: every layer needs (up, b_up, down) or, gated, (up, b_up, down, lin)")
+        up, b_up, down = layer[:3]
         f = np.shape(up)[0]
-        if np.shape(up) != (f, d) or np.shape(down) != (f, d) or np.shape(b_up) != (f,):
+        if np.shape(up) != (f, d) or np.shape(down) != (f, d) or np.shape(b_up) != (f,) or \
+                (arity == 4 and np.shape(layer[3]) != (f, d)):
             raise InputError(
                 f"layer {i}: expected up ({f},{d}), b_up ({f},), down ({f},{d}); got "
                 f"{np.shape(up)}, {np.shape(b_up)}, {np.shape(down)}. Rows are neurons.")
-    ffn_names = {f"l{i}.{p}" for i in range(len(ffn)) for p in ("bundled", "up", "down", "b_up")}
+    ffn_names = {f"l{i}.{p}" for i in range(len(ffn)) for p in ("bundled", "up", "down", "b_up", "lin")}
     for name, a in resident.items():
         if len(name.encode()) >= NAME_BYTES:
             raise InputError(f"tensor name {name!r} is over {NAME_BYTES - 1} bytes: shorten it")
@@ -140,7 +153,8 @@ def _check_model(resident: dict, ffn: list, layouts) -> tuple[int, int]:
     return d, np.shape(ffn[0][0])[0]
 
 
-def _plan(resident: dict, ffn: list, layouts, bundle_align: int) -> tuple[list[Section], dict]:
+def _plan(resident: dict, ffn: list, layouts, bundle_align: int, storage: str = "float32",
+          blobs: dict | None = None) -> tuple[list[Section], dict]:
     """Sections with offsets relative to the data start and crc 0 (filled while writing)."""
     secs: list[Section] = []
     pos = 0
@@ -154,20 +168,28 @@ def _plan(resident: dict, ffn: list, layouts, bundle_align: int) -> tuple[list[S
     for name in sorted(resident):
         a = np.asarray(resident[name])
         add(name, "resident", None, a.shape, a.size * 4, a.shape[-1] * 4 if a.ndim else 4)
+    for name in sorted(blobs or {}):
+        add(name, "blob", None, (len(blobs[name]),), len(blobs[name]), 1)
     d = np.shape(ffn[0][0])[1]
-    stride = align_up(4 * (2 * d + 1), bundle_align)
-    for i, (up, _, _) in enumerate(ffn):
-        f = np.shape(up)[0]
+    gated = len(ffn[0]) == 4
+    row = RowCodec(storage, d, gated).row_bytes
+    stride = align_up(row, bundle_align)
+    for i, layer in enumerate(ffn):
+        f = np.shape(layer[0])[0]
         if "bundled" in layouts:
             add(f"l{i}.bundled", "bundled", i, (f, stride // 4), f * stride, stride)
         if "split" in layouts:
-            add(f"l{i}.up", "split_up", i, (f, d), f * d * 4, d * 4)
-            add(f"l{i}.down", "split_down", i, (f, d), f * d * 4, d * 4)
-            add(f"l{i}.b_up", "split_b_up", i, (f,), f * 4, 4)
+            for kind, part in SPLIT_PARTS.items():
+                if part == "lin" and not gated:
+                    continue
+                rb = RowCodec(storage, d, gated, part).row_bytes
+                add(f"l{i}.{part}", kind, i, (f,) if part == "b_up" else (f, d), f * rb, rb)
     layout = {"layouts": [x for x in LAYOUTS if x in layouts], "n_layers": len(ffn),
-              "d_model": int(d), "d_ff": [int(np.shape(u)[0]) for u, _, _ in ffn],
-              "bundle_floats": 2 * d + 1, "bundle_stride": stride, "alignment": ALIGN,
-              "dtype": "float32", "byteorder": "little"}
+              "d_model": int(d), "d_ff": [int(np.shape(layer[0])[0]) for layer in ffn],
+              "bundle_floats": row_width(d, gated), "bundle_stride": stride, "alignment": ALIGN,
+              "dtype": storage, "byteorder": "little"}
+    if storage != "float32" or gated or blobs:  # version 2 fields
+        layout.update(storage=storage, gated=gated, row_bytes=row)
     return secs, {"layout": layout, "data_bytes": pos}
 
 
@@ -186,33 +208,49 @@ def _header_bytes(secs: list[Section], data_start: int, meta: dict) -> tuple[byt
     return bytes(table), js
 
 
-def _section_chunks(s: Section, resident: dict, ffn: list):
+def _section_chunks(s: Section, resident: dict, ffn: list, storage: str, blobs: dict | None):
     """Yield the bytes of one section (a layer at a time, never the whole model)."""
     if s.kind == "resident":
         yield _f32(resident[s.name]).tobytes()
         return
-    up, b_up, down = ffn[s.layer]
-    if s.kind == "bundled":
-        yield bundle_matrix(up, b_up, down, s.stride // 4).tobytes()
-    else:
-        yield _f32({"split_up": up, "split_down": down, "split_b_up": b_up}[s.kind]).tobytes()
+    if s.kind == "blob":
+        yield bytes(blobs[s.name])
+        return
+    layer = ffn[s.layer]
+    d = np.shape(layer[0])[1]
+    codec = RowCodec(storage, d, len(layer) == 4, "bundled" if s.kind == "bundled" else SPLIT_PARTS[s.kind])
+    rows = codec.encode(canonical(*layer))
+    if s.stride > codec.row_bytes:
+        rows = np.concatenate([rows, np.zeros((len(rows), s.stride - codec.row_bytes), np.uint8)], axis=1)
+    yield rows.tobytes()
 
 
 def write_ekf(path, config: dict, resident: dict, ffn: list, layouts=LAYOUTS,
-              bundle_align: int = 4) -> Path:
+              bundle_align: int = 4, storage: str = "float32", blobs: dict | None = None) -> Path:
     """Write a model to `path` atomically (temp file in the same folder, fsync, rename).
 
     config: model config (JSON-serialisable), stored as is. resident: name -> float32 array.
-    ffn: per layer (up (f,d), b_up (f,), down (f,d)), rows are neurons. bundle_align: the
-    bundle stride is 4*(2d+1) rounded up to this many bytes (4 = no padding)."""
+    ffn: per layer (up (f,d), b_up (f,), down (f,d)[, lin (f,d)]), rows are neurons.
+    bundle_align: the bundle stride is the stored row rounded up to this many bytes (4 = no
+    padding). storage: float32, float16 or int8 (per-row scales). blobs: name -> bytes
+    stored as is (the tokenizer). The model hash covers the weights as stored."""
+    from edgekiln.flash_offload.dense.storage import stored_ffn
+
     path = Path(path)
     layouts = tuple(layouts)
+    storage = storage_name(storage)
     d, _ = _check_model(resident, ffn, layouts)
     if bundle_align % 4:
         raise InputError(f"bundle_align={bundle_align} must be a multiple of 4 bytes")
-    secs, extra = _plan(resident, ffn, layouts, bundle_align)
-    meta = {"format": "ekf", "version": VERSION, "config": config,
-            "model_hash": model_hash(config, resident, ffn), "layout": extra["layout"]}
+    for name in blobs or {}:
+        if name in resident or len(name.encode()) >= NAME_BYTES:
+            raise InputError(f"blob name {name!r} clashes with a tensor or is over {NAME_BYTES - 1} bytes")
+    secs, extra = _plan(resident, ffn, layouts, bundle_align, storage, blobs)
+    if config.get("arch", "toy") != "toy":  # a version 1 reader would run it as the byte-level toy
+        extra["layout"].update(storage=storage, gated=len(ffn[0]) == 4, row_bytes=RowCodec(storage, d, len(ffn[0]) == 4).row_bytes)
+    version = 2 if "storage" in extra["layout"] else 1
+    meta = {"format": "ekf", "version": version, "config": config,
+            "model_hash": model_hash(config, resident, stored_ffn(ffn, storage)), "layout": extra["layout"]}
     # The header size depends on the JSON, whose offsets depend on the header size: iterate.
     start = ALIGN
     while True:
@@ -227,7 +265,7 @@ def write_ekf(path, config: dict, resident: dict, ffn: list, layouts=LAYOUTS,
         for s in secs:
             fh.seek(start + s.offset)
             crc = 0
-            for chunk in _section_chunks(s, resident, ffn):
+            for chunk in _section_chunks(s, resident, ffn, storage, blobs):
                 fh.write(chunk)
                 crc = zlib.crc32(chunk, crc)
             done.append(Section(s.name, s.kind, s.layer, s.shape, s.offset, s.nbytes,
@@ -239,7 +277,7 @@ def write_ekf(path, config: dict, resident: dict, ffn: list, layouts=LAYOUTS,
         json_off = table_off + len(table)
         hcrc = zlib.crc32(js, zlib.crc32(table))
         fh.seek(0)
-        fh.write(FIXED_HEADER.pack(MAGIC, VERSION, len(done), start, file_size,
+        fh.write(FIXED_HEADER.pack(MAGIC, version, len(done), start, file_size,
                                    table_off, json_off, len(js), hcrc, 0, 0))
         fh.write(table)
         fh.write(js)
@@ -263,10 +301,10 @@ class EkfFile:
                     "pack the model with `kiln flash-offload pack`")
             (_, version, n_sec, start, file_size, table_off, json_off, json_len, hcrc,
              _, _) = FIXED_HEADER.unpack(head)
-            if version != VERSION:
+            if version not in READABLE:
                 raise EkfVersionError(
-                    f"{self.path} is EKF version {version}; this edgekiln reads version "
-                    f"{VERSION}. Re-pack the model with this edgekiln or upgrade it.")
+                    f"{self.path} is EKF version {version}; this edgekiln reads versions "
+                    f"{', '.join(map(str, READABLE))}. Re-pack the model with this edgekiln or upgrade it.")
             if not (FIXED_HEADER.size <= table_off and table_off + n_sec * TABLE_ENTRY_BYTES
                     <= json_off and json_off + json_len <= start <= file_size
                     and start % ALIGN == 0):
@@ -283,7 +321,11 @@ class EkfFile:
         if zlib.crc32(js, zlib.crc32(table)) != hcrc:
             raise EkfChecksumError(f"{self.path}: header checksum mismatch (file corrupt); "
                                    "re-pack the model", "header")
-        meta = json.loads(js)
+        try:
+            meta = json.loads(js)
+        except ValueError:
+            raise EkfFormatError(f"{self.path}: the header is not valid JSON; re-pack the model") from None
+        self.version = version
         self.header_bytes = start
         self.file_size = file_size
         self.config: dict = meta["config"]
@@ -309,6 +351,23 @@ class EkfFile:
         return tuple(self.layout["layouts"])
 
     @property
+    def storage(self) -> str:
+        """float32 (every version 1 file), float16 or int8."""
+        return self.layout.get("storage", "float32")
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.layout.get("gated", False))
+
+    @property
+    def row_floats(self) -> int:
+        """Columns of a neuron's canonical float32 row in DRAM (2d+1, +d gated)."""
+        return row_width(self.d_model, self.gated)
+
+    def codec(self, part: str = "bundled") -> RowCodec:
+        return RowCodec(self.storage, self.d_model, self.gated, part)
+
+    @property
     def bundle_stride(self) -> int:
         """Bytes from bundle j to bundle j+1 in a bundled section."""
         return self.layout["bundle_stride"]
@@ -316,9 +375,10 @@ class EkfFile:
     def bundled_section(self, layer: int) -> Section:
         return self._need(f"l{layer}.bundled", "bundled")
 
-    def split_sections(self, layer: int) -> tuple[Section, Section, Section]:
-        """(up, down, b_up) sections of the split layout."""
-        return tuple(self._need(f"l{layer}.{p}", "split") for p in ("up", "down", "b_up"))
+    def split_sections(self, layer: int) -> tuple[Section, ...]:
+        """(up, down, b_up[, lin]) sections of the split layout."""
+        parts = ("up", "down", "b_up", "lin") if self.gated else ("up", "down", "b_up")
+        return tuple(self._need(f"l{layer}.{p}", "split") for p in parts)
 
     def _need(self, name: str, layout: str) -> Section:
         if name not in self.sections:
@@ -332,9 +392,9 @@ class EkfFile:
 
     @property
     def ffn_bytes(self) -> int:
-        """Bytes of the FFN weights (up, down, b_up) of all layers, without padding."""
-        d = self.d_model
-        return sum(4 * f * (2 * d + 1) for f in self.layout["d_ff"])
+        """Bytes of the FFN weights (up, down, b_up[, lin]) of all layers as stored, without padding."""
+        row = self.codec().row_bytes
+        return sum(f * row for f in self.layout["d_ff"])
 
     # --- data ---
     def read_section(self, s: Section, check: bool = True) -> bytes:
@@ -358,14 +418,23 @@ class EkfFile:
         """The DRAM-resident tensors by name (checksums verified)."""
         return {s.name: self.array(s) for s in self.sections.values() if s.kind == "resident"}
 
-    def ffn(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(up, b_up, down) of a whole layer, from the split layout if present (reference)."""
+    def ffn(self, layer: int) -> tuple[np.ndarray, ...]:
+        """(up, b_up, down[, lin]) of a whole layer as stored (decoded to float32; reference)."""
+        f = self.d_ff(layer)
+        rows = np.zeros((f, self.row_floats), np.float32)
         if "split" in self.layouts:
-            up, down, b = (self.array(s) for s in self.split_sections(layer))
-            return up, b, down
-        m = self.array(self.bundled_section(layer))
-        d = self.d_model
-        return m[:, :d].copy(), m[:, 2 * d].copy(), m[:, d:2 * d].copy()
+            for s in self.split_sections(layer):
+                raw = np.frombuffer(self.read_section(s), np.uint8).reshape(f, s.stride)
+                self.codec(SPLIT_PARTS[s.kind]).decode(raw, rows)
+        else:
+            s = self.bundled_section(layer)
+            self.codec().decode(np.frombuffer(self.read_section(s), np.uint8).reshape(f, s.stride), rows)
+        return split_canonical(rows, self.d_model)
+
+    def blob(self, name: str) -> bytes | None:
+        """A blob section's bytes (checksum verified), None if the file has none of that name."""
+        s = self.sections.get(name)
+        return None if s is None or s.kind != "blob" else self.read_section(s)
 
     def verify(self) -> None:
         """Check every section's crc32; raises EkfChecksumError naming the first bad one."""

@@ -1,9 +1,10 @@
 """Read FFN neurons of one layer from an EKF file: parallel positional reads, O_DIRECT,
 coalescing of nearby neurons into larger reads.
 
-Modes: "bundled" (one read per run of bundles [up|down|b_up]), "split" (the no-bundling
-baseline: up rows and down rows from separate sections, plus b_up) and "layer" (naive:
-the whole layer every time). Cold reads: O_DIRECT where the filesystem allows it;
+Modes: "bundled" (one read per run of bundles [up|down|b_up(|lin)]), "split" (the
+no-bundling baseline: up rows and down rows from separate sections, plus b_up) and "layer"
+(the whole layer every time). Rows are decoded from the file's storage (float32, float16,
+int8 with per-row scales; storage.py) into canonical float32 rows. Cold reads: O_DIRECT where the filesystem allows it;
 otherwise (tmpfs, some network filesystems) buffered reads with a warning, and with
 `cold=True` the page cache of the file is dropped (posix_fadvise DONTNEED) before every
 read call, outside the timed region.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekiln.errors import InputError
-from edgekiln.flash_offload.dense.ekf_format import EkfFile
+from edgekiln.flash_offload.dense.ekf_format import SPLIT_PARTS, EkfFile
 from edgekiln.flash_offload.io.direct import open_direct, pread_exact
 from edgekiln.flash_offload.io.sections import ALIGN
 
@@ -97,14 +98,15 @@ class NeuronReader:
 
     # --- public API ---
     def read(self, layer: int, ids, mode: str | None = None):
-        """(up (n,d), b_up (n,), down (n,d)) for `ids` in the given order."""
+        """(up (n,d), b_up (n,), down (n,d)[, lin (n,d)]) for `ids` in the given order."""
         rows = self.read_bundles(layer, ids, mode)
         d = self.ekf.d_model
-        return rows[:, :d], rows[:, 2 * d], rows[:, d:2 * d]
+        out = (rows[:, :d], rows[:, 2 * d], rows[:, d:2 * d])
+        return out + ((rows[:, 2 * d + 1:],) if self.ekf.gated else ())
 
     def read_bundles(self, layer: int, ids, mode: str | None = None,
                      out: np.ndarray | None = None) -> np.ndarray:
-        """Rows [up j | down j | b_up j] (n, 2d+1) float32 for `ids` in the given order
+        """Canonical rows [up j | down j | b_up j (| lin j)] float32 for `ids` in the given order
         (duplicates allowed; each neuron is read once). `out`, if given, receives them."""
         mode = mode or self.mode
         if mode not in MODES:
@@ -114,7 +116,7 @@ class NeuronReader:
         if len(ids) and (ids.min() < 0 or ids.max() >= f):
             raise InputError(f"neuron ids must be in [0, {f}) for layer {layer}")
         uniq, inv = np.unique(ids, return_inverse=True)
-        width = 2 * d + 1
+        width = self.ekf.row_floats
         if out is None:
             out = np.empty((len(ids), width), dtype=np.float32)
         if len(ids) == 0:
@@ -135,14 +137,14 @@ class NeuronReader:
                 self._read_chunk(parts, chunk, np.arange(len(chunk)), tmp[a:b])
         if not in_order:
             np.take(tmp, inv, axis=0, out=out)
-        self.stats.useful_bytes += 4 * width * len(uniq)
+        self.stats.useful_bytes += sum(c.row_bytes for _, _, c in parts) * len(uniq)
         self.stats.neurons += len(uniq)
         return out
 
     def _read_chunk(self, parts, ids: np.ndarray, sel: np.ndarray, dst: np.ndarray) -> None:
         """Read neurons `ids` (sorted) of every part; dst[k] gets the row of ids[sel[k]]."""
         plans, total = [], 0
-        for sec, row_bytes, _, _ in parts:
+        for sec, row_bytes, _ in parts:
             starts = sec.offset + ids * sec.stride
             runs = plan_runs(starts, row_bytes, self.gap_bytes, self.align)
             plans.append((runs, total, starts))
@@ -151,23 +153,23 @@ class NeuronReader:
         self._read_runs([p[0] for p in plans], [p[1] for p in plans], buf)
         if len(sel) == 0:
             return
-        f32 = np.frombuffer(buf, dtype="<f4", count=total // 4)
-        for (runs, base, starts), (_, _, col, ncols) in zip(plans, parts):
+        raw8 = np.frombuffer(buf, dtype=np.uint8, count=total)
+        for (runs, base, starts), (_, row_bytes, codec) in zip(plans, parts):
             lens = runs[:, 1] - runs[:, 0]
             buf_off = base + np.concatenate([[0], np.cumsum(lens)[:-1]])
             st = starts[sel]
             r = np.searchsorted(runs[:, 0], st, side="right") - 1
-            pos = (buf_off[r] + st - runs[r, 0]) // 4
-            # every float offset as the start of a row: one row gather, no 2-D index array
+            pos = buf_off[r] + st - runs[r, 0]
+            # every byte offset as the start of a stored row: one row gather, no 2-D index array
             rows_at = np.lib.stride_tricks.as_strided(
-                f32, shape=(len(f32) - ncols + 1, ncols), strides=(4, 4), writeable=False)
-            dst[:, col:col + ncols] = rows_at[pos]
+                raw8, shape=(len(raw8) - row_bytes + 1, row_bytes), strides=(1, 1), writeable=False)
+            codec.decode(rows_at[pos], dst)
 
     def _per_id_bound(self, parts, mode: str) -> int:
         """Most landing-buffer bytes one more neuron can add to a read plan."""
         if mode == "layer":  # contiguous: rows only (alignment counted once per batch)
-            return sum(sec.stride for sec, _, _, _ in parts)
-        return sum(row + 2 * self.align + self.gap_bytes for _, row, _, _ in parts)
+            return sum(sec.stride for sec, _, _ in parts)
+        return sum(row + 2 * self.align + self.gap_bytes for _, row, _ in parts)
 
     def _batches(self, parts, ids: np.ndarray) -> list[tuple[int, int]]:
         """Split sorted ids into [a, b) batches whose read plans fit buffer_limit, using
@@ -177,7 +179,7 @@ class NeuronReader:
             return [(0, n)]
         first = np.zeros(n, dtype=np.int64)  # cost when it opens a batch
         inc = np.zeros(n, dtype=np.int64)    # cost after the previous id
-        for sec, row, _, _ in parts:
+        for sec, row, _ in parts:
             st = sec.offset + ids * sec.stride
             s = st // self.align * self.align
             e = -(-(st + row) // self.align) * self.align
@@ -205,7 +207,7 @@ class NeuronReader:
         if mode == "layer":
             n_ids = self.ekf.d_ff(layer)
             return n_ids * self._per_id_bound(parts, mode) + 2 * ALIGN * len(parts)
-        whole = sum(-(-sec.nbytes // ALIGN) * ALIGN for sec, _, _, _ in parts)
+        whole = sum(-(-sec.nbytes // ALIGN) * ALIGN for sec, _, _ in parts)
         return min(whole, n_ids * self._per_id_bound(parts, mode))
 
     def reserve(self, nbytes: int) -> None:
@@ -228,7 +230,7 @@ class NeuronReader:
         return self.stats.bytes_read - before
 
     def read_layer(self, layer: int) -> np.ndarray:
-        """All bundles of a layer (f, 2d+1), read whole (the naive baseline)."""
+        """All canonical rows of a layer, read whole."""
         return self.read_bundles(layer, np.arange(self.ekf.d_ff(layer)), mode="layer")
 
     def drop_cache(self) -> None:
@@ -252,13 +254,16 @@ class NeuronReader:
 
     # --- internals ---
     def _parts(self, layer: int, mode: str):
-        """(section, bytes per row, first column in a bundle row, columns) to read."""
-        d = self.ekf.d_model
+        """(section, stored bytes per row, codec decoding them into canonical columns)."""
         if mode == "bundled" or (mode == "layer" and "bundled" in self.ekf.layouts):
             s = self.ekf.bundled_section(layer)
-            return [(s, 4 * (2 * d + 1), 0, 2 * d + 1)]
-        up, down, b = self.ekf.split_sections(layer)
-        return [(up, 4 * d, 0, d), (down, 4 * d, d, d), (b, 4, 2 * d, 1)]
+            c = self.ekf.codec()
+            return [(s, c.row_bytes, c)]
+        out = []
+        for s in self.ekf.split_sections(layer):
+            c = self.ekf.codec(SPLIT_PARTS[s.kind])
+            out.append((s, c.row_bytes, c))
+        return out
 
     def _buffer(self, nbytes: int) -> memoryview:
         if len(self._buf) < nbytes:

@@ -146,7 +146,7 @@ def train_predictor(cfg: dict, r: dict, ffn: Sequence[Ffn], windows: Sequence[np
     rng = np.random.default_rng(seed)
     H, Y = collect_activations(cfg, r, ffn, windows)
     out: list[list] = [[], [], [], []]
-    taus = []
+    taus, predicted = [], []
     for i in range(cfg["L"]):
         params = _train_layer(H[i], Y[i], rank, epochs, lr, rng)
         for k in range(4):
@@ -155,9 +155,10 @@ def train_predictor(cfg: dict, r: dict, ffn: Sequence[Ffn], windows: Sequence[np
         pos = z[Y[i]]
         # highest tau that keeps `target_recall` of the training positives
         taus.append(float(np.quantile(pos, 1 - target_recall)) - 1e-6 if pos.size else 0.0)
+        predicted.append(float((z > taus[-1]).sum(axis=1).mean()))
         log(f"layer {i}: {H[i].shape[0]} tokens, active rate {Y[i].mean():.4f}, tau {taus[-1]:.3f}")
     info = {"rank": rank, "epochs": epochs, "lr": lr, "target_recall": target_recall, "seed": seed,
-            "train_tokens": int(H[0].shape[0])}
+            "train_tokens": int(H[0].shape[0]), "predicted_per_token": predicted}
     return Predictor(out[0], out[1], out[2], out[3], taus, model_hash(cfg, r, list(ffn)), info,
                      [y.mean(axis=0).astype(np.float32) for y in Y])
 
@@ -184,7 +185,7 @@ def evaluate(pred: Predictor, cfg: dict, r: dict, ffn: Sequence[Ffn], windows: S
     nll_dense = nll_pred = 0.0
 
     def metrics(i: int, H: np.ndarray) -> None:  # on the dense model's own FFN inputs
-        up, b_up, _ = ffn[i]
+        up, b_up = ffn[i][0], ffn[i][1]
         P, Yt = pred.predict(i, H), (H @ up.T + b_up) > 0
         tp[i] += (P & Yt).sum()
         fp[i] += (P & ~Yt).sum()
@@ -192,13 +193,15 @@ def evaluate(pred: Predictor, cfg: dict, r: dict, ffn: Sequence[Ffn], windows: S
         pos[i] += Yt.sum()
 
     def ffn_batch(i: int, H: np.ndarray) -> np.ndarray:  # what the engine computes
-        up, b_up, down = ffn[i]
+        up, b_up, down = ffn[i][:3]
         a = np.maximum(H @ up.T + b_up, 0)
+        if len(ffn[i]) > 3:  # gated FFN: relu(gate) decides, the linear branch scales
+            a = a * (H @ ffn[i][3].T)
         P = pred.predict(i, H)
         M = P | window_masks(P, window_k) if window_k else P
         if static is not None:
             M = M | static[i]
-        missed[i] += ((a > 0) & ~M).sum()
+        missed[i] += ((a != 0) & ~M).sum()
         return (a * M) @ down
 
     for w in windows:

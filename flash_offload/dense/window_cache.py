@@ -1,9 +1,10 @@
 """The engine's per-layer window cache (the semantics the C runtime mirrors).
 
-A preallocated (capacity, 2d+1) matrix of bundles per layer: insert appends after the live
+A (rows, width) matrix of canonical neuron rows per layer that grows (doubling) up to its
+`capacity`, the rows the engine's budget reserved for it: insert appends after the live
 rows, delete moves the last live rows into the holes, a neuron leaves once it was not
-predicted for k tokens; when full, the least recently predicted rows not needed now go
-first and what still does not fit is dropped (counted, like a predictor miss).
+predicted for k tokens; at capacity, the least recently predicted rows not needed now go
+first and what still does not fit is dropped (counted and reported, like a predictor miss).
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import numpy as np
 class WindowCache:
     """Per-layer neuron cache: rows[:n] live, ids/last per slot, slot per neuron (-1 = absent)."""
 
-    def __init__(self, f: int, capacity: int, width: int):
+    def __init__(self, f: int, capacity: int, width: int, initial: int = 64):
         self.capacity = capacity
-        self.rows = np.zeros((capacity, width), np.float32)
+        self.rows = np.zeros((min(capacity, initial), width), np.float32)
+        self.peak = 0  # most live rows so far
         self.ids = np.full(capacity, -1, np.int64)
         self.last = np.zeros(capacity, np.int64)
         self.slot = np.full(f, -1, np.int64)
@@ -71,6 +73,11 @@ class WindowCache:
     def append_slots(self, need: np.ndarray) -> np.ndarray:
         """Slots for `need` at the end of the live rows; the caller reads the rows into them."""
         a, b = self.n, self.n + len(need)
+        if b > len(self.rows):  # grow within the reserved capacity
+            grown = np.zeros((min(self.capacity, max(b, 2 * len(self.rows))), self.rows.shape[1]), np.float32)
+            grown[:self.n] = self.rows[:self.n]
+            self.rows = grown
+        self.peak = max(self.peak, b)
         self.ids[a:b] = need
         self.last[a:b] = self.pending_t
         self.slot[need] = np.arange(a, b)

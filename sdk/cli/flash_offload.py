@@ -88,38 +88,92 @@ def train_predictor_cmd(model, output, rank, target_recall, windows, epochs, see
     echo(f"wrote {output}")
 
 
+def _csv_ids(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give token ids as integers separated by commas") from None
+
+
 @flash_offload_group.command("generate")
 @click.argument("model", type=click.Path())
-@click.option("--prompt", required=True, help="text; its UTF-8 bytes are the prompt tokens")
+@click.option("--prompt", default=None, help="text, tokenized by the file's tokenizer (UTF-8 bytes for the byte-level toy)")
+@click.option("--ids", "ids", default=None, help="the prompt as token ids (comma-separated) instead of --prompt")
 @click.option("--tokens", default=32, show_default=True, help="tokens to generate")
 @click.option("--predictor", type=click.Path(), default=None, help="predictor file (predictor/window/bundle configs)")
 @click.option("--budget-bytes", type=int, default=None, help="DRAM budget (default: half the model)")
 @click.option("--config", "config", type=click.Choice(["naive", "hybrid", "predictor", "window", "bundle"]),
               default="bundle", show_default=True)
 @click.option("--window", "window_k", default=4, show_default=True, help="window/bundle: keep neurons active in the last K tokens")
+@click.option("--cost-model", "cost_model", type=click.Path(), default=None,
+              help="bench-io --json result to plan reads with (default: measured on the file)")
 @click.option("--no-direct", is_flag=True, help="read through the page cache instead of O_DIRECT")
 @click.option("--per-token", is_flag=True, help="print every token's breakdown")
-def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_k, no_direct, per_token) -> None:
-    """Generate text from a bundled .ekf file with the offloaded engine; print the per-token breakdown."""
+def generate_cmd(model, prompt, ids, tokens, predictor, budget_bytes, config, window_k, cost_model, no_direct,
+                 per_token) -> None:
+    """Generate from a bundled .ekf file with the offloaded engine; print the text, the token ids and the per-token breakdown."""
+    from edgekiln.errors import InputError
+    from edgekiln.flash_offload.dense.cost_model import CostModel
+    from edgekiln.flash_offload.dense.ekf_format import EkfFile
     from edgekiln.flash_offload.dense.engine import OffloadEngine, summarize
-    from edgekiln.flash_offload.lm.model import decode, encode
     from edgekiln.flash_offload.dense.predictor import Predictor
+    from edgekiln.flash_offload.hf.importer import tokenizer_of
 
-    pred = Predictor.load(predictor) if predictor else None
-    eng = OffloadEngine(model, config, predictor=pred, budget_bytes=budget_bytes, window_k=window_k, direct=not no_direct)
-    out, stats = eng.generate(encode(prompt), tokens)
-    echo(prompt + decode(out))
+    if (prompt is None) == (ids is None):
+        raise InputError("give the prompt as --prompt TEXT or as --ids 1,2,3 (one of them)")
+    f = EkfFile(model)
+    tok = tokenizer_of(f)
+    prompt_ids = _csv_ids(ids) if ids is not None else tok.encode(prompt)
+    pred = Predictor.load(predictor, expect_hash=f.model_hash) if predictor else None
+    cm = CostModel.load(cost_model) if cost_model else None
+    eng = OffloadEngine(f, config, predictor=pred, budget_bytes=budget_bytes, window_k=window_k, direct=not no_direct,
+                        cost_model=cm)
+    out, stats = eng.generate(prompt_ids, tokens)
+    echo(tok.decode(prompt_ids) + tok.decode(out))
+    echo(f"ids: {' '.join(map(str, out))}")
     if per_token:
         for k, s in enumerate(stats):
             echo(f"token {k:3d}: io {s.io_ms:7.3f} ms  mem {s.mem_mgmt_ms:6.3f} ms  compute {s.compute_ms:7.3f} ms  "
-                       f"read {s.bytes_read:9d} B  loaded {s.neurons_loaded:5d}")
+                 f"read {s.bytes_read:9d} B  loaded {s.neurons_loaded:5d}  dropped {s.dropped:4d}")
     m, s = eng.memory_report(), summarize(stats)
     echo(f"[{config}] per token: io {s['io_ms_per_token']:.3f} ms, memory management {s['mem_mgmt_ms_per_token']:.3f} ms, "
-               f"compute {s['compute_ms_per_token']:.3f} ms, total {s['total_ms_per_token']:.3f} ms; "
-               f"{s['bytes_read_per_token']:.0f} bytes, {s['neurons_loaded_per_token']:.1f} neurons loaded; "
-               f"O_DIRECT {'on' if eng.reader.direct else 'off'}")
-    echo(f"DRAM: {m['used_bytes']} of {m['budget_bytes']} bytes budget (model {m['model_bytes']}); "
-               f"{m['static_per_layer']} static + {m['cache_per_layer']} cached neurons per layer")
+         f"compute {s['compute_ms_per_token']:.3f} ms, total {s['total_ms_per_token']:.3f} ms; "
+         f"{s['bytes_read_per_token']:.0f} bytes, {s['neurons_loaded_per_token']:.1f} neurons loaded, "
+         f"{s['dropped_per_token']:.2f} dropped (no cache room); O_DIRECT {'on' if eng.reader.direct else 'off'}")
+    echo(f"DRAM: {m['used_bytes']} of {m['budget_bytes']} bytes budget (model {m['model_bytes']}, {m['storage']}); "
+         f"{m['static_per_layer']} static + up to {m['cache_per_layer']} cached neurons per layer; "
+         f"cost model: {(m['cost_model'] or {}).get('source', 'none')}")
+
+
+@flash_offload_group.command("import")
+@click.argument("folder", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="bundled weight file to write (.ekf)")
+@click.option("--storage", type=click.Choice(["f32", "fp16", "int8"]), default="f32", show_default=True,
+              help="FFN neuron storage (int8: per-row scales)")
+@click.option("--calib", type=click.Path(), default=None, help="UTF-8 text file to train the sparsity predictors on")
+@click.option("--predictor-out", type=click.Path(dir_okay=False), default=None,
+              help="predictor file to write (default: OUTPUT with .pred.npz)")
+@click.option("--tokenizer", type=click.Path(), default=None, help="tokenizer.json (default: FOLDER/tokenizer.json)")
+@click.option("--layout", "layouts", multiple=True, type=click.Choice(["bundled", "split"]),
+              default=("bundled", "split"), show_default=True)
+@click.option("--rank", default=32, show_default=True, help="predictor rank")
+@click.option("--recall", default=0.99, show_default=True, help="training recall each layer's threshold keeps")
+@click.option("--window", default=128, show_default=True, help="calibration window in tokens (at most the context)")
+@click.option("--windows", default=64, show_default=True, help="calibration windows")
+def import_cmd(folder, output, storage, calib, predictor_out, tokenizer, layouts, rank, recall, window, windows) -> None:
+    """Import a Hugging Face checkpoint folder (OPT, ReLU-Llama; config.json + *.safetensors + tokenizer.json) into an .ekf file."""
+    from edgekiln.flash_offload.hf.importer import import_checkpoint
+
+    r = import_checkpoint(folder, output, storage=storage, calib=calib, predictor_out=predictor_out,
+                          tokenizer=tokenizer, layouts=layouts, rank=rank, recall=recall, window=window,
+                          windows=windows, log=echo)
+    rep = r.report
+    echo(f"resident (DRAM) {rep['resident_bytes']} bytes, FFN neurons {rep['ffn_bytes']} bytes ({rep['storage']}); "
+         f"model hash {rep['model_hash'][:16]}…; checksums verified; tokenizer: {rep['tokenizer'] or 'none'}")
+    if r.predictor is None:
+        echo("no predictor (give --calib TEXT to train one); naive and hybrid run without it")
 
 
 # --- storage: pack and bench-io ---
@@ -129,17 +183,19 @@ def generate_cmd(model, prompt, tokens, predictor, budget_bytes, config, window_
 @click.option("--layout", "layouts", multiple=True, type=click.Choice(["bundled", "split"]),
               default=("bundled", "split"), show_default=True, help="neuron layouts to store (repeat for both)")
 @click.option("--bundle-align", default=4, show_default=True, help="round the bundle stride up to this many bytes (4 = no padding)")
-def pack_cmd(model, output, layouts, bundle_align) -> None:
+@click.option("--storage", type=click.Choice(["f32", "fp16", "int8"]), default="f32", show_default=True,
+              help="FFN neuron storage (fp16/int8 files are EKF version 2, which the C runtime does not read yet)")
+def pack_cmd(model, output, layouts, bundle_align, storage) -> None:
     """Pack a checkpoint (.npz from `kiln flash-offload train`) into a bundled .ekf file."""
     from edgekiln.flash_offload.dense.ekf_format import EkfFile, write_ekf
     from edgekiln.flash_offload.lm.model import load_checkpoint
 
     config, resident, ffn = load_checkpoint(model)
-    write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align)
+    write_ekf(output, config, resident, ffn, layouts=layouts, bundle_align=bundle_align, storage=storage)
     f = EkfFile(output)
     f.verify()  # read back every section: a bad disk shows up now, not mid-generation
     echo(f"wrote {output}: {f.file_size} bytes, {f.n_layers} layers, d_model {f.d_model}, "
-               f"layouts {', '.join(f.layouts)}, bundle stride {f.bundle_stride} bytes")
+               f"layouts {', '.join(f.layouts)}, {f.storage}, bundle stride {f.bundle_stride} bytes, EKF version {f.version}")
     echo(f"resident (DRAM) {f.resident_bytes} bytes, FFN neurons {f.ffn_bytes} bytes; "
                f"model hash {f.model_hash[:16]}…; checksums verified")
 
