@@ -68,6 +68,16 @@ static float point_distance(ek_metric_t metric, const void *points, ek_elem_t el
     }
 }
 
+/* Every point's distance, the points split across the team (the heap kNN pushes them in order). */
+static void all_distances(void *arg)
+{
+    const distance_job_t *j = (const distance_job_t *)arg;
+    uint32_t begin, end;
+    ek_team_slice(j->n_points, &begin, &end);
+    for (uint32_t p = begin; p < end; p++)
+        j->dist[p] = point_distance(j->metric, j->points, j->elem, p, j->n_features, j->x);
+}
+
 /* One core's nearest point of its slice (the first on ties), as the 1-core loop picks it:
  * slices are contiguous and combined in core order, so the result is the same point.
  * k: the team size. */
