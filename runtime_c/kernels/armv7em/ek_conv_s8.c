@@ -157,9 +157,10 @@ static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
 
 /* All output channels of a full block of PX = 5 pixels in one assembly loop (K a multiple
  * of 4, every channel on the fast requantization). Per channel a row {bias, m2, e, rc} of
- * `table` (built once per call); per group of four K steps 1 LDR + 2 SXTB16 + 5 LDRD +
- * 10 SMLAD for 20 MACs, then about 70 instructions of requantization, clamp and stores for
- * the five outputs. Registers: r1 weights, r2-r6 accumulators, r7 columns, lr the job. */
+ * `table` (built once per call); per group of four K steps 1 LDR + 2 SXTB16 + 2 LDM + 1 LDRD
+ * + 10 SMLAD for 20 MACs, then about 70 instructions of requantization, clamp and stores for
+ * the five outputs. Registers: r1 weights, r2-r6 accumulators, r7 columns, lr the job (in the K loop
+ * its counter, the job pushed). */
 typedef struct {
     const uint32_t *col;   /* 0 */
     const int8_t *w;       /* 4: runs on over the filter rows */
@@ -176,23 +177,21 @@ typedef struct {
 void ek_armv7em_block5(blk5_t *k);
 #define EK_G                                                  \
         "ldr r8, [r1], #4\n"                                  \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "ldm r7!, {r0, r10, r11, r12}\n"                      \
         "sxtb16 r9, r8\n"                                     \
-        "sxtb16 r10, r8, ror #8\n"                            \
-        "smlad r2, r9, r11, r2\n"                             \
-        "smlad r2, r10, r12, r2\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "sxtb16 r8, r8, ror #8\n"                             \
+        "smlad r2, r9, r0, r2\n"                              \
+        "smlad r2, r8, r10, r2\n"                             \
         "smlad r3, r9, r11, r3\n"                             \
-        "smlad r3, r10, r12, r3\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
-        "smlad r4, r9, r11, r4\n"                             \
-        "smlad r4, r10, r12, r4\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r3, r8, r12, r3\n"                             \
+        "ldm r7!, {r0, r10, r11, r12}\n"                      \
+        "smlad r4, r9, r0, r4\n"                              \
+        "smlad r4, r8, r10, r4\n"                             \
         "smlad r5, r9, r11, r5\n"                             \
-        "smlad r5, r10, r12, r5\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
-        "smlad r6, r9, r11, r6\n"                             \
-        "smlad r6, r10, r12, r6\n"
+        "smlad r5, r8, r12, r5\n"                             \
+        "ldrd r0, r10, [r7], #8\n"                            \
+        "smlad r6, r9, r0, r6\n"                              \
+        "smlad r6, r8, r10, r6\n"
 #define EK_R(A)                                               \
         "smmlar " A ", " A ", r7, " A "\n"                    \
         "add r10, r9, " A ", asr #31\n"                       \
@@ -220,16 +219,18 @@ __asm__(".syntax unified\n"
         "mov r5, r2\n"
         "mov r6, r2\n"
         "ldr r7, [lr, #0]\n"                 /* columns */
-        "ldr r0, [lr, #12]\n"                /* K / 8 */
-        "cmp r0, #0\n"
+        "push {lr}\n"                        /* lr counts the K / 8 steps */
+        "ldr lr, [lr, #12]\n"                /* K / 8 */
+        "cmp lr, #0\n"
         "beq 2f\n"
         "1:\n"
         EK_G EK_G
-        "subs r0, r0, #1\n"
+        "subs lr, lr, #1\n"
         "bne 1b\n"
         "2:\n"
+        "pop {lr}\n"
         "ldr r0, [lr, #40]\n"
-        "cmp r0, #0\n"
+        "cmp r0, #0\n"                       /* K / 4 odd */
         "beq 3f\n"
         EK_G
         "3:\n"
