@@ -16,11 +16,21 @@
 /* The padded plane of four channels as int16 (x + offset) pairs: (in_h + kh - 1) x
  * (in_w + kw - 1) pixels of 8 bytes covers every window of "same" or "valid" padding with
  * dilation 1; convs needing more take the unpadded path. */
+/* The row-pair plane of a 3x3 stride-1 conv (group_pairs): ceil(out_h / 2) + 1 pairs of rows
+ * by out_w + 2 pixels of four words (one a channel: its two rows as int16). */
+static uint32_t pair_plane_bytes(const ek_dims_t *out_dims)
+{
+    return (uint32_t)(((out_dims->h + 1) / 2 + 1) * (out_dims->w + 2) * 16);
+}
+
 uint32_t ek_dwconv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
 {
     (void)out_dims;
     if ((in_dims->c & 3) != 0) return 0u;
-    return (uint32_t)((in_dims->h + filter_dims->h - 1) * (in_dims->w + filter_dims->w - 1) * 8 + 4);
+    const uint32_t plane = (uint32_t)((in_dims->h + filter_dims->h - 1) * (in_dims->w + filter_dims->w - 1) * 8 + 4);
+    if (filter_dims->h != 3 || filter_dims->w != 3) return plane;
+    const uint32_t pairs = pair_plane_bytes(out_dims) + 4u;
+    return pairs > plane ? pairs : plane;
 }
 
 static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
@@ -280,6 +290,201 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
     }
 }
 
+/* 3x3, stride 1, dilation 1: two output rows at once over a plane of row pairs. Plane pixel
+ * (m, px) holds four words, one per channel of the group: (row 2m, row 2m + 1) as int16
+ * (x + input offset) in (low, high). With the pairs T = P(m) and U = P(m + 1) of a window
+ * column and its weights w0..w2 (rows), row 2m is SMLAD(T, (w0, w1)) + SMLABB(U, w2) and row
+ * 2m + 1 is SMLATT(T, w0) + SMLAD(U, (w1, w2)): 18 MACs in 8 instructions, 4 of them loads.
+ * ek_armv7em_dw3x3_pairs runs one pair of output rows, four channels per pixel: 167
+ * instructions for 72 MACs (taps 72, the eight requantizations 52, packing, the SIMD clamp
+ * and two word stores). The weights per channel pair and window column are
+ * {A_a, A_b, B_a, B_b, C_a, C_b} with A = (w0, w1), B = (w2, w0), C = (w1, w2). */
+typedef struct {
+    const uint32_t *t, *u; /* 0, 4: the top and bottom pairs of the first window column */
+    const uint32_t *wt;    /* 8: 36 words */
+    int32_t n;             /* 12: pixels left */
+    int8_t *o, *o2;        /* 16, 20: rows 2m and 2m + 1 (o2 a dummy word for a lone row) */
+    int32_t so, so2;       /* 24, 28: their steps (C; 0 for the dummy) */
+    uint32_t lo4, hi4;     /* 32, 36 */
+    int32_t zp;            /* 40 */
+    uint32_t spill;        /* 44: channels 0, 1 of both rows */
+    int32_t bias[4];       /* 48 */
+    int32_t rq[12];        /* 64: per channel m2, rc, e */
+    uint32_t dummy;        /* 112 */
+} dwp_t;
+
+void ek_armv7em_dw3x3_pairs(dwp_t *k);
+#define EK_T(XOFF)                                            \
+        "ldrd r6, r7, [r0, #" XOFF "]\n"                      \
+        "ldm r12!, {r8, r9, r10, r11}\n"                      \
+        "smlad r2, r6, r8, r2\n"                              \
+        "smlad r3, r7, r9, r3\n"                              \
+        "smlatt r4, r6, r10, r4\n"                            \
+        "smlatt r5, r7, r11, r5\n"                            \
+        "ldrd r6, r7, [r1, #" XOFF "]\n"                      \
+        "smlabb r2, r6, r10, r2\n"                            \
+        "smlabb r3, r7, r11, r3\n"                            \
+        "ldrd r8, r9, [r12], #8\n"                            \
+        "smlad r4, r6, r8, r4\n"                              \
+        "smlad r5, r7, r9, r5\n"
+#define EK_R(A)                                               \
+        "smmlar " A ", " A ", r6, " A "\n"                    \
+        "add r11, r7, " A ", asr #31\n"                       \
+        "qadd " A ", " A ", r11\n"                            \
+        "asr " A ", " A ", r8\n"                              \
+        "add " A ", " A ", r10\n"                             \
+        "ssat " A ", #8, " A "\n"
+/* one channel pair: bias, 9 taps, requantization, packed (row0 a, row0 b, row1 a, row1 b) in r2 */
+#define EK_PAIR(BIAS, X0, X1, X2, RQ)                         \
+        "ldrd r2, r3, [lr, #" BIAS "]\n"                      \
+        "mov r4, r2\n"                                        \
+        "mov r5, r3\n"                                        \
+        EK_T(X0) EK_T(X1) EK_T(X2)                            \
+        "ldr r10, [lr, #40]\n"                                \
+        "add r9, lr, #" RQ "\n"                               \
+        "ldm r9!, {r6, r7, r8}\n"                             \
+        EK_R("r2") EK_R("r4")                                 \
+        "ldm r9!, {r6, r7, r8}\n"                             \
+        EK_R("r3") EK_R("r5")                                 \
+        "bfi r2, r3, #8, #8\n"                                \
+        "bfi r2, r4, #16, #8\n"                               \
+        "bfi r2, r5, #24, #8\n"
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".section .text.ek_armv7em_dw3x3_pairs,\"ax\",%progbits\n"
+        ".align 2\n"
+        ".global ek_armv7em_dw3x3_pairs\n"
+        ".type ek_armv7em_dw3x3_pairs, %function\n"
+        ".thumb_func\n"
+        "ek_armv7em_dw3x3_pairs:\n"
+        "push {r4-r11, lr}\n"
+        "mov lr, r0\n"
+        "ldrd r0, r1, [lr, #0]\n"
+        "0:\n"
+        "ldr r12, [lr, #8]\n"
+        EK_PAIR("48", "0", "16", "32", "64")
+        "str r2, [lr, #44]\n"
+        EK_PAIR("56", "8", "24", "40", "88")
+        "ldr r6, [lr, #44]\n"
+        "pkhbt r3, r6, r2, lsl #16\n"         /* row 2m: channels 0..3 */
+        "pkhtb r4, r2, r6, asr #16\n"         /* row 2m + 1 */
+        "ldrd r6, r7, [lr, #32]\n"
+        "ssub8 r8, r3, r6\n"
+        "sel r3, r3, r6\n"
+        "ssub8 r8, r7, r3\n"
+        "sel r3, r3, r7\n"
+        "ssub8 r8, r4, r6\n"
+        "sel r4, r4, r6\n"
+        "ssub8 r8, r7, r4\n"
+        "sel r4, r4, r7\n"
+        "ldrd r6, r7, [lr, #16]\n"
+        "ldrd r8, r9, [lr, #24]\n"
+        "str r3, [r6]\n"
+        "str r4, [r7]\n"
+        "add r6, r6, r8\n"
+        "add r7, r7, r9\n"
+        "strd r6, r7, [lr, #16]\n"
+        "add r0, r0, #16\n"
+        "add r1, r1, #16\n"
+        "ldr r6, [lr, #12]\n"
+        "subs r6, r6, #1\n"
+        "str r6, [lr, #12]\n"
+        "bne 0b\n"
+        "pop {r4-r11, pc}\n"
+        ".size ek_armv7em_dw3x3_pairs, .-ek_armv7em_dw3x3_pairs\n"
+        ".text\n");
+#undef EK_T
+#undef EK_R
+#undef EK_PAIR
+
+static inline uint32_t pack16(uint32_t lo, uint32_t hi)
+{
+    return (lo & 0xFFFFu) | (hi << 16);
+}
+
+/* Four channels of a 3x3 stride-1 dilation-1 conv through ek_armv7em_dw3x3_pairs; `plane`
+ * holds pair_plane_bytes(out_dims). */
+__attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, const ek_dims_t *in_dims,
+                                                  const int8_t *in, const int8_t *filter, const int32_t *bias,
+                                                  const ek_requant_t *q, const ek_dims_t *out_dims, int8_t *out,
+                                                  int32_t c4, uint32_t *plane)
+{
+    const int32_t C = in_dims->c, in_h = in_dims->h, in_w = in_dims->w, out_h = out_dims->h, out_w = out_dims->w;
+    const int32_t npr = (out_h + 1) / 2 + 1, pw = out_w + 2;
+    const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    uint32_t wt[36];
+    for (int32_t pr = 0; pr < 2; pr++) {
+        for (int32_t kx = 0; kx < 3; kx++) {
+            uint32_t *d = wt + 18 * pr + 6 * kx;
+            for (int32_t i = 0; i < 2; i++) {
+                const int32_t c = c4 + 2 * pr + i;
+                const uint32_t w0 = (uint32_t)(int32_t)filter[kx * C + c];
+                const uint32_t w1 = (uint32_t)(int32_t)filter[(3 + kx) * C + c];
+                const uint32_t w2 = (uint32_t)(int32_t)filter[(6 + kx) * C + c];
+                d[i] = pack16(w0, w1);
+                d[2 + i] = pack16(w2, w0);
+                d[4 + i] = pack16(w1, w2);
+            }
+        }
+    }
+    dwp_t k;
+    k.wt = wt;
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    k.lo4 = clamp.lo4;
+    k.hi4 = clamp.hi4;
+    k.zp = clamp.zp;
+    for (int32_t i = 0; i < 4; i++) {
+        const int32_t qc = q->n_channels == 1 ? 0 : c4 + i;
+        k.bias[i] = bias ? bias[c4 + i] : 0;
+        k.rq[3 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+        k.rq[3 * i + 2] = -q->shift[qc];
+        k.rq[3 * i + 1] = 1 << (k.rq[3 * i + 2] - 1);
+    }
+    /* bias order in the loop: channels 0, 1 (pair 0) then 2, 3 */
+    /* rows outside the input read the input zero point (x + offset = 0) with step 0 */
+    const uint32_t zpw = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
+    const int32_t left = p->pad_left < pw ? p->pad_left : pw;
+    const int32_t right = left + in_w < pw ? left + in_w : pw;
+    for (int32_t n = 0; n < in_dims->n; n++) {
+        for (int32_t m = 0; m < npr; m++) {
+            const int32_t iy0 = 2 * m - p->pad_top, iy1 = iy0 + 1;
+            const int32_t ok0 = iy0 >= 0 && iy0 < in_h, ok1 = iy1 >= 0 && iy1 < in_h;
+            const int32_t st0 = ok0 ? C : 0, st1 = ok1 ? C : 0;
+            const int8_t *s0 = ok0 ? in + ((n * in_h + iy0) * in_w + left - p->pad_left) * C + c4 : (const int8_t *)&zpw;
+            const int8_t *s1 = ok1 ? in + ((n * in_h + iy1) * in_w + left - p->pad_left) * C + c4 : (const int8_t *)&zpw;
+            uint32_t *d = plane + m * pw * 4;
+            int32_t px = 0;
+            for (; px < left; px++, d += 4) d[0] = d[1] = d[2] = d[3] = 0u;
+            for (; px < right; px++, d += 4, s0 += st0, s1 += st1) {
+                const uint32_t v0 = ek_ldr_u32(s0), v1 = ek_ldr_u32(s1);
+                const uint32_t e0 = ek_sxtab16(off2, v0), o0 = sxtab16_ror8(off2, v0);
+                const uint32_t e1 = ek_sxtab16(off2, v1), o1 = sxtab16_ror8(off2, v1);
+                d[0] = pack16(e0, e1);
+                d[1] = pack16(o0, o1);
+                d[2] = (e0 >> 16) | (e1 & 0xFFFF0000u);
+                d[3] = (o0 >> 16) | (o1 & 0xFFFF0000u);
+            }
+            for (; px < pw; px++, d += 4) d[0] = d[1] = d[2] = d[3] = 0u;
+        }
+        for (int32_t m = 0; 2 * m < out_h; m++) {
+            k.t = plane + m * pw * 4;
+            k.u = k.t + pw * 4;
+            k.n = out_w;
+            k.o = out + ((n * out_h + 2 * m) * out_w) * C + c4;
+            k.so = C;
+            if (2 * m + 1 < out_h) {
+                k.o2 = k.o + out_w * C;
+                k.so2 = C;
+            } else {
+                k.o2 = (int8_t *)(void *)&k.dummy;
+                k.so2 = 0;
+            }
+            if (out_w > 0) ek_armv7em_dw3x3_pairs(&k);
+        }
+    }
+}
+
 ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
                          const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
                          const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
@@ -295,8 +500,13 @@ ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const e
     const int32_t pw = (out_dims->w - 1) * p->stride_w + (filter_dims->w - 1) * p->dilation_w + 1;
     uint32_t *plane = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
     const int32_t fits = (uint32_t)(ph * pw * 8 + 4) <= ctx->scratch_bytes;
+    const int32_t pairs = filter_dims->h == 3 && filter_dims->w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->dilation_h == 1 && p->dilation_w == 1 && out_dims->n == in_dims->n &&
+                          pair_plane_bytes(out_dims) + 4u <= ctx->scratch_bytes;
     for (int32_t c4 = 0; c4 < C; c4 += 4) {
-        if (fits)
+        if (pairs)
+            group_pairs(p, in_dims, in, filter, bias, q, out_dims, out, c4, plane);
+        else if (fits)
             group_padded(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4, plane, ph, pw);
         else
             group(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4);
