@@ -397,6 +397,66 @@ __asm__(".syntax unified\n"
 #undef EK_R
 #undef EK_PAIR
 
+/* Plane pixels from two input rows (s0, s1 stepping st0, st1 bytes; a step of 0 over a
+ * zero-point word for a row outside the input), n pixels a row pair, `rows` row pairs with
+ * dstep bytes after each one's pixels in the plane and sstep in both inputs: 15
+ * instructions a pixel. */
+typedef struct {
+    uint32_t *d;            /* 0 */
+    const int8_t *s0, *s1;  /* 4, 8 */
+    int32_t st0, st1;       /* 12, 16 */
+    int32_t n;              /* 20: >= 1 */
+    uint32_t off2;          /* 24 */
+    int32_t rows;           /* 28: >= 1, counts down */
+    int32_t dstep, sstep;   /* 32, 36 */
+} dwpk_t;
+
+void ek_armv7em_dw_pairs_pack(dwpk_t *k);
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".section .text.ek_armv7em_dw_pairs_pack,\"ax\",%progbits\n"
+        ".align 2\n"
+        ".global ek_armv7em_dw_pairs_pack\n"
+        ".type ek_armv7em_dw_pairs_pack, %function\n"
+        ".thumb_func\n"
+        "ek_armv7em_dw_pairs_pack:\n"
+        "push {r4-r11, lr}\n"
+        "mov lr, r0\n"
+        "ldm lr, {r0, r1, r2, r3, r4, r5, r6}\n"
+        "2:\n"
+        "ldr r5, [lr, #20]\n"
+        "0:\n"
+        "ldr r7, [r1]\n"
+        "add r1, r1, r3\n"
+        "ldr r8, [r2]\n"
+        "add r2, r2, r4\n"
+        "sxtab16 r9, r6, r7\n"
+        "sxtab16 r10, r6, r7, ror #8\n"
+        "sxtab16 r7, r6, r8\n"
+        "sxtab16 r12, r6, r8, ror #8\n"
+        "pkhbt r8, r10, r12, lsl #16\n"       /* channel 1: (row 0, row 1) */
+        "pkhtb r10, r12, r10, asr #16\n"      /* channel 3 */
+        "pkhtb r12, r7, r9, asr #16\n"        /* channel 2 */
+        "pkhbt r7, r9, r7, lsl #16\n"         /* channel 0 */
+        "str r8, [r0, #4]\n"
+        "strd r12, r10, [r0, #8]\n"
+        "str r7, [r0], #16\n"
+        "subs r5, r5, #1\n"
+        "bne 0b\n"
+        "ldr r7, [lr, #28]\n"
+        "subs r7, r7, #1\n"
+        "str r7, [lr, #28]\n"
+        "beq 1f\n"
+        "ldrd r7, r8, [lr, #32]\n"
+        "add r0, r0, r7\n"
+        "add r1, r1, r8\n"
+        "add r2, r2, r8\n"
+        "b 2b\n"
+        "1:\n"
+        "pop {r4-r11, pc}\n"
+        ".size ek_armv7em_dw_pairs_pack, .-ek_armv7em_dw_pairs_pack\n"
+        ".text\n");
+
 static inline uint32_t pack16(uint32_t lo, uint32_t hi)
 {
     return (lo & 0xFFFFu) | (hi << 16);
@@ -442,30 +502,34 @@ __attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, con
         k.rq[3 * i + 1] = 1 << (k.rq[3 * i + 2] - 1);
     }
     /* bias order in the loop: channels 0, 1 (pair 0) then 2, 3 */
-    /* rows outside the input read the input zero point (x + offset = 0) with step 0 */
+    /* rows outside the input read the input zero point (x + offset = 0) with step 0; the
+     * plane's zeros (columns and pairs outside the input) are written once by the caller */
     const uint32_t zpw = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
     const int32_t left = p->pad_left < pw ? p->pad_left : pw;
     const int32_t right = left + in_w < pw ? left + in_w : pw;
+    const int32_t row = in_w * C;
+    /* pairs with both rows inside the input: m in [mf, me) */
+    int32_t mf = (p->pad_top + 1) / 2, me = in_h + p->pad_top >= 2 ? (in_h + p->pad_top - 2) / 2 + 1 : 0;
+    if (me > npr) me = npr;
+    if (mf > me) mf = me;
     for (int32_t n = 0; n < in_dims->n; n++) {
-        for (int32_t m = 0; m < npr; m++) {
+        const int8_t *img = in + (n * in_h * in_w + left - p->pad_left) * C + c4;
+        for (int32_t m = 0; m < npr && right > left; m++) {
+            if (m == mf && me > mf) {
+                const int8_t *s0 = img + (2 * m - p->pad_top) * row;
+                dwpk_t pk = {plane + (m * pw + left) * 4, s0, s0 + row, C, C, right - left, off2, me - mf,
+                             (pw - (right - left)) * 16, 2 * row - (right - left) * C};
+                ek_armv7em_dw_pairs_pack(&pk);
+                m = me - 1;
+                continue;
+            }
             const int32_t iy0 = 2 * m - p->pad_top, iy1 = iy0 + 1;
             const int32_t ok0 = iy0 >= 0 && iy0 < in_h, ok1 = iy1 >= 0 && iy1 < in_h;
-            const int32_t st0 = ok0 ? C : 0, st1 = ok1 ? C : 0;
-            const int8_t *s0 = ok0 ? in + ((n * in_h + iy0) * in_w + left - p->pad_left) * C + c4 : (const int8_t *)&zpw;
-            const int8_t *s1 = ok1 ? in + ((n * in_h + iy1) * in_w + left - p->pad_left) * C + c4 : (const int8_t *)&zpw;
-            uint32_t *d = plane + m * pw * 4;
-            int32_t px = 0;
-            for (; px < left; px++, d += 4) d[0] = d[1] = d[2] = d[3] = 0u;
-            for (; px < right; px++, d += 4, s0 += st0, s1 += st1) {
-                const uint32_t v0 = ek_ldr_u32(s0), v1 = ek_ldr_u32(s1);
-                const uint32_t e0 = ek_sxtab16(off2, v0), o0 = sxtab16_ror8(off2, v0);
-                const uint32_t e1 = ek_sxtab16(off2, v1), o1 = sxtab16_ror8(off2, v1);
-                d[0] = pack16(e0, e1);
-                d[1] = pack16(o0, o1);
-                d[2] = (e0 >> 16) | (e1 & 0xFFFF0000u);
-                d[3] = (o0 >> 16) | (o1 & 0xFFFF0000u);
-            }
-            for (; px < pw; px++, d += 4) d[0] = d[1] = d[2] = d[3] = 0u;
+            if (!ok0 && !ok1) continue;
+            dwpk_t pk = {plane + (m * pw + left) * 4, ok0 ? img + iy0 * row : (const int8_t *)&zpw,
+                         ok1 ? img + iy1 * row : (const int8_t *)&zpw, ok0 ? C : 0, ok1 ? C : 0, right - left, off2,
+                         1, 0, 0};
+            ek_armv7em_dw_pairs_pack(&pk);
         }
         for (int32_t m = 0; 2 * m < out_h; m++) {
             k.t = plane + m * pw * 4;
@@ -503,6 +567,10 @@ ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const e
     const int32_t pairs = filter_dims->h == 3 && filter_dims->w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->dilation_h == 1 && p->dilation_w == 1 && out_dims->n == in_dims->n &&
                           pair_plane_bytes(out_dims) + 4u <= ctx->scratch_bytes;
+    if (pairs) {
+        uint32_t *z = plane, *const z_end = plane + pair_plane_bytes(out_dims) / 4u;
+        for (; z < z_end; z += 4) z[0] = z[1] = z[2] = z[3] = 0u;
+    }
     for (int32_t c4 = 0; c4 < C; c4 += 4) {
         if (pairs)
             group_pairs(p, in_dims, in, filter, bias, q, out_dims, out, c4, plane);
