@@ -147,6 +147,46 @@ __attribute__((noinline)) static void patch_rows(uint32_t *col, int32_t j, int8_
     }
 }
 
+/* Slot j of a conv with one input channel and 4-wide window rows (KW = 4, dilation 1: the
+ * DS-CNN's first conv): a window row is one word, read in place; a row cut by the left or right
+ * edge (by 1..3 bytes, in_w >= 4) is the word at the edge shifted, the input zero point
+ * shifted in. Returns 0 (nothing written) for windows this does not cover. */
+__attribute__((noinline)) static int32_t patch_c1k4(uint32_t *col, int32_t j, const ek_conv_params_t *p,
+                                                    const ek_dims_t *in_dims, const int8_t *in,
+                                                    const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox,
+                                                    uint32_t off2)
+{
+    const int32_t kh = filter_dims->h, in_h = in_dims->h, in_w = in_dims->w, dil_h = p->dilation_h;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const uint32_t zp4 = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
+    int32_t a = ix0, sl = 0, sr = 0;
+    uint32_t fill = 0u;
+    if (ix0 < 0) {
+        if (ix0 < -3 || in_w < 4) return 0;
+        a = 0;
+        sl = -8 * ix0;
+        fill = zp4 & ((1u << sl) - 1u);
+    } else if (ix0 + 4 > in_w) {
+        const int32_t r = ix0 + 4 - in_w;
+        if (r > 3 || in_w < 4) return 0;
+        a = in_w - 4;
+        sr = 8 * r;
+        fill = zp4 & ~(0xFFFFFFFFu >> sr);
+    }
+    uint32_t *dst = col + j * 2;
+    const int8_t *row = in + (b * in_h + iy0) * in_w + a;
+    for (int32_t ky = 0, iy = iy0; ky < kh; ky++, iy += dil_h, row += dil_h * in_w, dst += 2 * PX) {
+        if (iy < 0 || iy >= in_h) {
+            dst[0] = dst[1] = 0u;
+            continue;
+        }
+        const uint32_t v = ((ek_ldr_u32(row) >> sr) << sl) | fill;
+        dst[0] = ek_sxtab16(off2, v);
+        dst[1] = sxtab16_ror8(off2, v);
+    }
+    return 1;
+}
+
 /* Column value k of slot j (for the K % 4 tail). */
 static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
 {
@@ -316,6 +356,7 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                            p->pad_top == 0 && p->pad_left == 0 && out_dims->h == in_dims->h && out_dims->w == in_dims->w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
     const int32_t rows_ok = ((filter_dims->w * filter_dims->c) & 3) == 0;
+    const int32_t c1k4 = in_dims->c == 1 && filter_dims->w == 4 && p->dilation_w == 1;
     int32_t fast = 1;
     for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
     const int32_t use_asm = fast && (K & 3) == 0 && out_c > 0;
@@ -341,6 +382,8 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                     to_col(col, j, in + (b * in_dims->h * in_dims->w + pix) * in_dims->c, K & ~3, off2);
                     for (int32_t k = K & ~3; k < K; k++)
                         put16(col, j, k, (int32_t)in[(b * in_dims->h * in_dims->w + pix) * in_dims->c + k] + p->input_offset);
+                } else if (c1k4 && patch_c1k4(col, j, p, in_dims, in, filter_dims, b, pix / out_dims->w,
+                                              pix % out_dims->w, off2)) {
                 } else if (rows_ok) {
                     patch_rows(col, j, lin, p, in_dims, in, filter_dims, b, pix / out_dims->w, pix % out_dims->w, off2);
                 } else {
