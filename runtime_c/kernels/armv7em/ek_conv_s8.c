@@ -205,13 +205,13 @@ typedef struct {
     const uint32_t *col;   /* 0 */
     const int8_t *w;       /* 4: runs on over the filter rows */
     const int32_t *table;  /* 8: runs on, 4 words per channel */
-    int32_t n2;            /* 12: K / 8 */
+    int32_t n8;            /* 12: K / 32 (eight groups of four) */
     int32_t stride;        /* 16: out_c */
     int8_t *o;             /* 20: runs on, one per channel */
     int32_t n_oc;          /* 24: counts down */
     int32_t zp;            /* 28 */
     uint32_t lo4, hi4;     /* 32, 36 */
-    int32_t odd;           /* 40: K / 4 is odd */
+    int32_t rest;          /* 40: (K / 4) mod 8 */
 } blk5_t;
 
 void ek_armv7em_block5(blk5_t *k);
@@ -259,21 +259,25 @@ __asm__(".syntax unified\n"
         "mov r5, r2\n"
         "mov r6, r2\n"
         "ldr r7, [lr, #0]\n"                 /* columns */
-        "push {lr}\n"                        /* lr counts the K / 8 steps */
-        "ldr lr, [lr, #12]\n"                /* K / 8 */
+        "push {lr}\n"                        /* lr counts the K steps */
+        "ldr lr, [lr, #12]\n"                /* K / 32 */
         "cmp lr, #0\n"
         "beq 2f\n"
         "1:\n"
-        EK_G EK_G
+        EK_G EK_G EK_G EK_G EK_G EK_G EK_G EK_G
         "subs lr, lr, #1\n"
         "bne 1b\n"
         "2:\n"
-        "pop {lr}\n"
-        "ldr r0, [lr, #40]\n"
-        "cmp r0, #0\n"                       /* K / 4 odd */
+        "ldr lr, [sp]\n"
+        "ldr lr, [lr, #40]\n"                /* K / 4 mod 8 */
+        "cmp lr, #0\n"
         "beq 3f\n"
+        "4:\n"
         EK_G
+        "subs lr, lr, #1\n"
+        "bne 4b\n"
         "3:\n"
+        "pop {lr}\n"
         "ldr r0, [lr, #8]\n"
         "ldm r0!, {r7, r8, r9}\n"            /* m2, e, rc */
         "str r0, [lr, #8]\n"
@@ -392,8 +396,8 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                 }
             }
             if (np == PX && use_asm) {
-                blk5_t k = {col, filter, table, K >> 3, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4,
-                            (K >> 2) & 1};
+                blk5_t k = {col, filter, table, K >> 5, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4,
+                            (K >> 2) & 7};
                 ek_armv7em_block5(&k);
             } else {
                 for (int32_t j = 0; j < np; j++) block1(col, j, K, filter, bias, q, p, out_c, ob + (p0 + j) * out_c);
