@@ -295,22 +295,23 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
  * (x + input offset) in (low, high). With the pairs T = P(m) and U = P(m + 1) of a window
  * column and its weights w0..w2 (rows), row 2m is SMLAD(T, (w0, w1)) + SMLABB(U, w2) and row
  * 2m + 1 is SMLATT(T, w0) + SMLAD(U, (w1, w2)): 18 MACs in 8 instructions, 4 of them loads.
- * ek_armv7em_dw3x3_pairs runs one pair of output rows, four channels per pixel: 167
- * instructions for 72 MACs (taps 72, the eight requantizations 52, packing, the SIMD clamp
- * and two word stores). The weights per channel pair and window column are
+ * ek_armv7em_dw3x3_pairs runs the pairs of output rows, four channels per pixel: 162
+ * instructions a pixel for 72 MACs (the taps 72, the eight requantizations with their
+ * constants 54, the biases 4, packing, the SIMD clamp, two word stores and pointers 32). The weights per channel pair and window column are
  * {A_a, A_b, B_a, B_b, C_a, C_b} with A = (w0, w1), B = (w2, w0), C = (w1, w2). */
 typedef struct {
     const uint32_t *t, *u; /* 0, 4: the top and bottom pairs of the first window column */
     const uint32_t *wt;    /* 8: 36 words */
-    int32_t n;             /* 12: pixels left */
+    const uint32_t *t_end; /* 12: t after the last pixel */
     int8_t *o, *o2;        /* 16, 20: rows 2m and 2m + 1 (o2 a dummy word for a lone row) */
     int32_t so, so2;       /* 24, 28: their steps (C; 0 for the dummy) */
     uint32_t lo4, hi4;     /* 32, 36 */
-    int32_t zp;            /* 40 */
+    int32_t pairs;         /* 40: row pairs left (>= 1) */
     uint32_t spill;        /* 44: channels 0, 1 of both rows */
-    int32_t bias[4];       /* 48 */
-    int32_t rq[12];        /* 64: per channel m2, rc, e */
-    uint32_t dummy;        /* 112 */
+    int32_t bias[8];       /* 48: b0 b1 b0 b1, 64: b2 b3 b2 b3 (the accumulators of a pass) */
+    int32_t rq[16];        /* 80: per channel m2, rc, e, output zero point */
+    uint32_t dummy;        /* 144 */
+    int32_t tlen, oskip;   /* 148, 152: out_w * 16 (plane bytes of a row), out_w * C */
 } dwp_t;
 
 void ek_armv7em_dw3x3_pairs(dwp_t *k);
@@ -336,15 +337,13 @@ void ek_armv7em_dw3x3_pairs(dwp_t *k);
         "ssat " A ", #8, " A "\n"
 /* one channel pair: bias, 9 taps, requantization, packed (row0 a, row0 b, row1 a, row1 b) in r2 */
 #define EK_PAIR(BIAS, X0, X1, X2, RQ)                         \
-        "ldrd r2, r3, [lr, #" BIAS "]\n"                      \
-        "mov r4, r2\n"                                        \
-        "mov r5, r3\n"                                        \
+        "add r2, lr, #" BIAS "\n"                             \
+        "ldm r2, {r2, r3, r4, r5}\n"                          \
         EK_T(X0) EK_T(X1) EK_T(X2)                            \
-        "ldr r10, [lr, #40]\n"                                \
         "add r9, lr, #" RQ "\n"                               \
-        "ldm r9!, {r6, r7, r8}\n"                             \
+        "ldm r9!, {r6, r7, r8, r10}\n"                        \
         EK_R("r2") EK_R("r4")                                 \
-        "ldm r9!, {r6, r7, r8}\n"                             \
+        "ldm r9!, {r6, r7, r8, r10}\n"                        \
         EK_R("r3") EK_R("r5")                                 \
         "bfi r2, r3, #8, #8\n"                                \
         "bfi r2, r4, #16, #8\n"                               \
@@ -362,9 +361,9 @@ __asm__(".syntax unified\n"
         "ldrd r0, r1, [lr, #0]\n"
         "0:\n"
         "ldr r12, [lr, #8]\n"
-        EK_PAIR("48", "0", "16", "32", "64")
+        EK_PAIR("48", "0", "16", "32", "80")
         "str r2, [lr, #44]\n"
-        EK_PAIR("56", "8", "24", "40", "88")
+        EK_PAIR("64", "8", "24", "40", "112")
         "ldr r6, [lr, #44]\n"
         "pkhbt r3, r6, r2, lsl #16\n"         /* row 2m: channels 0..3 */
         "pkhtb r4, r2, r6, asr #16\n"         /* row 2m + 1 */
@@ -387,9 +386,23 @@ __asm__(".syntax unified\n"
         "add r0, r0, #16\n"
         "add r1, r1, #16\n"
         "ldr r6, [lr, #12]\n"
-        "subs r6, r6, #1\n"
-        "str r6, [lr, #12]\n"
+        "cmp r0, r6\n"
         "bne 0b\n"
+        "ldr r6, [lr, #40]\n"                /* the next row pair */
+        "subs r6, r6, #1\n"
+        "str r6, [lr, #40]\n"
+        "beq 9f\n"
+        "add r0, r0, #32\n"                  /* past the two pad pixels */
+        "add r1, r1, #32\n"
+        "ldrd r7, r8, [lr, #148]\n"
+        "add r6, r0, r7\n"
+        "str r6, [lr, #12]\n"
+        "ldrd r6, r7, [lr, #16]\n"
+        "add r6, r6, r8\n"
+        "add r7, r7, r8\n"
+        "strd r6, r7, [lr, #16]\n"
+        "b 0b\n"
+        "9:\n"
         "pop {r4-r11, pc}\n"
         ".size ek_armv7em_dw3x3_pairs, .-ek_armv7em_dw3x3_pairs\n"
         ".text\n");
@@ -493,15 +506,16 @@ __attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, con
     ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
     k.lo4 = clamp.lo4;
     k.hi4 = clamp.hi4;
-    k.zp = clamp.zp;
+    k.tlen = out_w * 16;
+    k.oskip = out_w * C;
     for (int32_t i = 0; i < 4; i++) {
         const int32_t qc = q->n_channels == 1 ? 0 : c4 + i;
-        k.bias[i] = bias ? bias[c4 + i] : 0;
-        k.rq[3 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
-        k.rq[3 * i + 2] = -q->shift[qc];
-        k.rq[3 * i + 1] = 1 << (k.rq[3 * i + 2] - 1);
+        k.bias[(i & 2) * 2 + (i & 1)] = k.bias[(i & 2) * 2 + (i & 1) + 2] = bias ? bias[c4 + i] : 0;
+        k.rq[4 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+        k.rq[4 * i + 2] = -q->shift[qc];
+        k.rq[4 * i + 1] = 1 << (k.rq[4 * i + 2] - 1);
+        k.rq[4 * i + 3] = clamp.zp;
     }
-    /* bias order in the loop: channels 0, 1 (pair 0) then 2, 3 */
     /* rows outside the input read the input zero point (x + offset = 0) with step 0; the
      * plane's zeros (columns and pairs outside the input) are written once by the caller */
     const uint32_t zpw = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
@@ -531,20 +545,19 @@ __attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, con
                          1, 0, 0};
             ek_armv7em_dw_pairs_pack(&pk);
         }
-        for (int32_t m = 0; 2 * m < out_h; m++) {
+        /* the whole pairs in one call, then a lone last row (its second row to the dummy) */
+        for (int32_t m = 0; 2 * m < out_h && out_w > 0;) {
+            const int32_t lone = 2 * m + 1 >= out_h;
             k.t = plane + m * pw * 4;
             k.u = k.t + pw * 4;
-            k.n = out_w;
+            k.t_end = k.t + out_w * 4;
             k.o = out + ((n * out_h + 2 * m) * out_w) * C + c4;
             k.so = C;
-            if (2 * m + 1 < out_h) {
-                k.o2 = k.o + out_w * C;
-                k.so2 = C;
-            } else {
-                k.o2 = (int8_t *)(void *)&k.dummy;
-                k.so2 = 0;
-            }
-            if (out_w > 0) ek_armv7em_dw3x3_pairs(&k);
+            k.o2 = lone ? (int8_t *)(void *)&k.dummy : k.o + out_w * C;
+            k.so2 = lone ? 0 : C;
+            k.pairs = lone ? 1 : out_h / 2;
+            ek_armv7em_dw3x3_pairs(&k);
+            m = lone ? m + 1 : out_h / 2;
         }
     }
 }
