@@ -486,19 +486,26 @@ __attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, con
     const int32_t npr = (out_h + 1) / 2 + 1, pw = out_w + 2;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
     uint32_t wt[36];
-    for (int32_t pr = 0; pr < 2; pr++) {
-        for (int32_t kx = 0; kx < 3; kx++) {
-            uint32_t *d = wt + 18 * pr + 6 * kx;
-            for (int32_t i = 0; i < 2; i++) {
-                const int32_t c = c4 + 2 * pr + i;
-                const uint32_t w0 = (uint32_t)(int32_t)filter[kx * C + c];
-                const uint32_t w1 = (uint32_t)(int32_t)filter[(3 + kx) * C + c];
-                const uint32_t w2 = (uint32_t)(int32_t)filter[(6 + kx) * C + c];
-                d[i] = pack16(w0, w1);
-                d[2 + i] = pack16(w2, w0);
-                d[4 + i] = pack16(w1, w2);
-            }
-        }
+    for (int32_t kx = 0; kx < 3; kx++) {
+        /* rows 0..2 of the window column: channels (0, 2) and (1, 3) as int16 pairs */
+        const uint32_t v0 = ek_ldr_u32(filter + kx * C + c4), v1 = ek_ldr_u32(filter + (3 + kx) * C + c4);
+        const uint32_t v2 = ek_ldr_u32(filter + (6 + kx) * C + c4);
+        const uint32_t e0 = ek_sxtb16(v0), e1 = ek_sxtb16(v1), e2 = ek_sxtb16(v2);
+        const uint32_t o0 = ek_sxtb16(ek_ror8(v0)), o1 = ek_sxtb16(ek_ror8(v1)), o2 = ek_sxtb16(ek_ror8(v2));
+        uint32_t *d = wt + 6 * kx;      /* channels 0, 1 */
+        d[0] = pack16(e0, e1);          /* A = (w0, w1) */
+        d[1] = pack16(o0, o1);
+        d[2] = pack16(e2, e0);          /* B = (w2, w0) */
+        d[3] = pack16(o2, o0);
+        d[4] = pack16(e1, e2);          /* C = (w1, w2) */
+        d[5] = pack16(o1, o2);
+        d += 18;                        /* channels 2, 3: the high halves */
+        d[0] = (e0 >> 16) | (e1 & 0xFFFF0000u);
+        d[1] = (o0 >> 16) | (o1 & 0xFFFF0000u);
+        d[2] = (e2 >> 16) | (e0 & 0xFFFF0000u);
+        d[3] = (o2 >> 16) | (o0 & 0xFFFF0000u);
+        d[4] = (e1 >> 16) | (e2 & 0xFFFF0000u);
+        d[5] = (o1 >> 16) | (o2 & 0xFFFF0000u);
     }
     dwp_t k;
     k.wt = wt;
