@@ -1,12 +1,15 @@
 /* ARMv7E-M DSP int8 depthwise convolution (overrides kernels/ref/ek_dwconv_s8.c; bit-exact
- * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time. Their
- * input is first written to scratch as a zero-padded plane of int16 (x + input offset) pairs,
- * (c0, c2) and (c1, c3) per pixel, so every window, edges included, reads without bounds
- * checks: 2 LDRD + 4 SMLABB/SMLATT per tap for 4 MACs; 3x3 rows run in one assembly loop
- * (ek_armv7em_dw3x3_row) with the requantization of ek_nn_armv7em.h. When the plane does not
- * fit the scratch (dilation, odd padding) the same arithmetic reads the input in place
- * (group). Other shapes, and multipliers off the fast requantization, take the reference
- * loops. */
+ * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time.
+ * - 3x3, stride 1, dilation 1 (the DS-CNN's layers): a zero-padded plane of row pairs in
+ *   scratch (group_pairs: per pixel and channel one word, rows 2m and 2m + 1 as int16), two
+ *   output rows per pass with SMLAD over kernel rows (ek_armv7em_dw3x3_pairs).
+ * - Other windows: a zero-padded plane of int16 (x + input offset) pairs, (c0, c2) and
+ *   (c1, c3) per pixel, so every window, edges included, reads without bounds checks: 2 LDRD +
+ *   4 SMLABB/SMLATT per tap for 4 MACs; 3x3 rows (stride 2) in one assembly loop
+ *   (ek_armv7em_dw3x3_row). When that plane does not fit the scratch (dilation, odd padding)
+ *   the same arithmetic reads the input in place (group).
+ * Requantization: ek_nn_armv7em.h's. Other shapes, and multipliers off the fast
+ * requantization, take the reference loops. */
 #include "ek_nn.h"
 #include "ek_nn_armv7em.h"
 #include "ek_nn_ref.h"
