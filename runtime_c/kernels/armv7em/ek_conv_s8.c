@@ -4,7 +4,9 @@
  * five output pixels at a time, their patches (K = KH*KW*C values, the input zero point
  * where the window leaves the input) written to scratch as int16 with the input offset
  * added, in the order SXTB16 unpacks weights ((k0,k2),(k1,k3) per group of four). Each
- * weight word is loaded and unpacked once for the five pixels (ek_armv7em_block5). The
+ * weight word is loaded and unpacked once for the five pixels (ek_armv7em_block5); one input
+ * channel with 4-wide windows (the DS-CNN's first conv) reads a window row as one word
+ * (patch_c1k4). The
  * requantization is ek_nn_armv7em.h's. Grouped convs take the reference loops (ek_nn_ref.h);
  * K not a multiple of 4, multipliers off the fast path and the last partial block take
  * block1 (C, one pixel at a time, still SMLAD). */
