@@ -4,7 +4,9 @@
  * five output pixels at a time, their patches (K = KH*KW*C values, the input zero point
  * where the window leaves the input) written to scratch as int16 with the input offset
  * added, in the order SXTB16 unpacks weights ((k0,k2),(k1,k3) per group of four). Each
- * weight word is loaded and unpacked once for the five pixels (ek_armv7em_block5). The
+ * weight word is loaded and unpacked once for the five pixels (ek_armv7em_block5); one input
+ * channel with 4-wide windows (the DS-CNN's first conv) reads a window row as one word
+ * (patch_c1k4). The
  * requantization is ek_nn_armv7em.h's. Grouped convs take the reference loops (ek_nn_ref.h);
  * K not a multiple of 4, multipliers off the fast path and the last partial block take
  * block1 (C, one pixel at a time, still SMLAD). */
@@ -147,6 +149,46 @@ __attribute__((noinline)) static void patch_rows(uint32_t *col, int32_t j, int8_
     }
 }
 
+/* Slot j of a conv with one input channel and 4-wide window rows (KW = 4, dilation 1: the
+ * DS-CNN's first conv): a window row is one word, read in place; a row cut by the left or right
+ * edge (by 1..3 bytes, in_w >= 4) is the word at the edge shifted, the input zero point
+ * shifted in. Returns 0 (nothing written) for windows this does not cover. */
+__attribute__((noinline)) static int32_t patch_c1k4(uint32_t *col, int32_t j, const ek_conv_params_t *p,
+                                                    const ek_dims_t *in_dims, const int8_t *in,
+                                                    const ek_dims_t *filter_dims, int32_t b, int32_t oy, int32_t ox,
+                                                    uint32_t off2)
+{
+    const int32_t kh = filter_dims->h, in_h = in_dims->h, in_w = in_dims->w, dil_h = p->dilation_h;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const uint32_t zp4 = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
+    int32_t a = ix0, sl = 0, sr = 0;
+    uint32_t fill = 0u;
+    if (ix0 < 0) {
+        if (ix0 < -3 || in_w < 4) return 0;
+        a = 0;
+        sl = -8 * ix0;
+        fill = zp4 & ((1u << sl) - 1u);
+    } else if (ix0 + 4 > in_w) {
+        const int32_t r = ix0 + 4 - in_w;
+        if (r > 3 || in_w < 4) return 0;
+        a = in_w - 4;
+        sr = 8 * r;
+        fill = zp4 & ~(0xFFFFFFFFu >> sr);
+    }
+    uint32_t *dst = col + j * 2;
+    const int8_t *row = in + (b * in_h + iy0) * in_w + a;
+    for (int32_t ky = 0, iy = iy0; ky < kh; ky++, iy += dil_h, row += dil_h * in_w, dst += 2 * PX) {
+        if (iy < 0 || iy >= in_h) {
+            dst[0] = dst[1] = 0u;
+            continue;
+        }
+        const uint32_t v = ((ek_ldr_u32(row) >> sr) << sl) | fill;
+        dst[0] = ek_sxtab16(off2, v);
+        dst[1] = sxtab16_ror8(off2, v);
+    }
+    return 1;
+}
+
 /* Column value k of slot j (for the K % 4 tail). */
 static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
 {
@@ -157,42 +199,41 @@ static inline int32_t get16(const uint32_t *col, int32_t j, int32_t k)
 
 /* All output channels of a full block of PX = 5 pixels in one assembly loop (K a multiple
  * of 4, every channel on the fast requantization). Per channel a row {bias, m2, e, rc} of
- * `table` (built once per call); per group of four K steps 1 LDR + 2 SXTB16 + 5 LDRD +
- * 10 SMLAD for 20 MACs, then about 70 instructions of requantization, clamp and stores for
- * the five outputs. Registers: r1 weights, r2-r6 accumulators, r7 columns, lr the job. */
+ * `table` (built once per call); per group of four K steps 1 LDR + 2 SXTB16 + 2 LDM + 1 LDRD
+ * + 10 SMLAD for 20 MACs, then about 70 instructions of requantization, clamp and stores for
+ * the five outputs. Registers: r1 weights, r2-r6 accumulators, r7 columns, lr the job (in the K loop
+ * its counter, the job pushed). */
 typedef struct {
     const uint32_t *col;   /* 0 */
     const int8_t *w;       /* 4: runs on over the filter rows */
     const int32_t *table;  /* 8: runs on, 4 words per channel */
-    int32_t n2;            /* 12: K / 8 */
+    int32_t n8;            /* 12: K / 32 (eight groups of four) */
     int32_t stride;        /* 16: out_c */
     int8_t *o;             /* 20: runs on, one per channel */
     int32_t n_oc;          /* 24: counts down */
     int32_t zp;            /* 28 */
     uint32_t lo4, hi4;     /* 32, 36 */
-    int32_t odd;           /* 40: K / 4 is odd */
+    int32_t rest;          /* 40: (K / 4) mod 8 */
 } blk5_t;
 
 void ek_armv7em_block5(blk5_t *k);
 #define EK_G                                                  \
         "ldr r8, [r1], #4\n"                                  \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "ldm r7!, {r0, r10, r11, r12}\n"                      \
         "sxtb16 r9, r8\n"                                     \
-        "sxtb16 r10, r8, ror #8\n"                            \
-        "smlad r2, r9, r11, r2\n"                             \
-        "smlad r2, r10, r12, r2\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "sxtb16 r8, r8, ror #8\n"                             \
+        "smlad r2, r9, r0, r2\n"                              \
+        "smlad r2, r8, r10, r2\n"                             \
         "smlad r3, r9, r11, r3\n"                             \
-        "smlad r3, r10, r12, r3\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
-        "smlad r4, r9, r11, r4\n"                             \
-        "smlad r4, r10, r12, r4\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
+        "smlad r3, r8, r12, r3\n"                             \
+        "ldm r7!, {r0, r10, r11, r12}\n"                      \
+        "smlad r4, r9, r0, r4\n"                              \
+        "smlad r4, r8, r10, r4\n"                             \
         "smlad r5, r9, r11, r5\n"                             \
-        "smlad r5, r10, r12, r5\n"                            \
-        "ldrd r11, r12, [r7], #8\n"                           \
-        "smlad r6, r9, r11, r6\n"                             \
-        "smlad r6, r10, r12, r6\n"
+        "smlad r5, r8, r12, r5\n"                             \
+        "ldrd r0, r10, [r7], #8\n"                            \
+        "smlad r6, r9, r0, r6\n"                              \
+        "smlad r6, r8, r10, r6\n"
 #define EK_R(A)                                               \
         "smmlar " A ", " A ", r7, " A "\n"                    \
         "add r10, r9, " A ", asr #31\n"                       \
@@ -220,19 +261,25 @@ __asm__(".syntax unified\n"
         "mov r5, r2\n"
         "mov r6, r2\n"
         "ldr r7, [lr, #0]\n"                 /* columns */
-        "ldr r0, [lr, #12]\n"                /* K / 8 */
-        "cmp r0, #0\n"
+        "push {lr}\n"                        /* lr counts the K steps */
+        "ldr lr, [lr, #12]\n"                /* K / 32 */
+        "cmp lr, #0\n"
         "beq 2f\n"
         "1:\n"
-        EK_G EK_G
-        "subs r0, r0, #1\n"
+        EK_G EK_G EK_G EK_G EK_G EK_G EK_G EK_G
+        "subs lr, lr, #1\n"
         "bne 1b\n"
         "2:\n"
-        "ldr r0, [lr, #40]\n"
-        "cmp r0, #0\n"
+        "ldr lr, [sp]\n"
+        "ldr lr, [lr, #40]\n"                /* K / 4 mod 8 */
+        "cmp lr, #0\n"
         "beq 3f\n"
+        "4:\n"
         EK_G
+        "subs lr, lr, #1\n"
+        "bne 4b\n"
         "3:\n"
+        "pop {lr}\n"
         "ldr r0, [lr, #8]\n"
         "ldm r0!, {r7, r8, r9}\n"            /* m2, e, rc */
         "str r0, [lr, #8]\n"
@@ -315,6 +362,7 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                            p->pad_top == 0 && p->pad_left == 0 && out_dims->h == in_dims->h && out_dims->w == in_dims->w;
     const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
     const int32_t rows_ok = ((filter_dims->w * filter_dims->c) & 3) == 0;
+    const int32_t c1k4 = in_dims->c == 1 && filter_dims->w == 4 && p->dilation_w == 1;
     int32_t fast = 1;
     for (int32_t c = 0; c < q->n_channels; c++) fast &= ek_rq_fast_ok(q->multiplier[c], q->shift[c]);
     const int32_t use_asm = fast && (K & 3) == 0 && out_c > 0;
@@ -340,6 +388,8 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                     to_col(col, j, in + (b * in_dims->h * in_dims->w + pix) * in_dims->c, K & ~3, off2);
                     for (int32_t k = K & ~3; k < K; k++)
                         put16(col, j, k, (int32_t)in[(b * in_dims->h * in_dims->w + pix) * in_dims->c + k] + p->input_offset);
+                } else if (c1k4 && patch_c1k4(col, j, p, in_dims, in, filter_dims, b, pix / out_dims->w,
+                                              pix % out_dims->w, off2)) {
                 } else if (rows_ok) {
                     patch_rows(col, j, lin, p, in_dims, in, filter_dims, b, pix / out_dims->w, pix % out_dims->w, off2);
                 } else {
@@ -348,8 +398,8 @@ ek_status_t ek_conv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_
                 }
             }
             if (np == PX && use_asm) {
-                blk5_t k = {col, filter, table, K >> 3, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4,
-                            (K >> 2) & 1};
+                blk5_t k = {col, filter, table, K >> 5, out_c, ob + p0 * out_c, out_c, clamp.zp, clamp.lo4, clamp.hi4,
+                            (K >> 2) & 7};
                 ek_armv7em_block5(&k);
             } else {
                 for (int32_t j = 0; j < np; j++) block1(col, j, K, filter, bias, q, p, out_c, ob + (p0 + j) * out_c);

@@ -1,12 +1,15 @@
 /* ARMv7E-M DSP int8 depthwise convolution (overrides kernels/ref/ek_dwconv_s8.c; bit-exact
- * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time. Their
- * input is first written to scratch as a zero-padded plane of int16 (x + input offset) pairs,
- * (c0, c2) and (c1, c3) per pixel, so every window, edges included, reads without bounds
- * checks: 2 LDRD + 4 SMLABB/SMLATT per tap for 4 MACs; 3x3 rows run in one assembly loop
- * (ek_armv7em_dw3x3_row) with the requantization of ek_nn_armv7em.h. When the plane does not
- * fit the scratch (dilation, odd padding) the same arithmetic reads the input in place
- * (group). Other shapes, and multipliers off the fast requantization, take the reference
- * loops. */
+ * with it). Depth multiplier 1 and channels a multiple of 4: four channels at a time.
+ * - 3x3, stride 1, dilation 1 (the DS-CNN's layers): a zero-padded plane of row pairs in
+ *   scratch (group_pairs: per pixel and channel one word, rows 2m and 2m + 1 as int16), two
+ *   output rows per pass with SMLAD over kernel rows (ek_armv7em_dw3x3_pairs).
+ * - Other windows: a zero-padded plane of int16 (x + input offset) pairs, (c0, c2) and
+ *   (c1, c3) per pixel, so every window, edges included, reads without bounds checks: 2 LDRD +
+ *   4 SMLABB/SMLATT per tap for 4 MACs; 3x3 rows (stride 2) in one assembly loop
+ *   (ek_armv7em_dw3x3_row). When that plane does not fit the scratch (dilation, odd padding)
+ *   the same arithmetic reads the input in place (group).
+ * Requantization: ek_nn_armv7em.h's. Other shapes, and multipliers off the fast
+ * requantization, take the reference loops. */
 #include "ek_nn.h"
 #include "ek_nn_armv7em.h"
 #include "ek_nn_ref.h"
@@ -16,11 +19,21 @@
 /* The padded plane of four channels as int16 (x + offset) pairs: (in_h + kh - 1) x
  * (in_w + kw - 1) pixels of 8 bytes covers every window of "same" or "valid" padding with
  * dilation 1; convs needing more take the unpadded path. */
+/* The row-pair plane of a 3x3 stride-1 conv (group_pairs): ceil(out_h / 2) + 1 pairs of rows
+ * by out_w + 2 pixels of four words (one a channel: its two rows as int16). */
+static uint32_t pair_plane_bytes(const ek_dims_t *out_dims)
+{
+    return (uint32_t)(((out_dims->h + 1) / 2 + 1) * (out_dims->w + 2) * 16);
+}
+
 uint32_t ek_dwconv_s8_scratch_bytes(const ek_dims_t *in_dims, const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
 {
     (void)out_dims;
     if ((in_dims->c & 3) != 0) return 0u;
-    return (uint32_t)((in_dims->h + filter_dims->h - 1) * (in_dims->w + filter_dims->w - 1) * 8 + 4);
+    const uint32_t plane = (uint32_t)((in_dims->h + filter_dims->h - 1) * (in_dims->w + filter_dims->w - 1) * 8 + 4);
+    if (filter_dims->h != 3 || filter_dims->w != 3) return plane;
+    const uint32_t pairs = pair_plane_bytes(out_dims) + 4u;
+    return pairs > plane ? pairs : plane;
 }
 
 static inline uint32_t sxtab16_ror8(uint32_t a, uint32_t b)
@@ -280,6 +293,285 @@ __attribute__((noinline)) static void group_padded(const ek_conv_params_t *p, co
     }
 }
 
+/* 3x3, stride 1, dilation 1: two output rows at once over a plane of row pairs. Plane pixel
+ * (m, px) holds four words, one per channel of the group: (row 2m, row 2m + 1) as int16
+ * (x + input offset) in (low, high). With the pairs T = P(m) and U = P(m + 1) of a window
+ * column and its weights w0..w2 (rows), row 2m is SMLAD(T, (w0, w1)) + SMLABB(U, w2) and row
+ * 2m + 1 is SMLATT(T, w0) + SMLAD(U, (w1, w2)): 18 MACs in 8 instructions, 4 of them loads.
+ * ek_armv7em_dw3x3_pairs runs the pairs of output rows, four channels per pixel: 162
+ * instructions a pixel for 72 MACs (the taps 72, the eight requantizations with their
+ * constants 54, the biases 4, packing, the SIMD clamp, two word stores and pointers 32). The weights per channel pair and window column are
+ * {A_a, A_b, B_a, B_b, C_a, C_b} with A = (w0, w1), B = (w2, w0), C = (w1, w2). */
+typedef struct {
+    const uint32_t *t, *u; /* 0, 4: the top and bottom pairs of the first window column */
+    const uint32_t *wt;    /* 8: 36 words */
+    const uint32_t *t_end; /* 12: t after the last pixel */
+    int8_t *o, *o2;        /* 16, 20: rows 2m and 2m + 1 (o2 a dummy word for a lone row) */
+    int32_t so, so2;       /* 24, 28: their steps (C; 0 for the dummy) */
+    uint32_t lo4, hi4;     /* 32, 36 */
+    int32_t pairs;         /* 40: row pairs left (>= 1) */
+    uint32_t spill;        /* 44: channels 0, 1 of both rows */
+    int32_t bias[8];       /* 48: b0 b1 b0 b1, 64: b2 b3 b2 b3 (the accumulators of a pass) */
+    int32_t rq[16];        /* 80: per channel m2, rc, e, output zero point */
+    uint32_t dummy;        /* 144 */
+    int32_t tlen, oskip;   /* 148, 152: out_w * 16 (plane bytes of a row), out_w * C */
+} dwp_t;
+
+void ek_armv7em_dw3x3_pairs(dwp_t *k);
+#define EK_T(XOFF)                                            \
+        "ldrd r6, r7, [r0, #" XOFF "]\n"                      \
+        "ldm r12!, {r8, r9, r10, r11}\n"                      \
+        "smlad r2, r6, r8, r2\n"                              \
+        "smlad r3, r7, r9, r3\n"                              \
+        "smlatt r4, r6, r10, r4\n"                            \
+        "smlatt r5, r7, r11, r5\n"                            \
+        "ldrd r6, r7, [r1, #" XOFF "]\n"                      \
+        "smlabb r2, r6, r10, r2\n"                            \
+        "smlabb r3, r7, r11, r3\n"                            \
+        "ldrd r8, r9, [r12], #8\n"                            \
+        "smlad r4, r6, r8, r4\n"                              \
+        "smlad r5, r7, r9, r5\n"
+#define EK_R(A)                                               \
+        "smmlar " A ", " A ", r6, " A "\n"                    \
+        "add r11, r7, " A ", asr #31\n"                       \
+        "qadd " A ", " A ", r11\n"                            \
+        "asr " A ", " A ", r8\n"                              \
+        "add " A ", " A ", r10\n"                             \
+        "ssat " A ", #8, " A "\n"
+/* one channel pair: bias, 9 taps, requantization, packed (row0 a, row0 b, row1 a, row1 b) in r2 */
+#define EK_PAIR(BIAS, X0, X1, X2, RQ)                         \
+        "add r2, lr, #" BIAS "\n"                             \
+        "ldm r2, {r2, r3, r4, r5}\n"                          \
+        EK_T(X0) EK_T(X1) EK_T(X2)                            \
+        "add r9, lr, #" RQ "\n"                               \
+        "ldm r9!, {r6, r7, r8, r10}\n"                        \
+        EK_R("r2") EK_R("r4")                                 \
+        "ldm r9!, {r6, r7, r8, r10}\n"                        \
+        EK_R("r3") EK_R("r5")                                 \
+        "bfi r2, r3, #8, #8\n"                                \
+        "bfi r2, r4, #16, #8\n"                               \
+        "bfi r2, r5, #24, #8\n"
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".section .text.ek_armv7em_dw3x3_pairs,\"ax\",%progbits\n"
+        ".align 2\n"
+        ".global ek_armv7em_dw3x3_pairs\n"
+        ".type ek_armv7em_dw3x3_pairs, %function\n"
+        ".thumb_func\n"
+        "ek_armv7em_dw3x3_pairs:\n"
+        "push {r4-r11, lr}\n"
+        "mov lr, r0\n"
+        "ldrd r0, r1, [lr, #0]\n"
+        "0:\n"
+        "ldr r12, [lr, #8]\n"
+        EK_PAIR("48", "0", "16", "32", "80")
+        "str r2, [lr, #44]\n"
+        EK_PAIR("64", "8", "24", "40", "112")
+        "ldr r6, [lr, #44]\n"
+        "pkhbt r3, r6, r2, lsl #16\n"         /* row 2m: channels 0..3 */
+        "pkhtb r4, r2, r6, asr #16\n"         /* row 2m + 1 */
+        "ldrd r6, r7, [lr, #32]\n"
+        "ssub8 r8, r3, r6\n"
+        "sel r3, r3, r6\n"
+        "ssub8 r8, r7, r3\n"
+        "sel r3, r3, r7\n"
+        "ssub8 r8, r4, r6\n"
+        "sel r4, r4, r6\n"
+        "ssub8 r8, r7, r4\n"
+        "sel r4, r4, r7\n"
+        "ldrd r6, r7, [lr, #16]\n"
+        "ldrd r8, r9, [lr, #24]\n"
+        "str r3, [r6]\n"
+        "str r4, [r7]\n"
+        "add r6, r6, r8\n"
+        "add r7, r7, r9\n"
+        "strd r6, r7, [lr, #16]\n"
+        "add r0, r0, #16\n"
+        "add r1, r1, #16\n"
+        "ldr r6, [lr, #12]\n"
+        "cmp r0, r6\n"
+        "bne 0b\n"
+        "ldr r6, [lr, #40]\n"                /* the next row pair */
+        "subs r6, r6, #1\n"
+        "str r6, [lr, #40]\n"
+        "beq 9f\n"
+        "add r0, r0, #32\n"                  /* past the two pad pixels */
+        "add r1, r1, #32\n"
+        "ldrd r7, r8, [lr, #148]\n"
+        "add r6, r0, r7\n"
+        "str r6, [lr, #12]\n"
+        "ldrd r6, r7, [lr, #16]\n"
+        "add r6, r6, r8\n"
+        "add r7, r7, r8\n"
+        "strd r6, r7, [lr, #16]\n"
+        "b 0b\n"
+        "9:\n"
+        "pop {r4-r11, pc}\n"
+        ".size ek_armv7em_dw3x3_pairs, .-ek_armv7em_dw3x3_pairs\n"
+        ".text\n");
+#undef EK_T
+#undef EK_R
+#undef EK_PAIR
+
+/* Plane pixels from two input rows (s0, s1 stepping st0, st1 bytes; a step of 0 over a
+ * zero-point word for a row outside the input), n pixels a row pair, `rows` row pairs with
+ * dstep bytes after each one's pixels in the plane and sstep in both inputs: 15
+ * instructions a pixel. */
+typedef struct {
+    uint32_t *d;            /* 0 */
+    const int8_t *s0, *s1;  /* 4, 8 */
+    int32_t st0, st1;       /* 12, 16 */
+    int32_t n;              /* 20: >= 1 */
+    uint32_t off2;          /* 24 */
+    int32_t rows;           /* 28: >= 1, counts down */
+    int32_t dstep, sstep;   /* 32, 36 */
+} dwpk_t;
+
+void ek_armv7em_dw_pairs_pack(dwpk_t *k);
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".section .text.ek_armv7em_dw_pairs_pack,\"ax\",%progbits\n"
+        ".align 2\n"
+        ".global ek_armv7em_dw_pairs_pack\n"
+        ".type ek_armv7em_dw_pairs_pack, %function\n"
+        ".thumb_func\n"
+        "ek_armv7em_dw_pairs_pack:\n"
+        "push {r4-r11, lr}\n"
+        "mov lr, r0\n"
+        "ldm lr, {r0, r1, r2, r3, r4, r5, r6}\n"
+        "2:\n"
+        "ldr r5, [lr, #20]\n"
+        "0:\n"
+        "ldr r7, [r1]\n"
+        "add r1, r1, r3\n"
+        "ldr r8, [r2]\n"
+        "add r2, r2, r4\n"
+        "sxtab16 r9, r6, r7\n"
+        "sxtab16 r10, r6, r7, ror #8\n"
+        "sxtab16 r7, r6, r8\n"
+        "sxtab16 r12, r6, r8, ror #8\n"
+        "pkhbt r8, r10, r12, lsl #16\n"       /* channel 1: (row 0, row 1) */
+        "pkhtb r10, r12, r10, asr #16\n"      /* channel 3 */
+        "pkhtb r12, r7, r9, asr #16\n"        /* channel 2 */
+        "pkhbt r7, r9, r7, lsl #16\n"         /* channel 0 */
+        "str r8, [r0, #4]\n"
+        "strd r12, r10, [r0, #8]\n"
+        "str r7, [r0], #16\n"
+        "subs r5, r5, #1\n"
+        "bne 0b\n"
+        "ldr r7, [lr, #28]\n"
+        "subs r7, r7, #1\n"
+        "str r7, [lr, #28]\n"
+        "beq 1f\n"
+        "ldrd r7, r8, [lr, #32]\n"
+        "add r0, r0, r7\n"
+        "add r1, r1, r8\n"
+        "add r2, r2, r8\n"
+        "b 2b\n"
+        "1:\n"
+        "pop {r4-r11, pc}\n"
+        ".size ek_armv7em_dw_pairs_pack, .-ek_armv7em_dw_pairs_pack\n"
+        ".text\n");
+
+static inline uint32_t pack16(uint32_t lo, uint32_t hi)
+{
+    return (lo & 0xFFFFu) | (hi << 16);
+}
+
+/* Four channels of a 3x3 stride-1 dilation-1 conv through ek_armv7em_dw3x3_pairs; `plane`
+ * holds pair_plane_bytes(out_dims). */
+__attribute__((noinline)) static void group_pairs(const ek_conv_params_t *p, const ek_dims_t *in_dims,
+                                                  const int8_t *in, const int8_t *filter, const int32_t *bias,
+                                                  const ek_requant_t *q, const ek_dims_t *out_dims, int8_t *out,
+                                                  int32_t c4, uint32_t *plane)
+{
+    const int32_t C = in_dims->c, in_h = in_dims->h, in_w = in_dims->w, out_h = out_dims->h, out_w = out_dims->w;
+    const int32_t npr = (out_h + 1) / 2 + 1, pw = out_w + 2;
+    const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) * 0x10001u;
+    uint32_t wt[36];
+    for (int32_t kx = 0; kx < 3; kx++) {
+        /* rows 0..2 of the window column: channels (0, 2) and (1, 3) as int16 pairs */
+        const uint32_t v0 = ek_ldr_u32(filter + kx * C + c4), v1 = ek_ldr_u32(filter + (3 + kx) * C + c4);
+        const uint32_t v2 = ek_ldr_u32(filter + (6 + kx) * C + c4);
+        const uint32_t e0 = ek_sxtb16(v0), e1 = ek_sxtb16(v1), e2 = ek_sxtb16(v2);
+        const uint32_t o0 = ek_sxtb16(ek_ror8(v0)), o1 = ek_sxtb16(ek_ror8(v1)), o2 = ek_sxtb16(ek_ror8(v2));
+        uint32_t *d = wt + 6 * kx;      /* channels 0, 1 */
+        d[0] = pack16(e0, e1);          /* A = (w0, w1) */
+        d[1] = pack16(o0, o1);
+        d[2] = pack16(e2, e0);          /* B = (w2, w0) */
+        d[3] = pack16(o2, o0);
+        d[4] = pack16(e1, e2);          /* C = (w1, w2) */
+        d[5] = pack16(o1, o2);
+        d += 18;                        /* channels 2, 3: the high halves */
+        d[0] = (e0 >> 16) | (e1 & 0xFFFF0000u);
+        d[1] = (o0 >> 16) | (o1 & 0xFFFF0000u);
+        d[2] = (e2 >> 16) | (e0 & 0xFFFF0000u);
+        d[3] = (o2 >> 16) | (o0 & 0xFFFF0000u);
+        d[4] = (e1 >> 16) | (e2 & 0xFFFF0000u);
+        d[5] = (o1 >> 16) | (o2 & 0xFFFF0000u);
+    }
+    dwp_t k;
+    k.wt = wt;
+    ek_clamp4_t clamp;
+    ek_clamp4_make(&clamp, p->output_offset, p->act_min, p->act_max);
+    k.lo4 = clamp.lo4;
+    k.hi4 = clamp.hi4;
+    k.tlen = out_w * 16;
+    k.oskip = out_w * C;
+    for (int32_t i = 0; i < 4; i++) {
+        const int32_t qc = q->n_channels == 1 ? 0 : c4 + i;
+        k.bias[(i & 2) * 2 + (i & 1)] = k.bias[(i & 2) * 2 + (i & 1) + 2] = bias ? bias[c4 + i] : 0;
+        k.rq[4 * i] = (int32_t)((uint32_t)q->multiplier[qc] << 1);
+        k.rq[4 * i + 2] = -q->shift[qc];
+        k.rq[4 * i + 1] = 1 << (k.rq[4 * i + 2] - 1);
+        k.rq[4 * i + 3] = clamp.zp;
+    }
+    /* rows outside the input read the input zero point (x + offset = 0) with step 0; the
+     * plane's zeros (columns and pairs outside the input) are written once by the caller */
+    const uint32_t zpw = ((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u;
+    const int32_t left = p->pad_left < pw ? p->pad_left : pw;
+    const int32_t right = left + in_w < pw ? left + in_w : pw;
+    const int32_t row = in_w * C;
+    /* pairs with both rows inside the input: m in [mf, me) */
+    int32_t mf = (p->pad_top + 1) / 2, me = in_h + p->pad_top >= 2 ? (in_h + p->pad_top - 2) / 2 + 1 : 0;
+    if (me > npr) me = npr;
+    if (mf > me) mf = me;
+    for (int32_t n = 0; n < in_dims->n; n++) {
+        const int8_t *img = in + (n * in_h * in_w + left - p->pad_left) * C + c4;
+        for (int32_t m = 0; m < npr && right > left; m++) {
+            if (m == mf && me > mf) {
+                const int8_t *s0 = img + (2 * m - p->pad_top) * row;
+                dwpk_t pk = {plane + (m * pw + left) * 4, s0, s0 + row, C, C, right - left, off2, me - mf,
+                             (pw - (right - left)) * 16, 2 * row - (right - left) * C};
+                ek_armv7em_dw_pairs_pack(&pk);
+                m = me - 1;
+                continue;
+            }
+            const int32_t iy0 = 2 * m - p->pad_top, iy1 = iy0 + 1;
+            const int32_t ok0 = iy0 >= 0 && iy0 < in_h, ok1 = iy1 >= 0 && iy1 < in_h;
+            if (!ok0 && !ok1) continue;
+            dwpk_t pk = {plane + (m * pw + left) * 4, ok0 ? img + iy0 * row : (const int8_t *)&zpw,
+                         ok1 ? img + iy1 * row : (const int8_t *)&zpw, ok0 ? C : 0, ok1 ? C : 0, right - left, off2,
+                         1, 0, 0};
+            ek_armv7em_dw_pairs_pack(&pk);
+        }
+        /* the whole pairs in one call, then a lone last row (its second row to the dummy) */
+        for (int32_t m = 0; 2 * m < out_h && out_w > 0;) {
+            const int32_t lone = 2 * m + 1 >= out_h;
+            k.t = plane + m * pw * 4;
+            k.u = k.t + pw * 4;
+            k.t_end = k.t + out_w * 4;
+            k.o = out + ((n * out_h + 2 * m) * out_w) * C + c4;
+            k.so = C;
+            k.o2 = lone ? (int8_t *)(void *)&k.dummy : k.o + out_w * C;
+            k.so2 = lone ? 0 : C;
+            k.pairs = lone ? 1 : out_h / 2;
+            ek_armv7em_dw3x3_pairs(&k);
+            m = lone ? m + 1 : out_h / 2;
+        }
+    }
+}
+
 ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
                          const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
                          const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
@@ -295,8 +587,17 @@ ek_status_t ek_dwconv_s8(const ek_ctx_t *ctx, const ek_conv_params_t *p, const e
     const int32_t pw = (out_dims->w - 1) * p->stride_w + (filter_dims->w - 1) * p->dilation_w + 1;
     uint32_t *plane = (uint32_t *)(void *)(((uintptr_t)ctx->scratch + 3u) & ~(uintptr_t)3u);
     const int32_t fits = (uint32_t)(ph * pw * 8 + 4) <= ctx->scratch_bytes;
+    const int32_t pairs = filter_dims->h == 3 && filter_dims->w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->dilation_h == 1 && p->dilation_w == 1 && out_dims->n == in_dims->n &&
+                          pair_plane_bytes(out_dims) + 4u <= ctx->scratch_bytes;
+    if (pairs) {
+        uint32_t *z = plane, *const z_end = plane + pair_plane_bytes(out_dims) / 4u;
+        for (; z < z_end; z += 4) z[0] = z[1] = z[2] = z[3] = 0u;
+    }
     for (int32_t c4 = 0; c4 < C; c4 += 4) {
-        if (fits)
+        if (pairs)
+            group_pairs(p, in_dims, in, filter, bias, q, out_dims, out, c4, plane);
+        else if (fits)
             group_padded(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4, plane, ph, pw);
         else
             group(p, in_dims, in, filter_dims, filter, bias, q, out_dims, out, c4);
