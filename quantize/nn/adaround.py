@@ -1,0 +1,229 @@
+"""AdaRound: calibration-based weight rounding that minimises the error of each layer's
+output, not of its weights (Nagel et al., "Up or Down? Adaptive Rounding for Post-Training
+Quantization", ICML 2020, arXiv:2004.10568), run layer by layer in network order on the
+quantized network's own inputs (the "sequential" variant of AdaRound/BRECQ), with a
+per-channel scale search on the same output error and bias correction (Nagel et al.,
+"Data-Free Quantization Through Weight Equalization and Bias Correction", ICCV 2019, here
+with the calibration data's means).
+
+Per layer (conv of any group count, fully_connected), with P the float im2col patches of
+the layer's float inputs and P~ those of the quantized network's inputs (dequantized int8),
+both centred on their means, and one output channel's float weight w, the error of its
+pre-activation output over all calibration positions with dequantized weight u = s q is
+
+    L(u) = E || P w - P~ u - delta ||^2 = u' H u - 2 u' c + w' Hf w,
+    H = P~'P~ / M,  c = (P~'P / M) w,  Hf = P'P / M,
+
+delta (the mean error) being taken up by the bias (bias correction: b' = b + mean(P) w -
+mean(P~) u). Output channels are independent, so every step below is exact on this
+quadratic and cheap (the layers are small im2col matmuls):
+
+1. scale search: s = r * max|w| / qmax for r in RATIOS, RTN integers, the r of least L(s q)
+   per channel (the output error, not the weight error as `rtn-mse`);
+2. AdaRound: q = clip(floor(w/s) + h(V), -qmax, qmax) with the rectified sigmoid
+   h(V) = clip(sigmoid(V) (zeta - gamma) + gamma, 0, 1) (zeta 1.1, gamma -0.1), V
+   initialised so h(V) = frac(w/s); Adam on L / L_rtn + lam * mean(1 - |2h - 1|^beta),
+   the regulariser off for the first 20 % of the iterations, then beta annealed 20 -> 2;
+   then hard rounding (h >= 0.5 rounds up);
+3. polish: coordinate descent over single +-1 integer moves (each accepted only when it
+   lowers L; this is what makes the result never worse than step 1's RTN) alternated with
+   the closed-form best scale for the chosen integers, s = q'c / q'Hq;
+4. per channel, the lower L of (AdaRound + polish) and (RTN at the searched scale + polish).
+
+numpy only, full batch, no random numbers: the result is deterministic. Per-tensor scales
+and per-group scales are refused (the channels would no longer be independent)."""
+from __future__ import annotations
+
+import numpy as np
+
+from edgekiln.errors import InputError
+
+from . import geometry
+from .methods import Layer, QuantizedWeight, WeightConfig, WeightMethod, round_to_grid, symmetric_scales, weight_method
+
+ZETA, GAMMA = 1.1, -0.1
+RATIOS = tuple(np.round(np.linspace(1.0, 0.35, 27), 4))
+
+
+def im2col(op: str, attrs: dict, weight: np.ndarray, inputs: list) -> tuple[np.ndarray, np.ndarray]:
+    """(patches [G, M, K], weight [G, O/G, K]) of a conv (any group count, 1-D or 2-D) or
+    fully_connected over the stacked samples: output = patches @ weight' per group."""
+    if op == "fully_connected":
+        k = weight.shape[1]
+        x = np.concatenate([np.asarray(a, np.float32).reshape(-1, k) for a in inputs])
+        return x[None], weight.reshape(1, weight.shape[0], k).astype(np.float64)
+    x = np.concatenate([np.asarray(a, np.float32) for a in inputs])
+    rank = x.ndim - 2
+    x2, w2 = geometry.as_2d(x), (weight[:, None] if rank == 1 else weight)
+    strides = tuple(attrs.get("strides", [1] * rank))
+    dilations = tuple(attrs.get("dilations", [1] * rank))
+    if rank == 1:
+        strides, dilations = (1, strides[0]), (1, dilations[0])
+    pads = geometry.pads_2d(attrs.get("pads", [0] * 2 * rank), rank)
+    p = geometry.patches(x2, w2.shape[1:3], strides, dilations, pads)  # N, OH, OW, KH, KW, C
+    group = int(attrs.get("group", 1))
+    o, kh, kw, cg = w2.shape
+    p = p.reshape(-1, kh, kw, group, cg).transpose(3, 0, 1, 2, 4).reshape(group, -1, kh * kw * cg)
+    return p, w2.reshape(group, o // group, kh * kw * cg).astype(np.float64)
+
+
+class LayerStats:
+    """The quadratic of every output channel: H [G, K, K], c [G, O/G, K], the float output
+    energy e0 [G, O/G] (w' Hf w) and the input means (for bias correction)."""
+
+    def __init__(self, p_float: np.ndarray, p_quant: np.ndarray, w: np.ndarray, chunk: int = 8192) -> None:
+        g, m, k = p_float.shape
+        sf, sq = np.zeros((g, k)), np.zeros((g, k))
+        qq, qf, ff = np.zeros((g, k, k)), np.zeros((g, k, k)), np.zeros((g, k, k))
+        for i in range(0, m, chunk):
+            a, b = p_quant[:, i:i + chunk].astype(np.float64), p_float[:, i:i + chunk].astype(np.float64)
+            sf += b.sum(axis=1)
+            sq += a.sum(axis=1)
+            qq += np.einsum("gmk,gml->gkl", a, a)
+            qf += np.einsum("gmk,gml->gkl", a, b)
+            ff += np.einsum("gmk,gml->gkl", b, b)
+        self.mean_f, self.mean_q = sf / m, sq / m
+        self.h = qq / m - np.einsum("gk,gl->gkl", self.mean_q, self.mean_q)
+        cross = qf / m - np.einsum("gk,gl->gkl", self.mean_q, self.mean_f)
+        hf = ff / m - np.einsum("gk,gl->gkl", self.mean_f, self.mean_f)
+        self.c = np.einsum("gkl,gol->gok", cross, w)
+        self.e0 = np.einsum("gok,gkl,gol->go", w, hf, w)
+        self.w = w
+
+    def loss(self, u: np.ndarray) -> np.ndarray:
+        """L(u) per channel [G, O/G] for dequantized weights u [G, O/G, K] (>= 0 up to rounding)."""
+        hu = np.einsum("gkl,gol->gok", self.h, u)
+        return (u * hu).sum(-1) - 2 * (u * self.c).sum(-1) + self.e0
+
+
+def _rtn(w: np.ndarray, s: np.ndarray, qmax: int) -> np.ndarray:
+    r = w / s[..., None]
+    return np.clip(np.sign(r) * np.floor(np.abs(r) + 0.5), -qmax, qmax)
+
+
+def scale_search(st: LayerStats, base: np.ndarray, qmax: int) -> np.ndarray:
+    """Per channel, the scale r * base (r in RATIOS) whose RTN integers give the least L."""
+    best, err = base.copy(), np.full(base.shape, np.inf)
+    for r in RATIOS:
+        s = base * r
+        e = st.loss(s[..., None] * _rtn(st.w, s, qmax))
+        better = e < err
+        err[better], best[better] = e[better], s[better]
+    return best
+
+
+def adaround(st: LayerStats, s: np.ndarray, qmax: int, iters: int = 1500, lam: float = 0.01,
+             lr: float = 0.02) -> np.ndarray:
+    """AdaRound's learned rounding (step 2 of the module docstring): integers [G, O/G, K]."""
+    ws = st.w / s[..., None]
+    base = np.floor(ws)
+    rest = np.clip(ws - base, 1e-4, 1 - 1e-4)
+    v = -np.log((ZETA - GAMMA) / (rest - GAMMA) - 1)
+    norm = max(float(st.loss(s[..., None] * _rtn(st.w, s, qmax)).sum()), 1e-30)
+    m1, m2 = np.zeros_like(v), np.zeros_like(v)
+    warm = int(0.2 * iters)
+    for t in range(1, iters + 1):
+        sig = 1 / (1 + np.exp(-v))
+        hraw = sig * (ZETA - GAMMA) + GAMMA
+        h = np.clip(hraw, 0, 1)
+        qs = base + h
+        inside = (qs >= -qmax) & (qs <= qmax) & (hraw > 0) & (hraw < 1)
+        u = s[..., None] * np.clip(qs, -qmax, qmax)
+        grad_u = 2 * (np.einsum("gkl,gol->gok", st.h, u) - st.c) / norm
+        grad_h = grad_u * s[..., None]
+        if t > warm:
+            beta = 20 + (2 - 20) * (t - warm) / max(iters - warm, 1)
+            a = 2 * h - 1
+            grad_h = grad_h - lam * beta * np.abs(a) ** (beta - 1) * np.sign(a) * 2 / h.size
+        g = grad_h * inside * sig * (1 - sig) * (ZETA - GAMMA)
+        m1 = 0.9 * m1 + 0.1 * g
+        m2 = 0.999 * m2 + 0.001 * g * g
+        v -= lr * (m1 / (1 - 0.9 ** t)) / (np.sqrt(m2 / (1 - 0.999 ** t)) + 1e-12)
+    return np.clip(base + (v >= 0), -qmax, qmax)
+
+
+def polish(st: LayerStats, q: np.ndarray, s: np.ndarray, qmax: int, rounds: int = 3,
+           passes: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinate descent over +-1 integer moves alternated with the best scale for the
+    integers (step 3): never raises L."""
+    q, s = q.copy(), s.copy()
+    hd = np.einsum("gkk->gk", st.h)
+    for _ in range(rounds):
+        hq = np.einsum("gkl,gol->gok", st.h, q)
+        for _ in range(passes):
+            moved = False
+            for k in range(q.shape[-1]):
+                for d in (-1.0, 1.0):
+                    delta = s * s * (hd[:, None, k] + 2 * d * hq[..., k]) - 2 * s * d * st.c[..., k]
+                    ok = (delta < -1e-12 * np.maximum(st.e0, 1e-30)) & (np.abs(q[..., k] + d) <= qmax)
+                    if ok.any():
+                        moved = True
+                        dq = np.where(ok, d, 0.0)
+                        q[..., k] += dq
+                        hq += dq[..., None] * st.h[:, None, :, k]
+            if not moved:
+                break
+        den = (q * hq).sum(-1)
+        num = (q * st.c).sum(-1)
+        s_new = np.where((den > 0) & (num > 0), num / np.where(den > 0, den, 1), s)
+        take = st.loss(s_new[..., None] * q) < st.loss(s[..., None] * q)
+        s = np.where(take, s_new, s).astype(np.float32).astype(np.float64)
+    return q, s
+
+
+@weight_method("adaround")
+class AdaRound(WeightMethod):
+    name = "adaround"
+    needs_calibration_inputs = True
+    sequential = True  # quantizer.quantize_graph hands it the quantized network's inputs, layer by layer
+    iters = 1500
+
+    def supports(self, config: WeightConfig) -> str | None:
+        if config.bits not in (8, 4):
+            return f"{config.bits}-bit weights (adaround writes 8 or 4)"
+        if config.group_size is not None:
+            return "per-group scales (per-channel only)"
+        if config.granularity != "per-channel":
+            return f"granularity {config.granularity!r}: its output channels are optimised independently (use per-channel)"
+        return None
+
+    def quantize(self, layer: Layer, config: WeightConfig) -> QuantizedWeight:
+        self.check(config)
+        if not layer.inputs:
+            raise InputError(f"method 'adaround' needs calibration inputs of layer {layer.name!r} (none were given)")
+        qmax = config.qmax
+        w = np.asarray(layer.weight, np.float32)
+        quant_inputs = layer.quant_inputs if layer.quant_inputs else layer.inputs
+        pf, wg = im2col(layer.op, layer.attrs, w, layer.inputs)
+        pq, _ = im2col(layer.op, layer.attrs, w, quant_inputs)
+        st = LayerStats(pf, pq, wg)
+        base = symmetric_scales(w, qmax, True).astype(np.float64).reshape(wg.shape[:2])
+        s0 = scale_search(st, base, qmax)
+        q_a, s_a = polish(st, adaround(st, s0, qmax, self.iters), s0, qmax)
+        q_r, s_r = polish(st, _rtn(st.w, s0, qmax), s0, qmax)
+        take = (st.loss(s_a[..., None] * q_a) <= st.loss(s_r[..., None] * q_r))
+        q = np.where(take[..., None], q_a, q_r)
+        s = np.where(take, s_a, s_r).astype(np.float32)
+        values = q.reshape(w.shape).astype(np.int8)
+        bias = None
+        if layer.bias is not None:
+            u = s.astype(np.float64)[..., None] * q
+            delta = np.einsum("gk,gok->go", st.mean_f, st.w) - np.einsum("gk,gok->go", st.mean_q, u)
+            bias = (np.asarray(layer.bias, np.float64) + delta.reshape(-1)).astype(np.float32)
+        self.last = {"rtn_loss": float(st.loss(base[..., None] * _rtn(st.w, base, qmax)).sum()),
+                     "loss": float(st.loss(s.astype(np.float64)[..., None] * q).sum()), "energy": float(st.e0.sum())}
+        return QuantizedWeight(values, s.reshape(-1), config.bits, bias)
+
+
+def reconstruction_error(layer: Layer, qw: QuantizedWeight) -> float:
+    """L summed over channels for `qw` on the layer's inputs (quantized inputs when given):
+    the figure `adaround` minimises (tests compare it with RTN's)."""
+    w = np.asarray(layer.weight, np.float32)
+    pf, wg = im2col(layer.op, layer.attrs, w, layer.inputs)
+    pq, _ = im2col(layer.op, layer.attrs, w, layer.quant_inputs or layer.inputs)
+    st = LayerStats(pf, pq, wg)
+    u = qw.dequantize().astype(np.float64).reshape(wg.shape)
+    return float(st.loss(u).sum())
+
+
+__all__ = ["AdaRound", "im2col", "LayerStats", "reconstruction_error", "round_to_grid"]
