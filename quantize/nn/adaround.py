@@ -67,33 +67,61 @@ def im2col(op: str, attrs: dict, weight: np.ndarray, inputs: list) -> tuple[np.n
     return p, w2.reshape(group, o // group, kh * kw * cg).astype(np.float64)
 
 
-class LayerStats:
-    """The quadratic of every output channel: H [G, K, K], c [G, O/G, K], the float output
-    energy e0 [G, O/G] (w' Hf w) and the input means (for bias correction)."""
+ACT_FLOOR = {"relu": 0.0, "relu6": 0.0, "relu_n1_to_1": -1.0}  # fused activations that clip from below
 
-    def __init__(self, p_float: np.ndarray, p_quant: np.ndarray, w: np.ndarray, chunk: int = 8192) -> None:
+
+class LayerStats:
+    """The quadratic of every output channel: H [G, O/G or 1, K, K], c [G, O/G, K], the float
+    output energy e0 [G, O/G] (w' Hf w) and the input means (for bias correction).
+
+    With a fused activation that clips from below (`floor`, e.g. relu), only the positions
+    where the float or the quantized (RTN) output is above the floor count (AdaRound's
+    "asymmetric" reconstruction of the activation's output, made quadratic): each channel
+    then has its own H and its own means."""
+
+    def __init__(self, p_float: np.ndarray, p_quant: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
+                 floor: float | None = None, u_rtn: np.ndarray | None = None, chunk: int = 8192) -> None:
         g, m, k = p_float.shape
-        sf, sq = np.zeros((g, k)), np.zeros((g, k))
-        qq, qf, ff = np.zeros((g, k, k)), np.zeros((g, k, k)), np.zeros((g, k, k))
+        og = w.shape[1]
+        per_channel = floor is not None
+        oh = og if per_channel else 1
+        n = np.zeros((g, oh))
+        sf, sq = np.zeros((g, oh, k)), np.zeros((g, oh, k))
+        qq = np.zeros((g, oh, k, k))
+        qy, sy, yy = np.zeros((g, og, k)), np.zeros((g, og)), np.zeros((g, og))
+        b0 = np.zeros((g, og)) if bias is None else np.asarray(bias, np.float64).reshape(g, og)
         for i in range(0, m, chunk):
             a, b = p_quant[:, i:i + chunk].astype(np.float64), p_float[:, i:i + chunk].astype(np.float64)
-            sf += b.sum(axis=1)
-            sq += a.sum(axis=1)
-            qq += np.einsum("gmk,gml->gkl", a, a)
-            qf += np.einsum("gmk,gml->gkl", a, b)
-            ff += np.einsum("gmk,gml->gkl", b, b)
-        self.mean_f, self.mean_q = sf / m, sq / m
-        self.h = qq / m - np.einsum("gk,gl->gkl", self.mean_q, self.mean_q)
-        cross = qf / m - np.einsum("gk,gl->gkl", self.mean_q, self.mean_f)
-        hf = ff / m - np.einsum("gk,gl->gkl", self.mean_f, self.mean_f)
-        self.c = np.einsum("gkl,gol->gok", cross, w)
-        self.e0 = np.einsum("gok,gkl,gol->go", w, hf, w)
+            y = np.einsum("gmk,gok->gmo", b, w)  # float output (without bias)
+            if per_channel:
+                yq = np.einsum("gmk,gok->gmo", a, u_rtn)
+                mask = (((y + b0[:, None]) > floor) | ((yq + b0[:, None]) > floor)).astype(np.float64)
+            else:
+                mask = np.ones((g, a.shape[1], 1))
+            n += mask.sum(axis=1)
+            sf += np.einsum("gmo,gmk->gok", mask, b)
+            sq += np.einsum("gmo,gmk->gok", mask, a)
+            for o in range(oh):
+                am = a * mask[:, :, o:o + 1]
+                qq[:, o] += np.einsum("gmk,gml->gkl", am, a)
+            my = mask * y if per_channel else y
+            qy += np.einsum("gmk,gmo->gok", a, my)
+            sy += my.sum(axis=1)
+            yy += (my * y).sum(axis=1)
+        n = np.maximum(n, 1)
+        self.mean_f, self.mean_q = sf / n[..., None], sq / n[..., None]  # [G, O/G or 1, K]
+        self.h = qq / n[..., None, None] - np.einsum("gok,gol->gokl", self.mean_q, self.mean_q)
+        mean_y = sy / n
+        self.c = qy / n[..., None] - self.mean_q * mean_y[..., None]
+        self.e0 = np.maximum(yy / n - mean_y ** 2, 0)
         self.w = w
+
+    def hu(self, u: np.ndarray) -> np.ndarray:
+        return np.matmul(self.h, u[..., None])[..., 0]
 
     def loss(self, u: np.ndarray) -> np.ndarray:
         """L(u) per channel [G, O/G] for dequantized weights u [G, O/G, K] (>= 0 up to rounding)."""
-        hu = np.einsum("gkl,gol->gok", self.h, u)
-        return (u * hu).sum(-1) - 2 * (u * self.c).sum(-1) + self.e0
+        return (u * self.hu(u)).sum(-1) - 2 * (u * self.c).sum(-1) + self.e0
 
 
 def _rtn(w: np.ndarray, s: np.ndarray, qmax: int) -> np.ndarray:
@@ -112,7 +140,7 @@ def scale_search(st: LayerStats, base: np.ndarray, qmax: int) -> np.ndarray:
     return best
 
 
-def adaround(st: LayerStats, s: np.ndarray, qmax: int, iters: int = 1500, lam: float = 0.01,
+def adaround(st: LayerStats, s: np.ndarray, qmax: int, iters: int = 1500, lam: float = 3.0,
              lr: float = 0.02) -> np.ndarray:
     """AdaRound's learned rounding (step 2 of the module docstring): integers [G, O/G, K]."""
     ws = st.w / s[..., None]
@@ -129,7 +157,7 @@ def adaround(st: LayerStats, s: np.ndarray, qmax: int, iters: int = 1500, lam: f
         qs = base + h
         inside = (qs >= -qmax) & (qs <= qmax) & (hraw > 0) & (hraw < 1)
         u = s[..., None] * np.clip(qs, -qmax, qmax)
-        grad_u = 2 * (np.einsum("gkl,gol->gok", st.h, u) - st.c) / norm
+        grad_u = 2 * (st.hu(u) - st.c) / norm
         grad_h = grad_u * s[..., None]
         if t > warm:
             beta = 20 + (2 - 20) * (t - warm) / max(iters - warm, 1)
@@ -147,20 +175,20 @@ def polish(st: LayerStats, q: np.ndarray, s: np.ndarray, qmax: int, rounds: int 
     """Coordinate descent over +-1 integer moves alternated with the best scale for the
     integers (step 3): never raises L."""
     q, s = q.copy(), s.copy()
-    hd = np.einsum("gkk->gk", st.h)
+    hd = np.diagonal(st.h, axis1=-2, axis2=-1)  # [G, O/G or 1, K]
     for _ in range(rounds):
-        hq = np.einsum("gkl,gol->gok", st.h, q)
+        hq = st.hu(q)
         for _ in range(passes):
             moved = False
             for k in range(q.shape[-1]):
                 for d in (-1.0, 1.0):
-                    delta = s * s * (hd[:, None, k] + 2 * d * hq[..., k]) - 2 * s * d * st.c[..., k]
+                    delta = s * s * (hd[..., k] + 2 * d * hq[..., k]) - 2 * s * d * st.c[..., k]
                     ok = (delta < -1e-12 * np.maximum(st.e0, 1e-30)) & (np.abs(q[..., k] + d) <= qmax)
                     if ok.any():
                         moved = True
                         dq = np.where(ok, d, 0.0)
                         q[..., k] += dq
-                        hq += dq[..., None] * st.h[:, None, :, k]
+                        hq += dq[..., None] * st.h[..., :, k]
             if not moved:
                 break
         den = (q * hq).sum(-1)
@@ -177,6 +205,8 @@ class AdaRound(WeightMethod):
     needs_calibration_inputs = True
     sequential = True  # quantizer.quantize_graph hands it the quantized network's inputs, layer by layer
     iters = 1500
+    lam = 3.0  # on the mean regulariser, the reconstruction being normalised by RTN's error
+    activation_aware = True  # relu-like fused activations: only positions above the floor count
 
     def supports(self, config: WeightConfig) -> str | None:
         if config.bits not in (8, 4):
@@ -196,10 +226,11 @@ class AdaRound(WeightMethod):
         quant_inputs = layer.quant_inputs if layer.quant_inputs else layer.inputs
         pf, wg = im2col(layer.op, layer.attrs, w, layer.inputs)
         pq, _ = im2col(layer.op, layer.attrs, w, quant_inputs)
-        st = LayerStats(pf, pq, wg)
         base = symmetric_scales(w, qmax, True).astype(np.float64).reshape(wg.shape[:2])
+        floor = ACT_FLOOR.get(layer.attrs.get("activation", "none")) if self.activation_aware else None
+        st = LayerStats(pf, pq, wg, layer.bias, floor, base[..., None] * _rtn(wg, base, qmax))
         s0 = scale_search(st, base, qmax)
-        q_a, s_a = polish(st, adaround(st, s0, qmax, self.iters), s0, qmax)
+        q_a, s_a = polish(st, adaround(st, s0, qmax, self.iters, self.lam), s0, qmax)
         q_r, s_r = polish(st, _rtn(st.w, s0, qmax), s0, qmax)
         take = (st.loss(s_a[..., None] * q_a) <= st.loss(s_r[..., None] * q_r))
         q = np.where(take[..., None], q_a, q_r)
@@ -208,7 +239,7 @@ class AdaRound(WeightMethod):
         bias = None
         if layer.bias is not None:
             u = s.astype(np.float64)[..., None] * q
-            delta = np.einsum("gk,gok->go", st.mean_f, st.w) - np.einsum("gk,gok->go", st.mean_q, u)
+            delta = (st.mean_f * st.w).sum(-1) - (st.mean_q * u).sum(-1)
             bias = (np.asarray(layer.bias, np.float64) + delta.reshape(-1)).astype(np.float32)
         self.last = {"rtn_loss": float(st.loss(base[..., None] * _rtn(st.w, base, qmax)).sum()),
                      "loss": float(st.loss(s.astype(np.float64)[..., None] * q).sum()), "energy": float(st.e0.sum())}
