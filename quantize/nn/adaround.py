@@ -15,14 +15,17 @@ pre-activation output over all calibration positions with dequantized weight u =
     H = P~'P~ / M,  c = (P~'P / M) w,  Hf = P'P / M,
 
 delta (the mean error) being taken up by the bias (bias correction: b' = b + mean(P) w -
-mean(P~) u). Output channels are independent, so every step below is exact on this
+mean(P~) u). With a fused relu / relu6 only the positions where the float or the RTN output
+is above 0 count (AdaRound's reconstruction after the activation, made quadratic), so each
+channel has its own H and means there. Output channels are independent, so every step below is exact on this
 quadratic and cheap (the layers are small im2col matmuls):
 
 1. scale search: s = r * max|w| / qmax for r in RATIOS, RTN integers, the r of least L(s q)
    per channel (the output error, not the weight error as `rtn-mse`);
 2. AdaRound: q = clip(floor(w/s) + h(V), -qmax, qmax) with the rectified sigmoid
    h(V) = clip(sigmoid(V) (zeta - gamma) + gamma, 0, 1) (zeta 1.1, gamma -0.1), V
-   initialised so h(V) = frac(w/s); Adam on L / L_rtn + lam * mean(1 - |2h - 1|^beta),
+   initialised so h(V) = frac(w/s); Adam (lr 0.02, 1,500 full-batch steps) on
+   L / L_rtn + lam * mean(1 - |2h - 1|^beta) with lam = 3,
    the regulariser off for the first 20 % of the iterations, then beta annealed 20 -> 2;
    then hard rounding (h >= 0.5 rounds up);
 3. polish: coordinate descent over single +-1 integer moves (each accepted only when it
@@ -39,7 +42,7 @@ import numpy as np
 from edgekiln.errors import InputError
 
 from . import geometry
-from .methods import Layer, QuantizedWeight, WeightConfig, WeightMethod, round_to_grid, symmetric_scales, weight_method
+from .methods import Layer, QuantizedWeight, WeightConfig, WeightMethod, symmetric_scales, weight_method
 
 ZETA, GAMMA = 1.1, -0.1
 RATIOS = tuple(np.round(np.linspace(1.0, 0.35, 27), 4))
@@ -257,4 +260,4 @@ def reconstruction_error(layer: Layer, qw: QuantizedWeight) -> float:
     return float(st.loss(u).sum())
 
 
-__all__ = ["AdaRound", "im2col", "LayerStats", "reconstruction_error", "round_to_grid"]
+__all__ = ["AdaRound", "im2col", "LayerStats", "reconstruction_error"]
