@@ -28,7 +28,10 @@ SHARED = ROOT.parent / "shared" / "models" / "kws_dscnn"
 if not SHARED.is_dir():
     SHARED = Path("/work/shared/models/kws_dscnn")
 CONFIGS = [(8, "rtn", "per-channel", "minmax"), (8, "rtn", "per-channel", "percentile"), (8, "rtn", "per-tensor", "minmax"),
-           (4, "rtn", "per-channel", "minmax"), (4, "rtn-mse", "per-channel", "minmax")]
+           (4, "rtn", "per-channel", "minmax"), (4, "rtn", "per-channel", "percentile"), (4, "rtn-mse", "per-channel", "minmax"),
+           (8, "adaround", "per-channel", "minmax"), (8, "adaround", "per-channel", "percentile"),
+           (4, "adaround", "per-channel", "minmax"), (4, "adaround", "per-channel", "percentile"),
+           (4, "adaround", "per-channel", "mse")]
 
 
 def measure(model: Path, calib: np.ndarray, evals: np.ndarray, configs=CONFIGS) -> list[dict]:
@@ -86,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--calib", type=Path)
     ap.add_argument("--eval", type=Path)
     ap.add_argument("--espeak", action="store_true", help="calibrate and evaluate on edgekiln.audio's espeak sets")
+    ap.add_argument("--method", action="append", help="only the rows of this weight method (repeatable; default all)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     if not a.model.is_file():
@@ -103,12 +107,13 @@ def main(argv=None) -> int:
         print("note: no --calib/--eval: the 20 kws_samples serve as both (in-sample)", file=sys.stderr)
     else:
         calib, evals = np.load(a.calib), np.load(a.eval)
-    rows = measure(a.model, calib, evals)
+    configs = [c for c in CONFIGS if not a.method or c[1] in a.method]
+    rows = measure(a.model, calib, evals, configs)
     tflite = a.model.parent / "kws_ref_int8.tflite"
     if a.model.name == "kws_dscnn_f32.onnx" and tflite.is_file():
         rows.append(official_int8(a.model, tflite, evals))
     for r in rows:
-        print(f"{r['config']:13} {r['method']:8} {r['granularity']:12} {r['observer']:10} agreement {r['agreement']:.4f}  "
+        print(f"{r['config']:13} {r['method']:9} {r['granularity']:12} {r['observer']:10} agreement {r['agreement']:.4f}  "
               f"logit SQNR {r['logit_sqnr_db']:.2f} dB  ({r['clips']} clips, {r['calibration_samples']} calibration)")
     if a.json:
         a.json.write_text(json.dumps({"rows": rows}, indent=1))

@@ -59,6 +59,8 @@ class Layer:
     weight: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
     inputs: list[np.ndarray] | None = None  # calibration inputs of this layer, when known
+    quant_inputs: list[np.ndarray] | None = None  # the same inputs through the quantized layers before it (sequential methods)
+    bias: np.ndarray | None = None  # the layer's float bias, when it has one
 
 
 @dataclass
@@ -66,6 +68,7 @@ class QuantizedWeight:
     values: np.ndarray        # int8 array, same shape as the weight, within [-qmax, qmax]
     scales: np.ndarray        # float32, one per output channel or one
     bits: int
+    bias: np.ndarray | None = None  # a corrected float bias (bias correction), else the graph's is kept
 
     @property
     def per_channel(self) -> bool:
@@ -79,10 +82,15 @@ class QuantizedWeight:
 class WeightMethod:
     """Subclass, set `name`, implement `supports` and `quantize`; set
     `needs_calibration_inputs = True` to get each layer's float inputs (one channel-last
-    array per calibration sample, from the float golden model) in `Layer.inputs`."""
+    array per calibration sample, from the float golden model) in `Layer.inputs`; set
+    `sequential = True` as well to be called layer by layer in network order with
+    `Layer.quant_inputs`, the same samples through the int8 golden model of the layers
+    already quantized (dequantized), and `Layer.bias` (a method may return a corrected
+    float bias in `QuantizedWeight.bias`)."""
 
     name = "base"
     needs_calibration_inputs = False
+    sequential = False
 
     def supports(self, config: WeightConfig) -> str | None:
         return "not implemented"
@@ -97,7 +105,7 @@ class WeightMethod:
 
 
 def get_method(name: str) -> WeightMethod:
-    from . import rtn  # noqa: F401  (registers the built-in methods)
+    from . import adaround, rtn  # noqa: F401  (registers the built-in methods)
 
     cls = WEIGHT_METHODS.get(name)
     if cls is None:

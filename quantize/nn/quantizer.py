@@ -11,7 +11,8 @@ frontend produces, so `int8_reference` (and the C kernels) run it unchanged:
 4. conv and fully_connected weights go through the weight method (`methods.py`, RTN
    first): symmetric int8 ([-127, 127]) or int4 ([-7, 7], `weight_bits: 4` on the node),
    per output channel (axis 0) or per tensor; biases become int32 with scale
-   in_scale * w_scale[c] and zero point 0; other constants (an add's operand) are int8
+   in_scale * w_scale[c] and zero point 0 (a method may correct the float bias first:
+   `QuantizedWeight.bias`); other constants (an add's operand) are int8
    per tensor over their own range.
 """
 from __future__ import annotations
@@ -208,7 +209,7 @@ def materialize(graph: Graph, acts: dict[str, QuantParams], weights: dict[str, Q
             if qw.bits != 8:
                 n.attrs["weight_bits"] = qw.bits
             if len(n.inputs) > 2 and n.inputs[2]:
-                b = graph.constants[n.inputs[2]].data
+                b = qw.bias if qw.bias is not None else graph.constants[n.inputs[2]].data
                 scales = qw.scales if qw.per_channel else qw.scales[:1]
                 q, bq = bias_int32(b, acts[n.inputs[0]].scale[0], scales)
                 g.constants[n.inputs[2]] = Constant(n.inputs[2], q, bq)
@@ -246,7 +247,14 @@ def quantize_graph(graph: Graph, calib, config: QuantConfig = QuantConfig()) -> 
                     if get_method(config.method).needs_calibration_inputs else None)
     ranges = calibrate(fused, samples, config, layer_inputs)
     acts = activation_params(fused, ranges)
-    q = materialize(fused, acts, quantize_weights(fused, config, layer_inputs))
+    method = get_method(config.method)
+    if method.sequential:  # layer by layer on the quantized network's own inputs (sequential.py)
+        from .sequential import sequential_weights
+
+        weights = sequential_weights(fused, acts, samples, config, layer_inputs, method)
+    else:
+        weights = quantize_weights(fused, config, layer_inputs)
+    q = materialize(fused, acts, weights)
     q.meta["quantization"] = {**asdict(config), "calibration_samples": int(samples.shape[0])}
     return QuantizedNetwork(q, fused, aliases, config, ranges)
 

@@ -20,7 +20,7 @@ from ._options import json_option
               help=".npy of float inputs in the model's input shape with a leading sample axis")
 @click.option("--wbits", type=click.Choice(["8", "4"]), default="8", show_default=True, help="weight bits")
 @click.option("--abits", type=click.Choice(["8"]), default="8", show_default=True, help="activation bits")
-@click.option("--method", default="rtn", show_default=True, help="weight method: rtn, rtn-mse")
+@click.option("--method", default="rtn", show_default=True, help="weight method: rtn, rtn-mse, adaround (calibration-based rounding)")
 @click.option("--granularity", type=click.Choice(["per-channel", "per-tensor"]), default="per-channel",
               show_default=True, help="weight scales per output channel or per tensor")
 @click.option("--observer", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True,
