@@ -119,18 +119,24 @@ def row(model, target, config, top1, ref_top1, labels, logits=None, ref_logits=N
     return r
 
 
-def measure(limit: int | None = None) -> list[dict]:
+def measure(limit: int | None = None, ctx: dict | None = None) -> list[dict]:
+    """Host rows; `ctx` (a dict) receives the features, labels and the float model's top-1 and
+    logits, and whether the official int8's golden model equals LiteRT on every clip."""
     from edgekiln.audio.features import KWS_MFCC
 
     feats, labels, clips = eval_features(limit)
+    ctx = {} if ctx is None else ctx
+    ctx.update(feats=feats, labels=labels)
     rows = []
     onnx_path, tfl_path = SHARED / "kws_dscnn_f32.onnx", SHARED / "kws_ref_int8.tflite"
     if onnx_path.is_file():
         probs, logits = onnx_logits(onnx_path, feats, None)
         ref = probs.argmax(1)
+        ctx.update(ref_top1=ref, ref_logits=logits)
         rows.append(row("kws_dscnn", "host (onnxruntime)", "float", ref, ref, labels))
         if tfl_path.is_file():
             q = official_int8(tfl_path, feats)
+            ctx["official_golden_equals_litert"] = q["bit_exact"]
             rows.append(row("kws_dscnn", "host (LiteRT BUILTIN_REF)", "official-int8", q["probs"].argmax(1), ref,
                             labels, q["logits"], logits, bit_exact=q["bit_exact"]))
         # the soft-float path: integer MFCC (ek_mfcc_s32's golden model) -> Q16 -> int8 input
@@ -244,9 +250,25 @@ def main(argv=None) -> int:
     ap.add_argument("--device-targets", default="cortex-m4,gap8",
                     help="targets for the audio-to-label firmware rows (comma separated; empty: none)")
     ap.add_argument("--device-clips", type=int, default=8, help="eval clips per device row")
+    ap.add_argument("--net-targets", default="cortex-m4,gap8:8",
+                    help="targets[:cores] for the DS-CNN figure rows (W8A8, W4A8, official-int8) on the device "
+                         "(comma separated; empty: golden model rows only)")
+    ap.add_argument("--net-clips", type=int, default=4, help="eval clips each DS-CNN device row runs on QEMU")
+    ap.add_argument("--float-targets", default="",
+                    help="targets for a float DS-CNN device row (f32 kernels; e.g. cortex-m4)")
+    ap.add_argument("--calib-clips", type=int, default=256, help="train clips calibrating W8A8/W4A8")
+    ap.add_argument("--markdown", type=Path, help="also write the DS-CNN figure table (markdown) here")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    rows = measure(args.limit)
+    from benchmarks.nn_kws_nets import markdown, network_rows, parse_targets
+
+    ctx: dict = {}
+    rows = measure(args.limit, ctx)
+    net = []
+    if "ref_top1" in ctx:
+        net = network_rows(SHARED, ctx["feats"], ctx["labels"], ctx["ref_top1"], ctx["ref_logits"],
+                           parse_targets(args.net_targets), args.net_clips, args.calib_clips,
+                           ctx.get("official_golden_equals_litert"), [t for t in args.float_targets.split(",") if t])
     rows += mfcc_rows([t for t in args.mfcc_targets.split(",") if t])
     rows += device_rows([t for t in args.device_targets.split(",") if t], args.device_clips)
     if not rows:
@@ -266,6 +288,13 @@ def main(argv=None) -> int:
         sq = "-" if r["logit_sqnr_db"] is None else f"{r['logit_sqnr_db']:.2f} dB"
         print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} agreement {r['agreement']:.3f} "
               f"accuracy {r['accuracy']:.3f} logit SQNR {sq} bit_exact {r['bit_exact']} ({r['clips']} clips)")
+    if net:
+        table = markdown(net)
+        print("\nDS-CNN figure rows (best of each target's group in bold):\n" + table)
+        if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(table + "\n")
+    rows += net
     if args.json:
         from edgekiln.audio.espeak import espeak_version
 
