@@ -201,13 +201,15 @@ def markdown(rows: list[dict]) -> str:
     for target, rs in groups.items():
         best = {}
         for k, pick in BEST.items():
-            vals = [r.get(k) for r in rs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
+            # the float model's agreement with itself is no figure to win
+            cand = [r for r in rs if not (k == "agreement" and r["config"] == "float")]
+            vals = [r.get(k) for r in cand if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
             if len(vals) > 1:
-                best[k] = pick(vals)
+                best[k] = (_fmt(k, pick(vals)), {id(r) for r in cand})
         for r in rs:
             cells = []
             for k, _ in COLUMNS:
                 s = _fmt(k, r.get(k))
-                cells.append(f"**{s}**" if k in best and r.get(k) == best[k] else s)
+                cells.append(f"**{s}**" if k in best and s == best[k][0] and id(r) in best[k][1] else s)
             lines.append(f"| {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
