@@ -26,7 +26,7 @@ from nn_fixtures import kws_dir, kws_samples
 from test_cli import kiln
 
 
-def small_kws_like(path: Path, seed: int = 7) -> Path:
+def small_kws_like(path: Path, seed: int = 7, in_shape=(1, 1, 12, 8)) -> Path:
     """conv 3x3 + relu -> depthwise 3x3 + relu -> pointwise 1x1 + relu -> global average pool
     -> flatten -> gemm -> softmax: the DS-CNN's op set, on a 12 x 8 input."""
     rng = np.random.default_rng(seed)
@@ -46,7 +46,7 @@ def small_kws_like(path: Path, seed: int = 7) -> Path:
              helper.make_node("Softmax", ["logits"], ["y"], name="softmax", axis=1)]
     inits = [w("w1", (16, 1, 3, 3)), w("b1", (16,), 0.1), w("w2", (16, 1, 3, 3)), w("b2", (16,), 0.1),
              w("w3", (16, 16, 1, 1)), w("b3", (16,), 0.1), w("wf", (6, 16)), w("bf", (6,), 0.1)]
-    g = helper.make_graph(nodes, "small_kws", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 12, 8])],
+    g = helper.make_graph(nodes, "small_kws", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])], initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
