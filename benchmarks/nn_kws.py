@@ -3,6 +3,15 @@ held-out espeak-ng clips.
 
     python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N] [--mfcc-targets cortex-m4,gap8]
                                 [--device-targets cortex-m4,gap8] [--device-clips 8]
+                                [--net-targets cortex-m4,gap8:8] [--net-clips 4] [--float-targets cortex-m4]
+                                [--calib-clips 256] [--markdown table.md]
+
+The issue's DS-CNN figure table (W8A8, W4A8 from edgekiln.quantize_network calibrated on the
+`train` split, official-int8; per `--net-targets` target[:cores]) comes from
+benchmarks/nn_kws_nets.py: agreement and logit SQNR on every eval clip by the golden model,
+bit_exact / instructions / MACs per instruction / peak RAM / flash (constants, and code +
+constants) on QEMU over `--net-clips` clips; printed as a markdown table, the best of each
+target's rows in bold.
 
 Clips: `edgekiln.audio.build_set("eval")` (288 clips: 240 words, 24 unknown, 24 silence;
 voices and speeds the training split never uses), featurised by the numpy MFCC golden model
@@ -10,8 +19,7 @@ voices and speeds the training split never uses), featurised by the numpy MFCC g
 `W8A8`, `W4A8`, `official-int8`), `agreement` (top-1 vs the float model on the same clips),
 `logit_sqnr_db` (softmax inputs vs float's, over all clips), `bit_exact` (device == golden; for
 `official-int8`, edgekiln's int8 golden model == LiteRT BUILTIN_REF), `macs_per_instruction`,
-`peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (None until the network C
-kernels land), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
+`peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (device rows), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
 onnxruntime (optimisations off), int8 on LiteRT's reference kernels (`BUILTIN_REF`).
 MFCC rows (`--mfcc-targets`): the C front end (ek_mfcc_s32 everywhere, ek_mfcc_f32 where the
 target has an FPU and RAM for a float clip) on two eval clips in the firmware of
