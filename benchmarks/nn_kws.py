@@ -266,6 +266,8 @@ def main(argv=None) -> int:
                     help="targets for a float DS-CNN device row (f32 kernels; e.g. cortex-m4)")
     ap.add_argument("--calib-clips", type=int, default=256, help="train clips calibrating W8A8/W4A8")
     ap.add_argument("--markdown", type=Path, help="also write the DS-CNN figure table (markdown) here")
+    ap.add_argument("--methods", default="rtn,adaround",
+                    help="weight methods for W8A8/W4A8 (those not registered here are skipped)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from benchmarks.nn_kws_nets import markdown, network_rows, parse_targets
@@ -276,7 +278,8 @@ def main(argv=None) -> int:
     if "ref_top1" in ctx:
         net = network_rows(SHARED, ctx["feats"], ctx["labels"], ctx["ref_top1"], ctx["ref_logits"],
                            parse_targets(args.net_targets), args.net_clips, args.calib_clips,
-                           ctx.get("official_golden_equals_litert"), [t for t in args.float_targets.split(",") if t])
+                           ctx.get("official_golden_equals_litert"), [t for t in args.float_targets.split(",") if t],
+                           tuple(m for m in args.methods.split(",") if m))
     rows += mfcc_rows([t for t in args.mfcc_targets.split(",") if t])
     rows += device_rows([t for t in args.device_targets.split(",") if t], args.device_clips)
     if not rows:

@@ -24,17 +24,20 @@ import numpy as np
 QUANT = [("W8A8", 8, "rtn"), ("W4A8", 4, "rtn")]
 
 
-def quant_configs() -> list[tuple[str, int, str]]:
-    """RTN always; a data-aware method another branch registers (adaround) when present."""
+def quant_configs(methods_wanted: tuple[str, ...] = ("rtn", "adaround")) -> list[tuple[str, int, str]]:
+    """W8A8 and W4A8 for each wanted weight method that is registered here (rtn always;
+    adaround where quantize/nn has it)."""
+    import importlib
+
     from edgekiln.quantize.nn import methods
 
-    try:
-        from edgekiln.quantize.nn import rtn  # noqa: F401  (registers the built-in methods)
-        names = methods.WEIGHT_METHODS.names()
-    except Exception:  # noqa: BLE001
-        names = []
-    extra = [(c, b, "adaround") for c, b, _ in QUANT] if "adaround" in names else []
-    return QUANT + extra
+    for mod in ("rtn", "adaround"):
+        try:
+            importlib.import_module(f"edgekiln.quantize.nn.{mod}")  # registers its methods
+        except ImportError:
+            pass
+    names = methods.WEIGHT_METHODS.names()
+    return [(c, b, m) for m in methods_wanted if m in names for c, b, _ in QUANT]
 
 
 def calib_features(n: int = 256, seed: int = 0) -> np.ndarray:
@@ -106,7 +109,8 @@ def parse_targets(spec: str) -> list[tuple[str, int]]:
 
 def network_rows(shared: Path, feats: np.ndarray, labels: np.ndarray, ref_top1: np.ndarray, ref_logits: np.ndarray,
                  targets: list[tuple[str, int]], device_clips: int, n_calib: int = 256,
-                 official_golden_equals_litert: bool | None = None, float_targets: list[str] = ()) -> list[dict]:
+                 official_golden_equals_litert: bool | None = None, float_targets: list[str] = (),
+                 methods_wanted: tuple[str, ...] = ("rtn", "adaround")) -> list[dict]:
     """One row per (config, target); `ref_top1` / `ref_logits` are the float model's on `feats`."""
     import edgekiln
     from edgekiln.frontends.onnx import from_onnx
@@ -144,7 +148,7 @@ def network_rows(shared: Path, feats: np.ndarray, labels: np.ndarray, ref_top1: 
         work = Path(tmp)
         if onnx_path.is_file():
             calib = calib_features(n_calib)
-            for config, wbits, method in quant_configs():
+            for config, wbits, method in quant_configs(methods_wanted):
                 qfile = work / f"kws_{config}_{method}.q.onnx"
                 rep = edgekiln.quantize_network(str(onnx_path), calib, wbits=wbits, method=method,
                                                 output=qfile)["report"]
