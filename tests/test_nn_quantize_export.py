@@ -85,9 +85,10 @@ def _check_pair(w8: dict, w4: dict) -> None:
     # packed int4: the weights take half the bytes (an odd count ends with a half-used byte)
     saved = w8["plan"]["constants_flash_bytes"] - w4["plan"]["constants_flash_bytes"]
     n_weights = 16 * 9 + 16 * 9 + 16 * 16 + 6 * 16
-    assert n_weights // 2 - 8 <= saved <= n_weights // 2 + 64, saved
-    assert w4["build"]["model_flash_bytes"] < w8["build"]["model_flash_bytes"] + 2048  # s4 code beside the weights
-    assert w8["report"]["reference"]["max_abs_diff"] < 0.2  # probabilities vs the float model
+    assert abs(saved - n_weights // 2) <= 16, saved  # measured: 320 of 640 weights
+    assert w4["build"]["model_flash_bytes"] < w8["build"]["model_flash_bytes"]  # the build's size report
+    for r in (w8, w4):  # probabilities vs the float model (measured 0.002 for both)
+        assert r["report"]["reference"]["max_abs_diff"] < 0.05 and r["report"]["reference"]["top1_agreement"] == 1.0
 
 
 @pytest.mark.parametrize("target", target_params(["host", "cortex-m4"]))
