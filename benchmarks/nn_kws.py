@@ -3,6 +3,15 @@ held-out espeak-ng clips.
 
     python benchmarks/nn_kws.py --json build/bench/nn_kws.json [--limit N] [--mfcc-targets cortex-m4,gap8]
                                 [--device-targets cortex-m4,gap8] [--device-clips 8]
+                                [--net-targets cortex-m4,gap8:8] [--net-clips 4] [--float-targets cortex-m4]
+                                [--calib-clips 256] [--markdown table.md]
+
+The issue's DS-CNN figure table (W8A8, W4A8 from edgekiln.quantize_network calibrated on the
+`train` split, official-int8; per `--net-targets` target[:cores]) comes from
+benchmarks/nn_kws_nets.py: agreement and logit SQNR on every eval clip by the golden model,
+bit_exact / instructions / MACs per instruction / peak RAM / flash (constants, and code +
+constants) on QEMU over `--net-clips` clips; printed as a markdown table, the best of each
+target's rows in bold.
 
 Clips: `edgekiln.audio.build_set("eval")` (288 clips: 240 words, 24 unknown, 24 silence;
 voices and speeds the training split never uses), featurised by the numpy MFCC golden model
@@ -10,8 +19,7 @@ voices and speeds the training split never uses), featurised by the numpy MFCC g
 `W8A8`, `W4A8`, `official-int8`), `agreement` (top-1 vs the float model on the same clips),
 `logit_sqnr_db` (softmax inputs vs float's, over all clips), `bit_exact` (device == golden; for
 `official-int8`, edgekiln's int8 golden model == LiteRT BUILTIN_REF), `macs_per_instruction`,
-`peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (None until the network C
-kernels land), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
+`peak_ram_bytes`, `flash_bytes`, `instructions_per_inference` (device rows), plus `accuracy` (top-1 vs the spoken label) and `clips`. Float runs on
 onnxruntime (optimisations off), int8 on LiteRT's reference kernels (`BUILTIN_REF`).
 MFCC rows (`--mfcc-targets`): the C front end (ek_mfcc_s32 everywhere, ek_mfcc_f32 where the
 target has an FPU and RAM for a float clip) on two eval clips in the firmware of
@@ -119,18 +127,24 @@ def row(model, target, config, top1, ref_top1, labels, logits=None, ref_logits=N
     return r
 
 
-def measure(limit: int | None = None) -> list[dict]:
+def measure(limit: int | None = None, ctx: dict | None = None) -> list[dict]:
+    """Host rows; `ctx` (a dict) receives the features, labels and the float model's top-1 and
+    logits, and whether the official int8's golden model equals LiteRT on every clip."""
     from edgekiln.audio.features import KWS_MFCC
 
     feats, labels, clips = eval_features(limit)
+    ctx = {} if ctx is None else ctx
+    ctx.update(feats=feats, labels=labels)
     rows = []
     onnx_path, tfl_path = SHARED / "kws_dscnn_f32.onnx", SHARED / "kws_ref_int8.tflite"
     if onnx_path.is_file():
         probs, logits = onnx_logits(onnx_path, feats, None)
         ref = probs.argmax(1)
+        ctx.update(ref_top1=ref, ref_logits=logits)
         rows.append(row("kws_dscnn", "host (onnxruntime)", "float", ref, ref, labels))
         if tfl_path.is_file():
             q = official_int8(tfl_path, feats)
+            ctx["official_golden_equals_litert"] = q["bit_exact"]
             rows.append(row("kws_dscnn", "host (LiteRT BUILTIN_REF)", "official-int8", q["probs"].argmax(1), ref,
                             labels, q["logits"], logits, bit_exact=q["bit_exact"]))
         # the soft-float path: integer MFCC (ek_mfcc_s32's golden model) -> Q16 -> int8 input
@@ -244,9 +258,28 @@ def main(argv=None) -> int:
     ap.add_argument("--device-targets", default="cortex-m4,gap8",
                     help="targets for the audio-to-label firmware rows (comma separated; empty: none)")
     ap.add_argument("--device-clips", type=int, default=8, help="eval clips per device row")
+    ap.add_argument("--net-targets", default="cortex-m4,gap8:8",
+                    help="targets[:cores] for the DS-CNN figure rows (W8A8, W4A8, official-int8) on the device "
+                         "(comma separated; empty: golden model rows only)")
+    ap.add_argument("--net-clips", type=int, default=4, help="eval clips each DS-CNN device row runs on QEMU")
+    ap.add_argument("--float-targets", default="",
+                    help="targets for a float DS-CNN device row (f32 kernels; e.g. cortex-m4)")
+    ap.add_argument("--calib-clips", type=int, default=256, help="train clips calibrating W8A8/W4A8")
+    ap.add_argument("--markdown", type=Path, help="also write the DS-CNN figure table (markdown) here")
+    ap.add_argument("--methods", default="rtn,adaround",
+                    help="weight methods for W8A8/W4A8 (those not registered here are skipped)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    rows = measure(args.limit)
+    from benchmarks.nn_kws_nets import markdown, network_rows, parse_targets
+
+    ctx: dict = {}
+    rows = measure(args.limit, ctx)
+    net = []
+    if "ref_top1" in ctx:
+        net = network_rows(SHARED, ctx["feats"], ctx["labels"], ctx["ref_top1"], ctx["ref_logits"],
+                           parse_targets(args.net_targets), args.net_clips, args.calib_clips,
+                           ctx.get("official_golden_equals_litert"), [t for t in args.float_targets.split(",") if t],
+                           tuple(m for m in args.methods.split(",") if m))
     rows += mfcc_rows([t for t in args.mfcc_targets.split(",") if t])
     rows += device_rows([t for t in args.device_targets.split(",") if t], args.device_clips)
     if not rows:
@@ -266,6 +299,13 @@ def main(argv=None) -> int:
         sq = "-" if r["logit_sqnr_db"] is None else f"{r['logit_sqnr_db']:.2f} dB"
         print(f"{r['model']:18s} {r['config']:14s} {r['target']:36s} agreement {r['agreement']:.3f} "
               f"accuracy {r['accuracy']:.3f} logit SQNR {sq} bit_exact {r['bit_exact']} ({r['clips']} clips)")
+    if net:
+        table = markdown(net)
+        print("\nDS-CNN figure rows (best of each target's group in bold):\n" + table)
+        if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(table + "\n")
+    rows += net
     if args.json:
         from edgekiln.audio.espeak import espeak_version
 

@@ -306,14 +306,17 @@ class CompiledModel:
 
 def quantize_network(model: Any, calibration: Any, *, wbits: int = 8, abits: int = 8, method: str = "rtn",
                      granularity: str = "per-channel", observer: str = "minmax", percentile: float = 99.99,
-                     output: str | Path | None = None, int4: str = "onnx", evaluate: Any = None) -> dict:
+                     output: str | Path | None = None, int4: str = "onnx", evaluate: Any = None,
+                     input_shapes: dict | None = None) -> dict:
     """Post-training quantization of a float ONNX network (path or ModelProto).
 
     calibration: float inputs (n, *input shape) (a leading sample axis). Returns a dict with
     `graph` (the int8 IR), `qdq` (the QDQ ModelProto), `report` (per-layer scales, bits and
     SQNR vs float on `evaluate`, default the calibration set) and `notes`. With `output`, the
     QDQ model is written there (atomically). 4-bit weights are INT4 initializers (opset 21)
-    when onnxruntime runs them, else int8 initializers holding the int4 values (a note says so)."""
+    when onnxruntime runs them, else int8 initializers holding the int4 values (a note says so).
+    input_shapes ({input name: shape}, `--input-shape`) fixes dynamic input dimensions, in the
+    QDQ model too."""
     import onnx
 
     from edgekiln.quantize.nn.qdq_export import to_qdq
@@ -326,7 +329,15 @@ def quantize_network(model: Any, calibration: Any, *, wbits: int = 8, abits: int
     config = QuantConfig(wbits, abits, method, granularity, observer, percentile)
     check_config(config)
     proto = load_onnx(model) if isinstance(model, (str, Path)) else model
-    graph = from_onnx(model, Path(str(model)).stem if isinstance(model, (str, Path)) else "model")
+    if input_shapes:
+        from .frontends.onnx import fix_input_shapes
+
+        fixed = onnx.ModelProto()
+        fixed.CopyFrom(proto)
+        fix_input_shapes(fixed, input_shapes)
+        proto = fixed
+    folder = Path(model).resolve().parent if isinstance(model, (str, Path)) else None
+    graph = from_onnx(proto, Path(str(model)).stem if isinstance(model, (str, Path)) else "model", folder)
     if graph.meta.get("source") == "onnx-qdq":
         raise InputError("this model is already quantized (QDQ); give the float ONNX model")
     qn = quantize_graph(graph, calibration, config)

@@ -8,9 +8,22 @@ import numpy as np
 from ..errors import InputError
 
 
-def load_model_file(model_path: str, trust_pickle: bool):
+def load_model_file(model_path: str, trust_pickle: bool, input_shapes: tuple[str, ...] = ()):
+    """The model (a network as its IR graph); `input_shapes` (--input-shape) fix an ONNX
+    model's dynamic input dimensions."""
     from ..model_io import load_model
 
+    if input_shapes:
+        if Path(model_path).suffix.lower() != ".onnx":
+            raise InputError(f"--input-shape fixes the dynamic input dimensions of an .onnx model; {model_path} is not one")
+        from ..frontends.onnx import from_onnx, parse_input_shapes
+
+        shapes = parse_input_shapes(input_shapes)
+        if not Path(model_path).exists():
+            from ..errors import ModelLoadError
+
+            raise ModelLoadError(f"model file {model_path} does not exist")
+        return from_onnx(model_path, input_shapes=shapes)
     return load_model(model_path, trust_pickle=trust_pickle)
 
 

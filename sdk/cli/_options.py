@@ -59,6 +59,10 @@ timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open
                               help="seconds before a hung simulator is stopped (> 0)")
 data_option = click.option("--data", "-d", required=True, type=click.Path(dir_okay=False), help="X as .npy or .csv")
 name_option = click.option("--name", default="model", show_default=True, help="C symbol prefix of the model")
+input_shape_option = click.option(
+    "--input-shape", "input_shapes", multiple=True, metavar="[NAME:]D0,D1,...",
+    help="fix an ONNX input's dynamic dimensions, e.g. --input-shape x:1,49,10,1 (repeat per input; "
+         "the name may be left out for a model with one input)")
 
 export_options = stack_options(
     name_option,

@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from ..errors import InputError
 from ._app import main
 from ._console import console, kib
 from ._inputs import load_model_file, read_data
-from ._options import codegen_options, export_options, json_option, sim_option, target_option, trust_pickle_option
+from ._options import (codegen_options, export_options, input_shape_option, json_option, sim_option, target_option,
+                       trust_pickle_option)
 
 
 @main.command()
@@ -22,8 +24,10 @@ from ._options import codegen_options, export_options, json_option, sim_option, 
 @sim_option()
 @trust_pickle_option
 @json_option("also write the plan (project.json's \"plan\" of the export) here as JSON")
+@input_shape_option
 def check(model: str, target: str, name: str, tree_layout: str, cores: int, batch: bool, dtype: str,
-          calib: str | None, sim: str | None, trust_pickle: bool, json_path: str | None) -> None:
+          calib: str | None, sim: str | None, trust_pickle: bool, json_path: str | None,
+          input_shapes: tuple[str, ...]) -> None:
     """Is MODEL supported on TARGET, and how much memory will it take? Builds nothing."""
     from edgekiln.targets import get_target
 
@@ -31,7 +35,10 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
 
     tg = get_target(target, sim)
     if Path(model).suffix.lower() in (".onnx", ".tflite"):
-        return _check_network(model, name, tg, json_path, cores)
+        return _check_network(model, name, tg, json_path, cores, input_shapes)
+    if input_shapes:
+        raise InputError("--input-shape fixes the dynamic input dimensions of an .onnx network; "
+                         f"{model} is not one")
     graph = to_graph(load_model_file(model, trust_pickle), name)
     p = plan(graph, target, name=name, options=codegen_options(tree_layout, cores, batch, dtype),
              calibration=read_data(calib) if calib else None, sim=sim)
@@ -51,7 +58,8 @@ def check(model: str, target: str, name: str, tree_layout: str, cores: int, batc
     console.print("[green]fits[/] (code size is known after `kiln build`)")
 
 
-def _check_network(model: str, name: str, tg, json_path: str | None, cores: int = 1) -> None:
+def _check_network(model: str, name: str, tg, json_path: str | None, cores: int = 1,
+                   input_shapes: tuple[str, ...] = ()) -> None:
     """Networks: ops, parameters, and the plan export builds (arena with its region, flash,
     peak RAM, per layer kernel and MACs). Unsupported ops fail here, all named; a model over
     the target's memory fails with the bytes needed and available."""
@@ -59,7 +67,7 @@ def _check_network(model: str, name: str, tg, json_path: str | None, cores: int 
 
     from ..api import plan, to_graph
 
-    graph = to_graph(model, name)
+    graph = to_graph(load_model_file(model, False, input_shapes), name)
     s = network_summary(graph)
     p = plan(graph, tg.name, name=name, options={"cores": cores}, sim=tg.variant)
     t = Table(title=f"{Path(model).name} on {tg.name}: supported")

@@ -6,7 +6,7 @@ import click
 from ._app import main
 from ._console import console, echo
 from ._inputs import load_model_file, read_data
-from ._options import codegen_options, export_options, sim_option, target_option, trust_pickle_option
+from ._options import codegen_options, export_options, input_shape_option, sim_option, target_option, trust_pickle_option
 
 
 @main.command()
@@ -23,12 +23,14 @@ from ._options import codegen_options, export_options, sim_option, target_option
               help="main.c: the simulator test harness, the board protocol server, or the EEMBC EnergyRunner "
                    "text protocol (docs/boards.md)")
 @trust_pickle_option
+@input_shape_option
 def export(model: str, target: str, output: str, force: bool, name: str, tree_layout: str, cores: int, batch: bool,
-           dtype: str, calib: str | None, sim: str | None, main_kind: str, trust_pickle: bool) -> None:
+           dtype: str, calib: str | None, sim: str | None, main_kind: str, trust_pickle: bool,
+           input_shapes: tuple[str, ...]) -> None:
     """Write a self-contained C project (builds with `make`, no Python needed)."""
     from ..api import export as do_export
 
-    info = do_export(load_model_file(model, trust_pickle), target, output, name=name,
+    info = do_export(load_model_file(model, trust_pickle, input_shapes), target, output, name=name,
                      options={**codegen_options(tree_layout, cores, batch, dtype, calib), "main": main_kind},
                      calibration=read_data(calib) if calib else None, sim=sim, force=force)
     for moved in info.kept_aside or []:

@@ -11,7 +11,7 @@ from rich.table import Table
 from ..errors import InputError
 from ._app import main
 from ._console import console, echo
-from ._options import json_option
+from ._options import input_shape_option, json_option
 
 
 @main.command()
@@ -33,17 +33,23 @@ from ._options import json_option
               help=".npy of held-out float inputs the report measures on (default: the calibration set)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="the QDQ .onnx to write")
 @json_option("the report as JSON (default: OUTPUT with .report.json)")
+@input_shape_option
 def quantize(model: str, calib: str, wbits: str, abits: str, method: str, granularity: str, observer: str,
-             percentile: float, int4: str, eval_path: str | None, output: str, json_path: str | None) -> None:
+             percentile: float, int4: str, eval_path: str | None, output: str, json_path: str | None,
+             input_shapes: tuple[str, ...]) -> None:
     """Quantize the float ONNX MODEL with the calibration inputs CALIB into a QDQ ONNX."""
     from ..api import quantize_network
 
     if not model.lower().endswith(".onnx"):
         raise InputError(f"{model}: kiln quantize takes a float .onnx model")
+    from ..frontends.onnx import parse_input_shapes
+
+    shapes = parse_input_shapes(input_shapes)
     x = _npy("--calib", calib)
     held_out = _npy("--eval", eval_path) if eval_path else None
     r = quantize_network(model, x, wbits=int(wbits), abits=int(abits), method=method, granularity=granularity,
-                         observer=observer, percentile=percentile, output=output, int4=int4, evaluate=held_out)
+                         observer=observer, percentile=percentile, output=output, int4=int4, evaluate=held_out,
+                         input_shapes=shapes)
     rep = r["report"]
     t = Table(title=f"{Path(model).name} -> {output}: {rep['config']} {rep['method']} {rep['granularity']}, "
                     f"{rep['observer']} observer, {len(x)} calibration samples")

@@ -63,19 +63,70 @@ def _input_shape(v) -> tuple[int, ...]:
         elif i == 0:
             dims.append(1)  # a dynamic batch is fixed to 1
         else:
-            raise InputError(f"input {v.name!r}: dimension {i} is dynamic ({d.dim_param or '?'}); fix it in the model "
-                             "(onnx.tools.update_model_dims.update_inputs_outputs_dims) and retry")
+            hint = ",".join(str(int(x.dim_value)) if x.HasField("dim_value") and x.dim_value > 0
+                            else ("1" if j == 0 else (x.dim_param or "?")) for j, x in enumerate(t.shape.dim))
+            raise InputError(f"input {v.name!r}: dimension {i} is dynamic ({d.dim_param or '?'}); give the shape with "
+                             f"--input-shape {v.name}:{hint} (numbers for the names; Python: input_shapes=)")
     return tuple(dims)
 
 
-def from_onnx(model_or_path, name: str = "model", folder: Path | None = None) -> Graph:
+def parse_input_shapes(specs) -> dict[str, tuple[int, ...]]:
+    """`--input-shape` values, 'NAME:D0,D1,...' or 'D0,D1,...' (the model's only input; key '')."""
+    out: dict[str, tuple[int, ...]] = {}
+    for spec in specs or ():
+        name, sep, dims = str(spec).rpartition(":")
+        try:
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(","))
+        except ValueError:
+            shape = ()
+        if not shape or any(d <= 0 for d in shape):
+            raise InputError(f"--input-shape {spec!r}: give NAME:D0,D1,... (positive integers), e.g. x:1,49,10,1")
+        out[name if sep else ""] = shape
+    return out
+
+
+def fix_input_shapes(model, shapes: dict) -> None:
+    """Set the graph inputs' dims of a ModelProto in place (`shapes` from parse_input_shapes or a
+    dict of name -> shape); a name the model lacks, or a rank that differs, is an InputError."""
+    if not shapes:
+        return
+    inits = {t.name for t in model.graph.initializer}
+    inputs = [v for v in model.graph.input if v.name not in inits]
+    shapes = dict(shapes)
+    if "" in shapes:
+        if len(inputs) != 1:
+            raise InputError(f"--input-shape without a name is for a model with one input; this one has "
+                             f"{', '.join(v.name for v in inputs)}: give NAME:D0,D1,...")
+        shapes[inputs[0].name] = shapes.pop("")
+    by_name = {v.name: v for v in inputs}
+    for name, shape in shapes.items():
+        if name not in by_name:
+            raise InputError(f"--input-shape {name}: the model has no input {name!r} (inputs: {', '.join(by_name)})")
+        dims = by_name[name].type.tensor_type.shape.dim
+        if len(dims) and len(dims) != len(shape):
+            raise InputError(f"--input-shape {name}: {len(shape)} dimensions given, input {name!r} has {len(dims)}")
+        del dims[:]
+        for d in shape:
+            dims.add().dim_value = int(d)
+
+
+def from_onnx(model_or_path, name: str = "model", folder: Path | None = None,
+              input_shapes: dict | None = None) -> Graph:
     """Convert an ONNX model (path or ModelProto) into an IR graph; a QDQ graph
-    (QuantizeLinear/DequantizeLinear pairs) becomes the int8 IR (qdq.py)."""
+    (QuantizeLinear/DequantizeLinear pairs) becomes the int8 IR (qdq.py). `input_shapes`
+    ({input name: shape}) fixes dynamic input dimensions (`--input-shape`)."""
     if isinstance(model_or_path, (str, Path)):
         folder = Path(model_or_path).resolve().parent
         model = load_model(model_or_path)
     else:
         model = model_or_path
+    if input_shapes:
+        import onnx
+
+        fixed = onnx.ModelProto()
+        fixed.CopyFrom(model)
+        fix_input_shapes(fixed, input_shapes)
+        model = fixed
     from . import qdq
 
     if qdq.is_qdq(model):
