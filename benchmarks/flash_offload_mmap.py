@@ -138,4 +138,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # as the engines of benchmarks/flash_offload.py
+        main()

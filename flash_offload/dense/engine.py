@@ -151,7 +151,10 @@ class OffloadEngine:
                                        gap_bytes=0, max_read_bytes=max(chunk_bytes, ALIGN))
             self.read_plan = {"chunk_bytes": chunk_bytes, "threads": read_threads, "layout": layout,
                               "rows_per_call": self.chunk, "predicted_io_ms_per_token": predicted * 1e3}
-            arena = self.reader.buffer_bytes_for(0, self.chunk)
+            # naive's ids are one contiguous range: a call reads rows x stored bytes, rounded out to
+            # 4 KiB at both ends (per section); the reader's batches are exact, so this is enough
+            parts = 1 if layout == "bundled" else len(self.ekf.split_sections(0))
+            arena = self.chunk * stored + 2 * ALIGN * parts
         else:
             # hybrid reads "the rest" whole: holes the cost model says are cheaper to read through
             # are read through; the predictor configs read only the rows they need (gap 0)
