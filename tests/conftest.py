@@ -11,6 +11,16 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wi
 
 from edgekiln.report import reference_margins
 
+
+@pytest.fixture(autouse=True)
+def _numpy_errstate_per_test():
+    """Each test starts from numpy's default error state: a library imported during one test
+    (emlearn's bayes module calls numpy.seterr(all='raise') on import) must not turn later
+    tests' harmless underflows into FloatingPointError, whichever worker runs them."""
+    saved = np.seterr(all="warn", under="ignore")
+    yield
+    np.seterr(**saved)
+
 warnings.filterwarnings("ignore")
 
 DATASETS = {
