@@ -45,7 +45,7 @@ def test_libfuzzer_short_run(tmp_path):
     corpus.mkdir()
     (corpus / "ping").write_bytes(encode_frame(0x02, 1, b"hello"))
     (corpus / "batch").write_bytes(encode_frame(0x04, 2, bytes(range(1, 80))))
-    proc = subprocess.run([str(exe), "-max_total_time=8", "-rss_limit_mb=512", str(corpus)], capture_output=True,
+    proc = subprocess.run([str(exe), "-max_total_time=8", "-rss_limit_mb=2048", str(corpus)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = re.search(r"Done (\d+) runs", proc.stderr)
@@ -74,7 +74,7 @@ def test_libfuzzer_energyrunner_parser_short_run(tmp_path):
     corpus.mkdir()
     (corpus / "run").write_bytes(b"db load 16%db 00112233445566778899aabbccddeeff%infer 3 1%results%")
     (corpus / "misc").write_bytes(b"name%profile%help%db print 4 2%timestamp%x%")
-    proc = subprocess.run([str(exe), "-max_total_time=8", "-rss_limit_mb=512", f"-dict={ROOT / 'ek_energyrunner.dict'}",
+    proc = subprocess.run([str(exe), "-max_total_time=8", "-rss_limit_mb=2048", f"-dict={ROOT / 'ek_energyrunner.dict'}",
                            str(corpus)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = re.search(r"Done (\d+) runs", proc.stderr)
