@@ -1,8 +1,8 @@
-"""RESHAPE, SOFTMAX and ADD (int8)."""
+"""RESHAPE and SOFTMAX (int8); ADD, SUB, MUL, CONCATENATION, PAD: elementwise.py."""
 from __future__ import annotations
 
 from ...errors import UnsupportedModelError
-from . import TfliteBuilder, fused_activation, tflite_op
+from . import TfliteBuilder, tflite_op
 from ._reader import Operator
 
 
@@ -22,18 +22,3 @@ def softmax(op: Operator, b: TfliteBuilder) -> None:
     if out.zero_point is None or int(out.zero_point[0]) != -128 or abs(float(out.scale[0]) - 1 / 256) > 1e-3 / 256:
         raise UnsupportedModelError(f"operator {op.index} (SOFTMAX): int8 output must have scale 1/256 and zero point -128")
     b.add("softmax", op, [b.value(op.inputs[0])], {"axis": -1, "beta": float(opts.Beta())})
-
-
-@tflite_op("ADD")
-def add(op: Operator, b: TfliteBuilder) -> None:
-    from tflite.AddOptions import AddOptions
-
-    act = "none"
-    if op.options is not None:
-        opts = AddOptions()
-        opts.Init(op.options.Bytes, op.options.Pos)
-        act = fused_activation(opts.FusedActivationFunction(), op)
-    for i in op.inputs[:2]:
-        if b.tensor(i).scale is None or len(b.tensor(i).scale) != 1:
-            raise UnsupportedModelError(f"operator {op.index} (ADD): inputs need per-tensor quantization")
-    b.add("add", op, [b.value(op.inputs[0]), b.value(op.inputs[1])], {"activation": act})
