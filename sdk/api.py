@@ -51,7 +51,7 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
     check_option_keys(options)
     options = dict(options or {})
     if options.get("dtype") == "int8" and not isinstance(model, (Graph, str, Path)):
-        from .frontends.sklearn.mlp_network import int8_mlp  # an MLP through the network kernels
+        from .mlp_int8 import int8_mlp  # an MLP through the network kernels
 
         options.pop("dtype")
         return int8_mlp(model, name, calibration), options

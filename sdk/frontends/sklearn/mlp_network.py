@@ -4,9 +4,9 @@ The classic frontend's float graph of the model (scalers and PCA as `affine`/`de
 each hidden layer a `dense` node and an `activation`, the output layer a `linear` node) is
 rewritten as a float network graph: every run of affine maps between two activations is
 composed in float64 into one `fully_connected` layer, activations become the network ops
-(relu, tanh, sigmoid), and the output layer writes the logits. The network quantizer
-(quantize/nn/quantizer.py) then calibrates it on the user's data and `prepare_int8` fixes
-the integers, so the MLP runs the same `ek_fc_s8` kernels (and golden model) as any network.
+(relu, tanh, sigmoid), and the output layer writes the logits. sdk/mlp_int8.py (shell:
+it drives the quantize stage) calibrates it on the user's data and fixes the integers, so
+the MLP runs the same `ek_fc_s8` kernels (and golden model) as any network.
 
 What the logits mean is kept in `meta["sklearn_mlp"]`: class labels (argmax of the logits;
 a binary classifier's single logit z is written as two rows -z/2, +z/2 so the argmax is
@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InputError, UnsupportedModelError
+from ...errors import UnsupportedModelError
 from ...ir import Constant, Graph, Node, ValueInfo
 
 # scikit-learn's activation name -> the network op (None: no node)
 ACTIVATION_OPS = {"identity": None, "relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
 
 
-def _mlp_of(model: Any):
+def mlp_estimator(model: Any):
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline
 
@@ -35,19 +35,6 @@ def _mlp_of(model: Any):
                                     f"Pipeline) through the network kernels; {type(est).__name__} has no int8 path. "
                                     "Use dtype float32, or dtype fixed for the classic estimators that support it")
     return est
-
-
-def check_activation_kernels(activation: str) -> None:
-    """Refuse an activation with no int8 kernel registered (tanh/logistic need their LUT kernels)."""
-    from edgekiln.codegen.lowering import find_lowering
-
-    op = ACTIVATION_OPS.get(activation)
-    if op is None or op == "relu":  # identity adds nothing; relu is fused into the fully connected kernel
-        return
-    if find_lowering(op, "s8") is None:
-        raise UnsupportedModelError(
-            f"MLP activation {activation!r} has no int8 kernel in this release (the network op {op!r} needs its "
-            "lookup-table kernel); export this MLP with dtype float32, or refit it with activation='relu'")
 
 
 def _affine(node: Node) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +49,7 @@ def mlp_network(model: Any, name: str = "model") -> Graph:
     """The float network graph of a scikit-learn MLP (or a Pipeline of scalers/PCA ending in one)."""
     from . import from_sklearn
 
-    est = _mlp_of(model)
-    check_activation_kernels(est.activation)
+    est = mlp_estimator(model)
     classic = from_sklearn(model, name=name)
     n_in = classic.n_features
     nodes, constants, inter = [], {}, []
@@ -105,23 +91,6 @@ def mlp_network(model: Any, name: str = "model") -> Graph:
     emit_fc("y", w, b)
     return Graph(name, "network", [ValueInfo.tensor("x", (1, n_in))], [ValueInfo.tensor("y", (1, w.shape[0]))], nodes,
                  meta={"source": "sklearn-mlp", "sklearn_mlp": head}, intermediates=inter, constants=constants)
-
-
-def int8_mlp(model: Any, name: str, calibration: Any, config=None) -> Graph:
-    """Calibrate and quantize the MLP's network graph: the int8 IR, ready for codegen."""
-    from edgekiln.quantize.nn.quantizer import QuantConfig, quantize_graph
-    from edgekiln.quantize.nn.requant import prepare_int8
-
-    if calibration is None:
-        raise InputError("dtype int8 chooses the activation scales from data: pass the training data "
-                         "(calibration=X_train, or --calib X_train.npy)")
-    graph = mlp_network(model, name)
-    x = np.asarray(calibration, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != graph.inputs[0].dims[1]:
-        raise InputError(f"calibration data has shape {x.shape}; this MLP takes (n_samples, {graph.inputs[0].dims[1]})")
-    q = quantize_graph(graph, x.reshape(len(x), 1, -1), config or QuantConfig())
-    q.graph.meta["sklearn_mlp"]["calibration_samples"] = int(len(x))
-    return prepare_int8(q.graph)
 
 
 def head_predictions(graph: Graph, outputs: np.ndarray) -> np.ndarray:
