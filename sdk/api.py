@@ -49,8 +49,13 @@ def prepare_graph(model: Any, name: str, options: dict | None, calibration: Any 
     from edgekiln.codegen.project import check_option_keys
 
     check_option_keys(options)
-    graph = to_graph(model, name)
     options = dict(options or {})
+    if options.get("dtype") == "int8" and not isinstance(model, (Graph, str, Path)):
+        from .mlp_int8 import int8_mlp  # an MLP through the network kernels
+
+        options.pop("dtype")
+        return int8_mlp(model, name, calibration), options
+    graph = to_graph(model, name)
     if graph.is_network():  # quantize decides the int8 integers (TFLite's Prepare), codegen reads them
         from edgekiln.quantize.nn.requant import prepare_int8
 
@@ -277,6 +282,10 @@ class CompiledModel:
         (dequantized for int8 models), shape (n_samples, *output shape)."""
         r = self.run(X)
         if self.graph.is_network():
+            if "sklearn_mlp" in self.graph.meta:  # an int8 MLP answers as scikit-learn does
+                from .frontends.sklearn.mlp_network import head_predictions
+
+                return head_predictions(self.graph, r.outputs)
             return r.outputs
         if self.graph.task == "regress":
             return r.outputs[:, 0].astype(np.float64)

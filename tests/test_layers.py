@@ -5,7 +5,7 @@ the same table; a stage may import core, itself and the stages ALLOWED names, no
 - core: the IR, results, errors, version, the IR's fingerprint, the file-found registry. Imports only core.
 - stages: frontends (model loading, scikit-learn -> IR, feature-name rules), audio (clips), quantize, codegen, runtime_c
   (the C runtime's package: data files), targets, boards, flash_offload.
-- shell: the facade (edgekiln/__init__, kept lazy), api, cli, report, profile, demo. May
+- shell: the facade (edgekiln/__init__, kept lazy), api, cli, report, profile, demo, nn_run, mlp_int8. May
   import anything.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 CORE = {"edgekiln.ir", "edgekiln.results", "edgekiln.errors", "edgekiln.version", "edgekiln.fingerprint",
         "edgekiln.registry"}
 SHELL = {"edgekiln", "edgekiln.api", "edgekiln.cli", "edgekiln.report", "edgekiln.profile", "edgekiln.demo",
-         "edgekiln.nn_run"}
+         "edgekiln.nn_run", "edgekiln.mlp_int8"}
 # stage -> module prefixes that belong to it
 STAGES = {
     # model loading, scikit-learn -> IR, and scikit-learn's rules for input DataFrames

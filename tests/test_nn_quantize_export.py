@@ -86,7 +86,8 @@ def _check_pair(w8: dict, w4: dict) -> None:
     saved = w8["plan"]["constants_flash_bytes"] - w4["plan"]["constants_flash_bytes"]
     n_weights = 16 * 9 + 16 * 9 + 16 * 16 + 6 * 16
     assert abs(saved - n_weights // 2) <= 16, saved  # measured: 320 of 640 weights
-    assert w4["build"]["model_flash_bytes"] < w8["build"]["model_flash_bytes"]  # the build's size report
+    # the build's total (code + constants) is compared on the real KWS model below: on this
+    # 640-weight model cortex-m4's int4 kernels (SMLAD unpacking) outweigh the 320 bytes saved
     for r in (w8, w4):  # probabilities vs the float model (measured 0.002 for both)
         assert r["report"]["reference"]["max_abs_diff"] < 0.05 and r["report"]["reference"]["top1_agreement"] == 1.0
 

@@ -39,6 +39,14 @@ static inline uint32_t ek_sxtab16(uint32_t a, uint32_t v)
     return (uint32_t)__sxtab16((int16x2_t)a, (int8x4_t)v);
 }
 
+/* (a + sign-extended bytes 1 and 3 of b) as two int16 lanes */
+static inline uint32_t ek_sxtab16_ror8(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
 static inline int32_t ek_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     return __smlad((int16x2_t)a, (int16x2_t)b, acc);
@@ -64,6 +72,31 @@ static inline int32_t ek_smmlar(int32_t a, int32_t b, int32_t acc)
     int32_t r;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
+}
+
+/* Eight packed int4 weights (one word, weight k in nibble k: ek_nn.h) as four int16 pairs,
+ * each weight times 16: masking a nibble into the high half of its byte makes SXTB16 sign-
+ * extend it, with no shift per lane (ARMv7E-M has none). w[0] = (w0, w4), w[1] = (w2, w6),
+ * w[2] = (w1, w5), w[3] = (w3, w7); the columns they meet are in that order
+ * (ek_s4_cols_from_s8). A sum of products with them is 16 times the true one: exact while
+ * |16 * sum| < 2^31, i.e. K < 65,793 (|x + offset| <= 255, |16 w| <= 128). */
+static inline void ek_s4x8_unpack16(uint32_t v, uint32_t *w)
+{
+    const uint32_t lo = (v << 4) & 0xF0F0F0F0u, hi = v & 0xF0F0F0F0u;
+    w[0] = ek_sxtb16(lo);
+    w[1] = ek_sxtb16(ek_ror8(lo));
+    w[2] = ek_sxtb16(hi);
+    w[3] = ek_sxtb16(ek_ror8(hi));
+}
+
+/* Four packed int4 weights (two bytes, even nibble first) as four int8 lanes (w0 in byte 0):
+ * what an int8 kernel reads for four consecutive weights. */
+static inline uint32_t ek_s4x4_to_s8x4(const uint8_t *p)
+{
+    const uint32_t v = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+    /* nibble k to byte k, then (n ^ 8) - 8 per byte (USUB8: no borrow between lanes) */
+    const uint32_t b = (v & 0xFu) | ((v & 0xF0u) << 4) | ((v & 0xF00u) << 8) | ((v & 0xF000u) << 12);
+    return (uint32_t)__usub8((uint8x4_t)(b ^ 0x08080808u), (uint8x4_t)0x08080808u);
 }
 
 typedef struct {

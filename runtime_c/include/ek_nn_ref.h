@@ -1,10 +1,17 @@
 /* ek_nn_ref.h - the reference loops of the int8 conv and depthwise conv (TFLite's
- * reference_integer_ops), shared by kernels/ref/ and the optimized overrides, which fall
- * back to them for shapes their fast paths do not take. */
+ * reference_integer_ops), for int8 and packed int4 weights (the `s4` argument, a constant at
+ * every call, so each kernel gets its own loops), shared by kernels/ref/ and the optimized
+ * overrides, which fall back to them for shapes their fast paths do not take. */
 #ifndef EK_NN_REF_H
 #define EK_NN_REF_H
 #include "ek_nn.h"
 #include "ek_nn_math.h"
+
+/* Weight i of an int8 (s4 = 0) or packed int4 (s4 = 1) filter. */
+static inline __attribute__((always_inline)) int32_t ek_w_at(const void *w, int32_t i, int32_t s4)
+{
+    return s4 ? ek_s4_at((const uint8_t *)w, i) : (int32_t)((const int8_t *)w)[i];
+}
 
 static inline ek_status_t ek_conv_s8_check(const ek_requant_t *q, const ek_dims_t *in_dims,
                                            const ek_dims_t *filter_dims, const ek_dims_t *out_dims)
@@ -17,10 +24,10 @@ static inline ek_status_t ek_conv_s8_check(const ek_requant_t *q, const ek_dims_
 }
 
 /* Output channels [oc_begin, oc_end) of a checked conv (parallel kernels split them). */
-static inline void ek_conv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
-                                        const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
-                                        const int32_t *bias, const ek_dims_t *out_dims, int8_t *out, int32_t oc_begin,
-                                        int32_t oc_end)
+static inline __attribute__((always_inline)) void ek_conv_ref_range(
+    const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims, const int8_t *in,
+    const ek_dims_t *filter_dims, const void *filter, int32_t s4, const int32_t *bias, const ek_dims_t *out_dims,
+    int8_t *out, int32_t oc_begin, int32_t oc_end)
 {
     const int32_t in_h = in_dims->h, in_w = in_dims->w, in_c = in_dims->c;
     const int32_t out_h = out_dims->h, out_w = out_dims->w, out_c = out_dims->c;
@@ -41,8 +48,9 @@ static inline void ek_conv_s8_ref_range(const ek_conv_params_t *p, const ek_requ
                             const int32_t ix = ix0 + kx * p->dilation_w;
                             if (ix < 0 || ix >= in_w) continue;
                             const int8_t *x = in + ((b * in_h + iy) * in_w + ix) * in_c + c0;
-                            const int8_t *w = filter + ((oc * kh + ky) * kw + kx) * fc;
-                            for (int32_t c = 0; c < fc; c++) acc += ((int32_t)x[c] + p->input_offset) * (int32_t)w[c];
+                            const int32_t wi = ((oc * kh + ky) * kw + kx) * fc;
+                            for (int32_t c = 0; c < fc; c++)
+                                acc += ((int32_t)x[c] + p->input_offset) * ek_w_at(filter, wi + c, s4);
                         }
                     }
                     const int32_t qc = q->n_channels == 1 ? 0 : oc;
@@ -54,6 +62,22 @@ static inline void ek_conv_s8_ref_range(const ek_conv_params_t *p, const ek_requ
     }
 }
 
+static inline void ek_conv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                        const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
+                                        const int32_t *bias, const ek_dims_t *out_dims, int8_t *out, int32_t oc_begin,
+                                        int32_t oc_end)
+{
+    ek_conv_ref_range(p, q, in_dims, in, filter_dims, filter, 0, bias, out_dims, out, oc_begin, oc_end);
+}
+
+static inline void ek_conv_s4_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                        const int8_t *in, const ek_dims_t *filter_dims, const uint8_t *filter,
+                                        const int32_t *bias, const ek_dims_t *out_dims, int8_t *out, int32_t oc_begin,
+                                        int32_t oc_end)
+{
+    ek_conv_ref_range(p, q, in_dims, in, filter_dims, filter, 1, bias, out_dims, out, oc_begin, oc_end);
+}
+
 static inline ek_status_t ek_conv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
                                          const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
                                          const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
@@ -62,6 +86,18 @@ static inline ek_status_t ek_conv_s8_ref(const ek_ctx_t *ctx, const ek_conv_para
     const ek_status_t st = ek_conv_s8_check(q, in_dims, filter_dims, out_dims);
     if (st != EK_OK) return st;
     ek_conv_s8_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
+    return EK_OK;
+}
+
+static inline ek_status_t ek_conv_s4_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                                         const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                                         const uint8_t *filter, const int32_t *bias, const ek_dims_t *out_dims,
+                                         int8_t *out)
+{
+    (void)ctx;
+    const ek_status_t st = ek_conv_s8_check(q, in_dims, filter_dims, out_dims);
+    if (st != EK_OK) return st;
+    ek_conv_s4_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
     return EK_OK;
 }
 
@@ -76,10 +112,10 @@ static inline ek_status_t ek_dwconv_s8_check(const ek_conv_params_t *p, const ek
 }
 
 /* Output channels [oc_begin, oc_end) of a checked depthwise conv. */
-static inline void ek_dwconv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
-                                          const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
-                                          const int32_t *bias, const ek_dims_t *out_dims, int8_t *out,
-                                          int32_t oc_begin, int32_t oc_end)
+static inline __attribute__((always_inline)) void ek_dwconv_ref_range(
+    const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims, const int8_t *in,
+    const ek_dims_t *filter_dims, const void *filter, int32_t s4, const int32_t *bias, const ek_dims_t *out_dims,
+    int8_t *out, int32_t oc_begin, int32_t oc_end)
 {
     const int32_t in_h = in_dims->h, in_w = in_dims->w, in_c = in_dims->c;
     const int32_t out_h = out_dims->h, out_w = out_dims->w, out_c = out_dims->c;
@@ -99,7 +135,7 @@ static inline void ek_dwconv_s8_ref_range(const ek_conv_params_t *p, const ek_re
                             const int32_t ix = ix0 + kx * p->dilation_w;
                             if (ix < 0 || ix >= in_w) continue;
                             const int32_t x = in[((b * in_h + iy) * in_w + ix) * in_c + ic];
-                            acc += (x + p->input_offset) * (int32_t)filter[(ky * kw + kx) * out_c + oc];
+                            acc += (x + p->input_offset) * ek_w_at(filter, (ky * kw + kx) * out_c + oc, s4);
                         }
                     }
                     const int32_t qc = q->n_channels == 1 ? 0 : oc;
@@ -111,6 +147,22 @@ static inline void ek_dwconv_s8_ref_range(const ek_conv_params_t *p, const ek_re
     }
 }
 
+static inline void ek_dwconv_s8_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                          const int8_t *in, const ek_dims_t *filter_dims, const int8_t *filter,
+                                          const int32_t *bias, const ek_dims_t *out_dims, int8_t *out,
+                                          int32_t oc_begin, int32_t oc_end)
+{
+    ek_dwconv_ref_range(p, q, in_dims, in, filter_dims, filter, 0, bias, out_dims, out, oc_begin, oc_end);
+}
+
+static inline void ek_dwconv_s4_ref_range(const ek_conv_params_t *p, const ek_requant_t *q, const ek_dims_t *in_dims,
+                                          const int8_t *in, const ek_dims_t *filter_dims, const uint8_t *filter,
+                                          const int32_t *bias, const ek_dims_t *out_dims, int8_t *out,
+                                          int32_t oc_begin, int32_t oc_end)
+{
+    ek_dwconv_ref_range(p, q, in_dims, in, filter_dims, filter, 1, bias, out_dims, out, oc_begin, oc_end);
+}
+
 static inline ek_status_t ek_dwconv_s8_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
                                            const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
                                            const int8_t *filter, const int32_t *bias, const ek_dims_t *out_dims, int8_t *out)
@@ -119,6 +171,18 @@ static inline ek_status_t ek_dwconv_s8_ref(const ek_ctx_t *ctx, const ek_conv_pa
     const ek_status_t st = ek_dwconv_s8_check(p, q, in_dims, filter_dims, out_dims);
     if (st != EK_OK) return st;
     ek_dwconv_s8_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
+    return EK_OK;
+}
+
+static inline ek_status_t ek_dwconv_s4_ref(const ek_ctx_t *ctx, const ek_conv_params_t *p, const ek_requant_t *q,
+                                           const ek_dims_t *in_dims, const int8_t *in, const ek_dims_t *filter_dims,
+                                           const uint8_t *filter, const int32_t *bias, const ek_dims_t *out_dims,
+                                           int8_t *out)
+{
+    (void)ctx;
+    const ek_status_t st = ek_dwconv_s8_check(p, q, in_dims, filter_dims, out_dims);
+    if (st != EK_OK) return st;
+    ek_dwconv_s4_ref_range(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out, 0, out_dims->c);
     return EK_OK;
 }
 

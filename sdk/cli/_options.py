@@ -70,17 +70,18 @@ export_options = stack_options(
                  help="trees as if/else code (fastest) or arrays walked by a loop (smallest)"),
     click.option("--cores", default=1, show_default=True, help="cores the kernels split work across"),
     click.option("--batch", is_flag=True, help="with --cores N: run N whole inferences side by side instead"),
-    click.option("--dtype", type=click.Choice(["float32", "fixed"]), default="float32", show_default=True,
-                 help="fixed: integer arithmetic for cores without an FPU (needs --calib)"),
+    click.option("--dtype", type=click.Choice(["float32", "fixed", "int8"]), default="float32", show_default=True,
+                 help="fixed: integer arithmetic for cores without an FPU (needs --calib); int8: a scikit-learn MLP "
+                      "through the int8 network kernels (lossy, needs --calib)"),
     click.option("--calib", type=click.Path(dir_okay=False, exists=True),
-                 help="training data (.npy/.csv) whose ranges choose the fixed-point formats"),
+                 help="training data (.npy/.csv) whose ranges choose the fixed-point formats or the int8 scales"),
 )
 
 
 def codegen_options(tree_layout: str, cores: int, batch: bool, dtype: str, calib: str | None = None) -> dict:
     """export_options' codegen choices as the `options` dict of edgekiln.export/convert."""
-    if calib is not None and dtype != "fixed":
-        raise click.UsageError("--calib chooses the fixed-point formats and is used only with --dtype fixed; "
-                               "add --dtype fixed, or drop --calib for a float32 project")
+    if calib is not None and dtype not in ("fixed", "int8"):
+        raise click.UsageError("--calib chooses the fixed-point formats or int8 scales and is used only with --dtype "
+                               "fixed or int8; add one, or drop --calib for a float32 project")
     return {"tree_layout": tree_layout, "cores": cores, "batch": batch, "dtype": dtype}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 import click
 
 from ..errors import InputError
@@ -60,7 +62,7 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
     target = _exported_target(path, meta, sim)
     graph = Graph.from_json((path / "graph.json").read_text())
     if graph.is_network():
-        return _run_network(path, graph, data, json_path, reference, labels_path, timeout)
+        return _run_network(path, graph, data, json_path, reference, labels_path, timeout, trust_pickle)
     X32 = validate_input(graph, read_data(data))
     y_true = read_data(labels_path).reshape(-1) if labels_path else None
     if y_true is not None and len(y_true) != len(X32):
@@ -89,20 +91,47 @@ def run(project: str, data: str, json_path: str | None, reference: str | None, l
 
 
 def _run_network(path: Path, graph, data: str, json_path: str | None, reference: str | None,
-                 labels_path: str | None, timeout: float | None) -> None:
+                 labels_path: str | None, timeout: float | None, trust_pickle: bool = False) -> None:
     """Networks: --data holds float inputs (n_samples, *input shape); --reference a .tflite
-    (bit-exact count against LiteRT's reference kernels) or .onnx (float comparison)."""
+    (bit-exact count against LiteRT's reference kernels) or .onnx (float comparison); an
+    int8 scikit-learn MLP takes the scikit-learn model (top-1 agreement / regression error)."""
     from .. import nn_run
 
     X = nn_run.check_inputs(graph, read_data(data))
     if labels_path:
         raise InputError("--labels is for classic models; compare a network's predictions in the JSON report")
     report, result, stored = nn_run.run_project(path, graph, X, timeout=timeout, echo=lambda m: echo(m, err=True))
-    if reference:
+    if "sklearn_mlp" in graph.meta:
+        report["sklearn_mlp"] = _mlp_summary(graph, report)
+    if reference and "sklearn_mlp" in graph.meta:
+        from ..frontends.sklearn.mlp_network import agreement
+
+        report["reference"] = {"file": str(reference), **agreement(graph, np.asarray(report["outputs"]),
+                                                                   load_model_file(reference, trust_pickle), X)}
+    elif reference:
         kind, ref = nn_run.reference_outputs(reference, graph, stored, X)
         raw, outputs = nn_run.from_device(graph, result.tensors, nn_run.project_plan(path))
         report["reference"] = {"file": str(reference), "kind": kind, **nn_run.compare(kind, ref, raw, outputs)}
     nn_run.print_network_summary(report, console)
+    if "sklearn_mlp" in report:
+        mlp = report["sklearn_mlp"]
+        agree = report.get("reference", {})
+        figure = (f", top-1 agreement with scikit-learn {agree['top1_agreement']:.4f}" if "top1_agreement" in agree else
+                  f", max |error| vs scikit-learn {agree['max_abs_error']:.4g}" if "max_abs_error" in agree else "")
+        console.print(f"int8 MLP: constants {mlp['constants_flash_bytes']} bytes vs float32 "
+                      f"{mlp['float32_constants_bytes']}{figure}", highlight=False)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))
         console.print(f"report written to {json_path}")
+
+
+def _mlp_summary(graph, report: dict) -> dict:
+    """An int8 MLP's predictions as scikit-learn's and its constants beside float32's."""
+    from ..frontends.sklearn.mlp_network import head_predictions
+
+    head = graph.meta["sklearn_mlp"]
+    preds = head_predictions(graph, np.asarray(report["outputs"]))
+    return {"estimator": head["estimator"], "task": head["task"], "predictions": preds.tolist(),
+            "constants_flash_bytes": report["memory"]["constants_flash_bytes"],
+            "float32_constants_bytes": head["float32_constants_bytes"],
+            "calibration_samples": head.get("calibration_samples")}

@@ -82,6 +82,8 @@ def _sections(text: str) -> tuple[dict, list[dict], dict]:
         elif "=" in line and cur is not None:
             k, v = line.split("=", 1)
             cur.setdefault(k, v)
+        elif line and cur is header and not in_params:  # a bare flag such as average_output (boosting='rf')
+            header.setdefault(line, "")
     return header, trees, params
 
 
