@@ -1,5 +1,6 @@
-"""int8 PAD and CONCATENATION parameters: the stored pad value; per concat input, a byte copy
-or the requantization of TFLite's QUANTIZE (int8_ops.requantize)."""
+"""int8 PAD, TRANSPOSE and CONCATENATION parameters: the stored pad value; none for a
+transpose (it moves bytes); per concat input, a byte copy or the requantization of TFLite's
+QUANTIZE (int8_ops.requantize)."""
 from __future__ import annotations
 
 from edgekiln.errors import UnsupportedModelError
@@ -16,6 +17,14 @@ def pad(graph: Graph, node: Node, qin: QuantParams, qout: QuantParams) -> dict:
         raise UnsupportedModelError(f"node {node.name}: int8 pad needs the same scale and zero point in and out "
                                     "(TFLite's rule; the quantizer shares them)")
     return {"value": pad_fill(node, qout)}
+
+
+@int8_params("transpose")
+def transpose(graph: Graph, node: Node, qin: QuantParams, qout: QuantParams) -> dict:
+    if not same_quant(qin, qout):
+        raise UnsupportedModelError(f"node {node.name}: int8 transpose needs the same scale and zero point in and "
+                                    "out (TFLite's rule; the quantizer shares them)")
+    return {}
 
 
 @int8_params("concat")

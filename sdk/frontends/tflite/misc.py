@@ -1,7 +1,9 @@
-"""RESHAPE and SOFTMAX (int8); ADD, SUB, MUL, CONCATENATION, PAD: elementwise.py."""
+"""RESHAPE, TRANSPOSE (a constant permutation) and SOFTMAX (int8); ADD, SUB, MUL, CONCATENATION, PAD: elementwise.py."""
 from __future__ import annotations
 
-from ...errors import UnsupportedModelError
+import numpy as np
+
+from ...errors import ModelLoadError, UnsupportedModelError
 from . import TfliteBuilder, tflite_op
 from ._reader import Operator
 
@@ -10,6 +12,17 @@ from ._reader import Operator
 def reshape(op: Operator, b: TfliteBuilder) -> None:
     out = b.tensor(op.outputs[0])
     b.add("reshape", op, [b.value(op.inputs[0])], {"shape": list(out.shape)})
+
+
+@tflite_op("TRANSPOSE")
+def transpose(op: Operator, b: TfliteBuilder) -> None:
+    x, p = b.tensor(op.inputs[0]), b.tensor(op.inputs[1])
+    if p.data is None:
+        raise UnsupportedModelError(f"operator {op.index} (TRANSPOSE): the permutation must be a constant tensor")
+    perm = [int(v) for v in np.asarray(p.data).reshape(-1)]
+    if sorted(perm) != list(range(len(x.shape))):
+        raise ModelLoadError(f"operator {op.index} (TRANSPOSE): permutation {perm} for a rank-{len(x.shape)} input")
+    b.add("transpose", op, [b.value(op.inputs[0])], {"perm": perm})
 
 
 @tflite_op("SOFTMAX")
