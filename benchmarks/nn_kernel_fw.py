@@ -26,8 +26,21 @@ from edgekiln.targets.simulators.runner import simulator_command
 
 HERE = Path(__file__).resolve().parent / "nn_kernels"
 RUNTIME = Path(__import__("edgekiln.runtime_c", fromlist=["x"]).__file__).resolve().parent
-NN_OPS = ("conv", "dwconv", "fc", "avgpool", "maxpool", "add", "softmax")
 NN_DTYPES = ("s8", "s4", "f32")
+
+
+def _nn_ops() -> tuple[str, ...]:
+    """Every network kernel op: the reference files ek_<op>_<dtype>.c that include ek_nn.h
+    (found by file, so a new kernel needs no edit here)."""
+    ops = set()
+    for p in (RUNTIME / "kernels" / "ref").glob("ek_*.c"):
+        op, _, dt = p.stem[3:].rpartition("_")
+        if dt in NN_DTYPES and '#include "ek_nn.h"' in p.read_text():
+            ops.add(op)
+    return tuple(sorted(ops))
+
+
+NN_OPS = _nn_ops()
 WARN = ["-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wdouble-promotion"]  # as codegen/project.py
 
 

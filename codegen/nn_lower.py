@@ -90,10 +90,11 @@ def int8_attrs(node: Node) -> dict:
 
 
 FUSABLE = {"relu": "relu"}
+FUSES_INTO = ("conv", "fully_connected", "add", "sub", "mul")  # kernels with an activation range
 
 
 def fuse_activations(graph: Graph) -> Graph:
-    """A float Relu right after a conv or fully connected node (its only reader) becomes the
+    """A float Relu right after a conv, fully connected, add, sub or mul node (its only reader) becomes the
     node's fused activation, as TFLite fuses it; the fused node writes the Relu's output.
     Exact in float (max(x, 0) of the same float32). Returns a new graph; `graph` is kept."""
     readers: dict[str, int] = {}
@@ -105,7 +106,7 @@ def fuse_activations(graph: Graph) -> Graph:
     dropped: set[str] = set()
     for n in graph.nodes:
         prev = nodes[-1] if nodes else None
-        if (n.op in FUSABLE and prev is not None and prev.op in ("conv", "fully_connected")
+        if (n.op in FUSABLE and prev is not None and prev.op in FUSES_INTO
                 and prev.attrs.get("activation", "none") == "none" and prev.outputs[0] == n.inputs[0]
                 and readers.get(n.inputs[0], 0) == 1 and n.inputs[0] not in outputs
                 and graph.value(n.outputs[0]).dtype == "float32"):

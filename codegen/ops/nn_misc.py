@@ -1,6 +1,6 @@
-"""Lowering of network `softmax` (last axis; int8 `s8` and float32 `f32`), int8 `add`
-(same shapes; TFLite's PrepareInt8AddSub parameters) and `reshape` (an alias: no code, the
-arena planner gives its output the input's bytes)."""
+"""Lowering of network `softmax` (last axis; int8 `s8` and float32 `f32`) and `reshape` (an
+alias: no code, the arena planner gives its output the input's bytes). add/sub/mul:
+nn_elementwise.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,21 +38,6 @@ class SoftmaxF32(NnLowering):
         rows, size = _rows(node, x)
         return {"arrays": [], "fn": "ek_softmax_f32", "kernel": "ek_softmax_f32.c", "dtype": "f32", "q": None,
                 "rows": rows, "row_size": size, "x": x, "y": refs[node.outputs[0]], "macs": 0, "scratch": None}
-
-
-@lowers("add", dtype="s8")
-class AddS8(NnLowering):
-    template = "nn_add.c.j2"
-
-    def context(self, node, graph, cid, refs) -> dict:
-        if any(i in graph.constants for i in node.inputs):
-            raise UnsupportedModelError(f"node {node.name}: int8 add of a constant has no kernel yet")
-        a, b = refs[node.inputs[0]], refs[node.inputs[1]]
-        if a.dims != b.dims:
-            raise UnsupportedModelError(f"node {node.name}: int8 add with broadcasting "
-                                        f"({list(a.dims)} + {list(b.dims)})")
-        return {"arrays": [], "fn": "ek_add_s8", "kernel": "ek_add_s8.c", "dtype": "s8", "q": int8_attrs(node),
-                "n": int(np.prod(a.dims)), "x": a, "x2": b, "y": refs[node.outputs[0]], "macs": 0, "scratch": None}
 
 
 @lowers("reshape", dtype="s8")

@@ -11,7 +11,7 @@
 | `leaky_relu` | reference_ops::QuantizeLeakyRelu | identity / alpha multiplier by sign |
 | `relu`, `clip` | activations.cc QuantizedReluX | requantize by M(si/so), clamp to the bounds |
 | `pad` | pad.cc | pads with the quantized pad value (the zero point for 0.0) |
-| `concat` | concatenation.cc | no rescaling: every input shares the output's scale and zero point |
+| `concat` | concatenation.cc | bytes copied where an input shares the output's scale and zero point, else QUANTIZE's requantization first |
 | `transpose` | transpose.cc | moves bytes only |
 | `matmul` | batch_matmul.cc | (x + o1)(y + o2) summed, * M(s1 s2 / so) + zo |
 
@@ -35,10 +35,14 @@ def _sub(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     return add_sub(node, a, q, qout, sign=-1)
 
 
+def mul_multiplier(q1: QuantParams, q2: QuantParams, qout: QuantParams) -> tuple[int, int]:
+    """mul.cc's Prepare: QuantizeMultiplier(s1 * s2 / s_out), the product and quotient in float32."""
+    return quantize_multiplier(float(f32(f32(q1.scale[0]) * f32(q2.scale[0])) / f32(qout.scale[0])))
+
+
 @kernel("mul")
 def _mul(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
-    real = float(f32(f32(q[0].scale[0]) * f32(q[1].scale[0])) / f32(qout.scale[0]))
-    m, s = quantize_multiplier(real)
+    m, s = mul_multiplier(q[0], q[1], qout)
     prod = (a[0].astype(np.int64) - q[0].zero_point[0]) * (a[1].astype(np.int64) - q[1].zero_point[0])
     return _out(multiply_by_quantized_multiplier(prod, m, s) + qout.zero_point[0], node, qout)
 
@@ -174,20 +178,44 @@ def _same_quant(node: Node, q: list, qout: QuantParams) -> None:
                                         "inputs and output (TFLite's rule; the quantizer shares them)")
 
 
+def pad_fill(node: Node, qout: QuantParams) -> int:
+    """The stored pad value: the zero point for 0.0, else the quantized attr `value`."""
+    value = float(node.attrs.get("value", 0.0))
+    fill = qout.zero_point[0] + (tflite_round(float(f32(value) / f32(qout.scale[0]))) if value else 0)
+    return int(np.clip(fill, -128, 127))
+
+
 @kernel("pad")
 def _pad(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
     _same_quant(node, q[:1], qout)
     p = node.attrs["pads"]
     r = a[0].ndim
-    value = float(node.attrs.get("value", 0.0))
-    fill = qout.zero_point[0] + (tflite_round(float(f32(value) / f32(qout.scale[0]))) if value else 0)
-    return np.pad(a[0], [(p[i], p[i + r]) for i in range(r)], constant_values=np.int8(np.clip(fill, -128, 127)))
+    return np.pad(a[0], [(p[i], p[i + r]) for i in range(r)], constant_values=np.int8(pad_fill(node, qout)))
+
+
+def same_quant(a: QuantParams, b: QuantParams) -> bool:
+    return f32(a.scale[0]) == f32(b.scale[0]) and a.zero_point[0] == b.zero_point[0]
+
+
+def requantize_multiplier(qin: QuantParams, qout: QuantParams) -> tuple[int, int]:
+    """quantize.cc's Prepare for int8 -> int8: QuantizeMultiplier(s_in / s_out) in double."""
+    return quantize_multiplier(float(f32(qin.scale[0])) / float(f32(qout.scale[0])))
+
+
+def requantize(x: np.ndarray, qin: QuantParams, qout: QuantParams) -> np.ndarray:
+    """reference_ops::Requantize (QUANTIZE int8 -> int8): zo + MBQM(x - zi), saturated."""
+    m, s = requantize_multiplier(qin, qout)
+    y = multiply_by_quantized_multiplier(x.astype(np.int64) - qin.zero_point[0], m, s) + qout.zero_point[0]
+    return np.clip(y, -128, 127).astype(np.int8)
 
 
 @kernel("concat")
 def _concat(node: Node, a: list, q: list, qout: QuantParams) -> np.ndarray:
-    _same_quant(node, q, qout)
-    return np.concatenate([x.astype(np.int8) for x in a], axis=node.attrs["axis"])
+    """concatenation.cc copies bytes and needs one scale and zero point everywhere; an input
+    with its own is requantized first, as the QUANTIZE op TFLite's converter inserts."""
+    parts = [x.astype(np.int8) if qi is None or same_quant(qi, qout) else requantize(x, qi, qout)
+             for x, qi in zip(a, q)]
+    return np.concatenate(parts, axis=node.attrs["axis"])
 
 
 @kernel("transpose")

@@ -15,6 +15,7 @@ import numpy as np
 from edgekiln.errors import UnsupportedModelError
 from edgekiln.ir import Graph, Node, QuantParams
 
+from .int8_params import INT8_PARAMS
 from .int8_reference import channel_multipliers, fc_scales
 from .tflite_math import calculate_activation_range, quantize_multiplier, softmax_params
 
@@ -35,6 +36,21 @@ def _act(node: Node, qout: QuantParams) -> dict:
 def _need(node: Node, *qs: QuantParams | None) -> None:
     if any(q is None for q in qs):
         raise UnsupportedModelError(f"node {node.name}: an int8 {node.op} needs scales and zero points on every tensor")
+
+
+def add_sub_params(graph: Graph, node: Node, qin: QuantParams, qout: QuantParams, sign: int = 1) -> dict:
+    """PrepareInt8AddSub; SUB (`sign` -1) negates input 2's multiplier (sub.cc)."""
+    q2 = _q(graph, node.inputs[1])
+    _need(node, q2)
+    s1, s2, so = (np.float32(qin.scale[0]), np.float32(q2.scale[0]), np.float32(qout.scale[0]))
+    twice_max = float(np.float32(2) * max(s1, s2))
+    m1, e1 = quantize_multiplier(float(s1) / twice_max)
+    m2, e2 = quantize_multiplier(float(s2) / twice_max)
+    mo, eo = quantize_multiplier(twice_max / float(np.float32(1 << ADD_LEFT_SHIFT) * so))
+    return {"input1_offset": -qin.zero_point[0], "input2_offset": -q2.zero_point[0],
+            "output_offset": qout.zero_point[0], "input1_multiplier": int(m1), "input1_shift": int(e1),
+            "input2_multiplier": int(sign * m2), "input2_shift": int(e2), "output_multiplier": int(mo),
+            "output_shift": int(eo), "left_shift": ADD_LEFT_SHIFT, **_act(node, qout)}
 
 
 def node_params(graph: Graph, node: Node) -> dict | None:
@@ -71,17 +87,10 @@ def node_params(graph: Graph, node: Node) -> dict | None:
         m, left, diff_min = softmax_params(float(node.attrs.get("beta", 1.0)), float(np.float32(qin.scale[0])))
         return {"input_multiplier": int(m), "input_left_shift": int(left), "diff_min": int(diff_min)}
     if node.op == "add":
-        q2 = _q(graph, node.inputs[1])
-        _need(node, q2)
-        s1, s2, so = (np.float32(qin.scale[0]), np.float32(q2.scale[0]), np.float32(qout.scale[0]))
-        twice_max = float(np.float32(2) * max(s1, s2))
-        m1, e1 = quantize_multiplier(float(s1) / twice_max)
-        m2, e2 = quantize_multiplier(float(s2) / twice_max)
-        mo, eo = quantize_multiplier(twice_max / float(np.float32(1 << ADD_LEFT_SHIFT) * so))
-        return {"input1_offset": -qin.zero_point[0], "input2_offset": -q2.zero_point[0],
-                "output_offset": qout.zero_point[0], "input1_multiplier": int(m1), "input1_shift": int(e1),
-                "input2_multiplier": int(m2), "input2_shift": int(e2), "output_multiplier": int(mo),
-                "output_shift": int(eo), "left_shift": ADD_LEFT_SHIFT, **_act(node, qout)}
+        return add_sub_params(graph, node, qin, qout)
+    more = INT8_PARAMS.get(node.op)  # ops with their own module in int8_params/
+    if more is not None:
+        return more(graph, node, qin, qout)
     raise UnsupportedModelError(f"node {node.name}: op {node.op!r} has no int8 parameters (no int8 kernel yet)")
 
 

@@ -150,4 +150,7 @@ ek_status_t ek_maxpool_f32(const ek_ctx_t *ctx, const ek_pool_params_t *p, float
                            const ek_dims_t *in_dims, const float *in, const ek_dims_t *out_dims, float *out);
 ek_status_t ek_softmax_f32(const ek_ctx_t *ctx, int32_t rows, int32_t row_size, const float *in, float *out);
 
+/* add/sub/mul with broadcasting, concat, pad */
+#include "ek_nn_elementwise.h"
+
 #endif

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import UnsupportedModelError
+from ...errors import ModelLoadError, UnsupportedModelError
 from . import attrs_of, onnx_op
 from ._builder import OnnxBuilder
 
@@ -16,17 +16,26 @@ def _const_in_layout(c: np.ndarray, rank: int, perm) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(c, perm))
 
 
+def _broadcast(b: OnnxBuilder, op: str, s1, s2) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(tuple(s1), tuple(s2)))
+    except ValueError:
+        raise ModelLoadError(f"node {b.node_name}: {op} of shapes {list(s1)} and {list(s2)} cannot be broadcast "
+                             "(numpy/ONNX rules: aligned from the last dim, each pair equal or 1); fix the model") from None
+
+
 @onnx_op("Add", "Sub", "Mul")
 def binary(node, b: OnnxBuilder) -> None:
     x, y = node.input[0], node.input[1]
     if b.is_const(x) and b.is_const(y):
+        _broadcast(b, node.op_type, b.consts[x].shape, b.consts[y].shape)
         b.consts[node.output[0]] = _NUMPY[node.op_type](b.consts[x], b.consts[y])
         return
     op = node.op_type.lower()
     if b.is_const(x) or b.is_const(y):
         act_name, c = (y, b.consts[x]) if b.is_const(x) else (x, b.consts[y])
         a = b.act(act_name)
-        shape = np.broadcast_shapes(a.shape, c.shape)
+        shape = _broadcast(b, node.op_type, *((c.shape, a.shape) if b.is_const(x) else (a.shape, c.shape)))
         if len(shape) != len(a.shape) or shape != a.shape:
             raise UnsupportedModelError(f"node {b.node_name}: a constant that broadcasts the activation to {list(shape)}")
         prev = b.last_node_writing(a.ir)
@@ -40,8 +49,10 @@ def binary(node, b: OnnxBuilder) -> None:
         b.emit(op, inputs, {}, node.output[0], a.shape, a.perm)
         return
     a, c = b.act(x), b.act(y)
-    shape = np.broadcast_shapes(a.shape, c.shape)
-    if a.shape == c.shape and a.perm == c.perm:
+    shape = _broadcast(b, node.op_type, a.shape, c.shape)
+    if len(a.shape) == len(c.shape) and a.perm == c.perm:
+        # same layout (e.g. a squeeze-excite scale [N, C, 1, 1] on [N, C, H, W], both channel-last):
+        # the physical shapes broadcast as the logical ones do, no relayout needed
         b.emit(op, [a.ir, c.ir], {}, node.output[0], shape, a.perm)
     else:
         b.emit(op, [b.plain(x), b.plain(y)], {}, node.output[0], shape)
