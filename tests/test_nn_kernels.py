@@ -179,7 +179,8 @@ def test_kernels_match_golden_on_targets(target):
 def test_parallel_kernels_identical_on_the_cluster(target):
     """8 cluster cores give the same bytes as the golden model (and so as 1 core)."""
     rng = np.random.default_rng(2)
-    cases = C.ds_cnn_layers(rng)[:4] + int8_cases(rng)[:6]
+    cases = C.ds_cnn_layers(rng)[:4] + int8_cases(rng)[:6] + int8_cases(rng, "s4")
+    assert {"conv", "dwconv", "fc"} <= {c["kind"] for c in cases if c["dtype"] == "s4"}
     assert_matches(cases, F.build_and_run(target, cases, n_cores=8, count=False), f"{target} 8 cores")
 
 
